@@ -1,0 +1,26 @@
+"""Password hashing: argon2id (argon2-cffi's defaults, RFC 9106 low-memory profile). Only hashes
+are ever stored; a clear password lives in memory just long enough to be hashed or printed."""
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_HASHER = PasswordHasher()
+# Verified against when the login is unknown, so that an unknown login costs as much time as a
+# wrong password (no user enumeration by timing).
+_DUMMY_HASH = _HASHER.hash("unknown-login-placeholder")
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _HASHER.check_needs_rehash(password_hash)

@@ -1,0 +1,23 @@
+"""The accounts service's application factory."""
+from __future__ import annotations
+
+from flask import Flask
+
+from ts_shared.config import Settings
+from ts_shared.service import ServiceRuntime
+from ts_shared.web.app import create_service_app
+from ts_shared.web.staff_session import STAFF_COOKIE, STAFF_SESSION_PURPOSE
+
+
+def create_app(settings: Settings | None = None, runtime: ServiceRuntime | None = None) -> Flask:
+    from ts_accounts.spec import SERVICE
+    from ts_accounts.web.console import console
+
+    runtime = runtime or ServiceRuntime(SERVICE, settings or Settings.from_env())
+    app = create_service_app(
+        __name__, runtime, url_prefix="/admin", product_name="Administration Téléservices",
+        tagline="Gestion des comptes des services en ligne", session_cookie=STAFF_COOKIE,
+        session_purpose=STAFF_SESSION_PURPOSE,
+    )
+    app.register_blueprint(console)
+    return app

@@ -1,0 +1,31 @@
+"""Demo data of the embedded run: a school, its head and an academy administrator."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ts_accounts.adapters.orm import School, StaffUser
+from ts_accounts.service_layer.schools import add_school
+from ts_accounts.service_layer.staff import create_staff
+
+DEMO_UAI = "0541234X"
+DEMO_HEAD = ("chef.demo", "Mme Claire Martin (cheffe d'établissement)", "demo-chef-2026")
+DEMO_ADMIN = ("admin.academie", "M. Paul Durand (académie)", "demo-admin-2026")
+
+
+def seed_demo(runtime) -> list[str]:
+    """Fill an empty accounts database; return the credentials to print (always the same: this
+    runs only in embedded mode, never in production)."""
+    with runtime.uow() as uow:
+        if uow.session.get(School, DEMO_UAI) is None:
+            add_school(uow, uai=DEMO_UAI, name="Collège Jean Moulin", academy_code="NCY", city="Nancy")
+            login, name, password = DEMO_HEAD
+            create_staff(uow, login=login, display_name=name, password=password, head_of=DEMO_UAI)
+            login, name, password = DEMO_ADMIN
+            create_staff(uow, login=login, display_name=name, password=password, academy_admin=True)
+            uow.commit()
+        existing = set(uow.session.scalars(select(StaffUser.login)))
+    return [
+        f"Console du personnel : {login} / {password}   ({name})"
+        for login, name, password in (DEMO_HEAD, DEMO_ADMIN)
+        if login in existing
+    ]

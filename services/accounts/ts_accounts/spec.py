@@ -1,0 +1,20 @@
+"""The accounts service as the platform sees it (entry point `teleservices.services`)."""
+from pathlib import Path
+
+from ts_accounts.adapters.orm import MESSAGING, Base
+from ts_accounts.app import create_app
+from ts_accounts.cli import COMMANDS
+from ts_accounts.consumers import HANDLERS
+from ts_accounts.demo import seed_demo
+from ts_shared.service import ServiceSpec
+
+SERVICE = ServiceSpec(
+    name="accounts",
+    create_app=create_app,
+    metadata=Base.metadata,
+    tables=MESSAGING,
+    migrations_dir=Path(__file__).resolve().parent.parent / "migrations",
+    handlers=HANDLERS,
+    commands=COMMANDS,
+    seed_demo=seed_demo,
+)

@@ -1,0 +1,4 @@
+"""gunicorn entry point: `gunicorn ts_accounts.wsgi:app`."""
+from ts_shared.runtime.process import service_wsgi_app
+
+app = service_wsgi_app("accounts")

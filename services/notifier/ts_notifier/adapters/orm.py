@@ -1,0 +1,36 @@
+"""Tables of the notifier database."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ts_shared.db import UTCDateTime, new_metadata, timestamp
+from ts_shared.messaging.outbox import messaging_tables
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+MESSAGING = messaging_tables(Base.metadata)
+
+
+class SchoolLetterSettings(Base):
+    """What letters need to know of a school: its identity block, the services they list and the
+    URL they print (D2). Read model of school.settings_changed."""
+
+    __tablename__ = "school_letter_settings"
+
+    uai: Mapped[str] = mapped_column(String(8), primary_key=True)
+    settings_version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    academy_code: Mapped[str] = mapped_column(String(10))
+    letter_type: Mapped[str] = mapped_column(String(20))
+    ent_url: Mapped[str | None] = mapped_column(String(500))
+    open_services: Mapped[list[str]] = mapped_column(JSON)
+    address_lines: Mapped[list[str]] = mapped_column(JSON)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    updated_at: Mapped[timestamp]

@@ -1,0 +1,16 @@
+"""The notifier service as the platform sees it (entry point `teleservices.services`)."""
+from pathlib import Path
+
+from ts_notifier.adapters.orm import MESSAGING, Base
+from ts_notifier.app import create_app
+from ts_notifier.consumers import HANDLERS
+from ts_shared.service import ServiceSpec
+
+SERVICE = ServiceSpec(
+    name="notifier",
+    create_app=create_app,
+    metadata=Base.metadata,
+    tables=MESSAGING,
+    migrations_dir=Path(__file__).resolve().parent.parent / "migrations",
+    handlers=HANDLERS,
+)

@@ -1,0 +1,5 @@
+"""Alembic environment of the stats database (the body is shared by every service)."""
+from ts_shared.db import run_alembic_env
+from ts_stats.adapters.orm import Base
+
+run_alembic_env(Base.metadata)

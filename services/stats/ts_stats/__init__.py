@@ -1,0 +1,1 @@
+"""Stats service: account counters and service-access counts fed by events; statistics pages."""

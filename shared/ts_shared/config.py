@@ -1,0 +1,162 @@
+"""Settings, read once from `TS_*` environment variables (the only configuration source).
+
+Embedded mode (the default) works with no variable at all: SQLite files and generated secrets in
+the data folder, the in-process broker. Production mode refuses to start while a secret is
+missing or still a placeholder.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+SERVICES = ("accounts", "notifier", "portal", "stats")
+MODES = ("embedded", "production")
+
+# Values that must never run in production: empty, or the placeholders of deploy/env.example.
+_PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev", "test"}
+_SECRET_VARIABLES = ("TS_SECRET_KEY", "TS_INTERNAL_TOKEN", "TS_EVENT_KEY")
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable configuration."""
+
+
+def _bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name}={value!r}: expected a boolean (1/0, true/false)")
+
+
+def _int(value: str, name: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r}: expected an integer") from None
+
+
+def _embedded_secrets(data_dir: Path) -> dict[str, str]:
+    """Secrets of an embedded installation: generated once, kept in the data folder so that
+    sessions, tokens and `tsctl` keep working across restarts."""
+    path = data_dir / "embedded-secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    data_dir.mkdir(parents=True, exist_ok=True)
+    values = {
+        "TS_SECRET_KEY": secrets.token_urlsafe(48),
+        "TS_INTERNAL_TOKEN": secrets.token_urlsafe(32),
+        "TS_EVENT_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(values))
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return values
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8025
+    username: str = ""
+    password: str = field(default="", repr=False)
+    starttls: bool = False
+    sender: str = "Scolarité services <ne-pas-repondre@teleservices.localhost>"
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: str = "embedded"
+    data_dir: Path = Path("data")
+    port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+    secret_key: str = field(default="", repr=False)
+    internal_token: str = field(default="", repr=False)
+    event_key: str = field(default="", repr=False)
+    broker_url: str = "memory://localhost/"
+    database_urls: Mapping[str, str] = field(default_factory=dict)
+    accounts_internal_url: str = "http://127.0.0.1:8081"
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    log_level: str = "INFO"
+    log_format: str = "json"
+    staff_session_minutes: int = 120
+    consumer_max_deliveries: int = 5
+    relay_batch_size: int = 100
+    relay_poll_seconds: float = 0.5
+
+    @property
+    def embedded(self) -> bool:
+        return self.mode == "embedded"
+
+    def database_url(self, service: str) -> str:
+        if service not in SERVICES:
+            raise ConfigError(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}")
+        if service not in self.database_urls:
+            raise ConfigError(f"TS_{service.upper()}_DATABASE_URL is not set (required in production mode)")
+        return self.database_urls[service]
+
+    def with_overrides(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if environ is None else environ)
+        mode = env.get("TS_MODE", "embedded").strip().lower()
+        if mode not in MODES:
+            raise ConfigError(f"TS_MODE={mode!r}: expected one of {', '.join(MODES)}")
+        data_dir = Path(env.get("TS_DATA_DIR", "data")).resolve()
+        port = _int(env.get("TS_PORT", "8080"), "TS_PORT")
+
+        if mode == "embedded":
+            generated = _embedded_secrets(data_dir)
+            for name in _SECRET_VARIABLES:
+                env.setdefault(name, generated[name])
+        else:
+            bad = [n for n in _SECRET_VARIABLES if env.get(n, "").strip().lower() in _PLACEHOLDER_SECRETS]
+            short = [n for n in _SECRET_VARIABLES if n not in bad and len(env[n]) < 32]
+            if bad or short:
+                problems = [f"{n} is missing or a placeholder" for n in bad]
+                problems += [f"{n} is shorter than 32 characters" for n in short]
+                raise ConfigError("production mode refuses to start: " + "; ".join(problems))
+
+        database_urls = {}
+        for service in SERVICES:
+            variable = f"TS_{service.upper()}_DATABASE_URL"
+            if variable in env:
+                database_urls[service] = env[variable]
+            elif mode == "embedded":
+                database_urls[service] = f"sqlite:///{data_dir / (service + '.sqlite')}"
+        smtp = SmtpSettings(
+            host=env.get("TS_SMTP_HOST", SmtpSettings.host),
+            port=_int(env.get("TS_SMTP_PORT", str(SmtpSettings.port)), "TS_SMTP_PORT"),
+            username=env.get("TS_SMTP_USERNAME", ""),
+            password=env.get("TS_SMTP_PASSWORD", ""),
+            starttls=_bool(env.get("TS_SMTP_STARTTLS", "0"), "TS_SMTP_STARTTLS"),
+            sender=env.get("TS_MAIL_FROM", SmtpSettings.sender),
+        )
+        return cls(
+            mode=mode,
+            data_dir=data_dir,
+            port=port,
+            public_url=env.get("TS_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/"),
+            secret_key=env["TS_SECRET_KEY"],
+            internal_token=env["TS_INTERNAL_TOKEN"],
+            event_key=env["TS_EVENT_KEY"],
+            broker_url=env.get("TS_BROKER_URL", "memory://localhost/" if mode == "embedded" else "amqp://guest:guest@127.0.0.1:5672//"),
+            database_urls=database_urls,
+            accounts_internal_url=env.get("TS_ACCOUNTS_INTERNAL_URL", "http://127.0.0.1:8081").rstrip("/"),
+            smtp=smtp,
+            log_level=env.get("TS_LOG_LEVEL", "INFO").upper(),
+            log_format=env.get("TS_LOG_FORMAT", "json" if mode == "production" else "text"),
+            staff_session_minutes=_int(env.get("TS_STAFF_SESSION_MINUTES", "120"), "TS_STAFF_SESSION_MINUTES"),
+            consumer_max_deliveries=_int(env.get("TS_CONSUMER_MAX_DELIVERIES", "5"), "TS_CONSUMER_MAX_DELIVERIES"),
+            relay_batch_size=_int(env.get("TS_RELAY_BATCH_SIZE", "100"), "TS_RELAY_BATCH_SIZE"),
+            relay_poll_seconds=float(env.get("TS_RELAY_POLL_SECONDS", "0.5")),
+        )

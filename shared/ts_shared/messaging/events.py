@@ -1,0 +1,178 @@
+"""The event catalogue: one marshmallow schema per (event type, version).
+
+Routing keys are `<aggregate>.<event>`, in the past tense. A consumer relies on nothing but what
+is written here, so a payload carries every field its readers need (no call back to the
+producer). Secrets never travel in clear: the only one, a temporary password, travels encrypted
+(`ts_shared.crypto`) inside `notification.requested`.
+"""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+UAI_PATTERN = r"^[0-9]{7}[A-Z]$"
+
+ACCOUNT_KINDS = ("student", "guardian")
+ACCOUNT_STATES = ("not_notified", "notified", "activating", "used")
+NOTIFICATION_CHANNELS = ("paper", "email")
+ACCOUNT_DELETION_REASONS = (
+    "expired_not_activated",  # B7: not activated 3 months after notification
+    "expired_unused",  # B7: activated but unused for a year
+    "replaced",  # E2: staff created a new account, the old login is closed
+    "departed",  # I3: the student left the school (academy account kept for continuity)
+)
+LETTER_CASES = (
+    "guardian_new",
+    "guardian_activating",
+    "guardian_used_new_password",
+    "guardian_used_reminder",
+    "guardian_continuity",
+    "student_new",
+    "student_used_new_password",
+    "student_used_reminder",
+    "student_continuity",
+)
+
+
+class AccountSnapshotSchema(Schema):
+    """An account as it is after the change the event reports. `version` grows by one with every
+    change, so a read model can ignore an older snapshot that arrives late."""
+
+    account_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    kind = fields.String(required=True, validate=validate.OneOf(ACCOUNT_KINDS))
+    login = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    state = fields.String(required=True, validate=validate.OneOf(ACCOUNT_STATES))
+    student_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    guardian_id = fields.String(load_default=None, allow_none=True)
+    legal_rank = fields.Integer(load_default=None, allow_none=True, validate=validate.OneOf((1, 2)))
+    division = fields.String(load_default=None, allow_none=True)
+    mef_code = fields.String(load_default=None, allow_none=True)
+    mefstat = fields.String(load_default=None, allow_none=True)
+    notified_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    notification_mode = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(NOTIFICATION_CHANNELS))
+    kept_from_previous_school = fields.Boolean(load_default=False)
+    access_refused = fields.Boolean(load_default=False)
+    last_login_at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class AccountChangedSchema(Schema):
+    """account.created / notified / activation_started / activated."""
+
+    account = fields.Nested(AccountSnapshotSchema, required=True)
+
+
+class AccountDeletedSchema(Schema):
+    account = fields.Nested(AccountSnapshotSchema, required=True)
+    reason = fields.String(required=True, validate=validate.OneOf(ACCOUNT_DELETION_REASONS))
+
+
+class AccountMergedSchema(Schema):
+    """H8: `absorbed_account_id`'s children now hang off `account`."""
+
+    account = fields.Nested(AccountSnapshotSchema, required=True)
+    absorbed_account_id = fields.String(required=True)
+
+
+class UsefulLinkSchema(Schema):
+    label = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    url = fields.Url(required=True, schemes={"http", "https"})
+
+
+class SchoolSettingsChangedSchema(Schema):
+    """The whole portal-facing settings of a school after a change (C2, D1, D2, D4, D5): the
+    portal's read model replaces its copy when `settings_version` is newer."""
+
+    settings_version = fields.Integer(required=True, validate=validate.Range(min=1))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    academy_code = fields.String(required=True, validate=validate.Length(min=1, max=10))
+    services_activated = fields.Boolean(required=True)
+    welcome_message_html = fields.String(load_default="", validate=validate.Length(max=20000))
+    open_services = fields.List(fields.String(), load_default=list)
+    letter_type = fields.String(load_default="teleservices", validate=validate.OneOf(("teleservices", "mixed", "ent_only")))
+    ent_url = fields.String(load_default=None, allow_none=True)
+    contact_email = fields.Email(load_default=None, allow_none=True)
+    address_lines = fields.List(fields.String(), load_default=list)
+    phone = fields.String(load_default=None, allow_none=True)
+    useful_links = fields.List(fields.Nested(UsefulLinkSchema), load_default=list)
+
+
+class PostalAddressSchema(Schema):
+    lines = fields.List(fields.String(), required=True)
+    postal_code = fields.String(load_default=None, allow_none=True)
+    city = fields.String(load_default=None, allow_none=True)
+    country = fields.String(load_default=None, allow_none=True)
+
+
+class RecipientSchema(Schema):
+    civility = fields.String(load_default=None, allow_none=True)
+    last_name = fields.String(required=True)
+    first_name = fields.String(required=True)
+    email = fields.String(load_default=None, allow_none=True)
+    address = fields.Nested(PostalAddressSchema, load_default=None, allow_none=True)
+
+
+class StudentRefSchema(Schema):
+    student_id = fields.String(required=True)
+    last_name = fields.String(required=True)
+    first_name = fields.String(required=True)
+    birth_date = fields.Date(load_default=None, allow_none=True)
+    division = fields.String(load_default=None, allow_none=True)
+
+
+class NotificationRequestedSchema(Schema):
+    """One recipient of a notification batch (E1, F1, E2). The notifier renders and sends it,
+    then answers with notification.delivered or notification.failed for `delivery_id`."""
+
+    batch_id = fields.String(required=True)
+    delivery_id = fields.String(required=True)
+    batch_size = fields.Integer(required=True, validate=validate.Range(min=1))
+    channel = fields.String(required=True, validate=validate.OneOf(NOTIFICATION_CHANNELS))
+    letter_case = fields.String(required=True, validate=validate.OneOf(LETTER_CASES))
+    account = fields.Nested(AccountSnapshotSchema, required=True)
+    recipient = fields.Nested(RecipientSchema, required=True)
+    student = fields.Nested(StudentRefSchema, required=True)
+    # Fernet token of the temporary password, or None when the letter only reminds the login.
+    temporary_password_encrypted = fields.String(load_default=None, allow_none=True)
+
+
+class NotificationDeliveredSchema(Schema):
+    batch_id = fields.String(required=True)
+    delivery_id = fields.String(required=True)
+    account_id = fields.String(required=True)
+    channel = fields.String(required=True, validate=validate.OneOf(NOTIFICATION_CHANNELS))
+    delivered_at = fields.AwareDateTime(required=True)
+
+
+class NotificationFailedSchema(Schema):
+    batch_id = fields.String(required=True)
+    delivery_id = fields.String(required=True)
+    account_id = fields.String(required=True)
+    channel = fields.String(required=True, validate=validate.OneOf(NOTIFICATION_CHANNELS))
+    error = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ServiceAccessedSchema(Schema):
+    """G3: a family opened a service tile on the portal."""
+
+    account_id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(ACCOUNT_KINDS))
+    service_code = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    mefstat = fields.String(load_default=None, allow_none=True)
+    accessed_at = fields.AwareDateTime(required=True)
+
+
+EVENT_SCHEMAS: dict[tuple[str, int], Schema] = {
+    ("account.created", 1): AccountChangedSchema(),
+    ("account.notified", 1): AccountChangedSchema(),
+    ("account.activation_started", 1): AccountChangedSchema(),
+    ("account.activated", 1): AccountChangedSchema(),
+    ("account.deleted", 1): AccountDeletedSchema(),
+    ("account.merged", 1): AccountMergedSchema(),
+    ("school.settings_changed", 1): SchoolSettingsChangedSchema(),
+    ("notification.requested", 1): NotificationRequestedSchema(),
+    ("notification.delivered", 1): NotificationDeliveredSchema(),
+    ("notification.failed", 1): NotificationFailedSchema(),
+    ("portal.service_accessed", 1): ServiceAccessedSchema(),
+}
+
+EVENT_TYPES = frozenset(event_type for event_type, _ in EVENT_SCHEMAS)

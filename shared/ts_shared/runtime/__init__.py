@@ -1,0 +1,1 @@
+"""How the platform runs: processes, the embedded system, the gateway, tsctl."""

@@ -1,0 +1,84 @@
+"""How a process of the platform starts: a web app under gunicorn, a consumer worker, an outbox
+relay. The same functions serve production (one per container) and the embedded run (all in one
+process, each in a thread)."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from functools import cached_property
+
+from ts_shared.config import Settings
+from ts_shared.logging import configure_logging
+from ts_shared.messaging.consumer import Worker
+from ts_shared.service import ServiceRuntime, ServiceSpec, all_subscriptions, discover_services
+
+log = logging.getLogger(__name__)
+
+
+class Platform:
+    """The settings and the services of this installation, with one runtime per service."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._runtimes: dict[str, ServiceRuntime] = {}
+
+    @cached_property
+    def specs(self) -> dict[str, ServiceSpec]:
+        return discover_services()
+
+    def spec(self, name: str) -> ServiceSpec:
+        try:
+            return self.specs[name]
+        except KeyError:
+            raise LookupError(f"unknown service {name!r}; known: {', '.join(self.specs)}") from None
+
+    def runtime(self, name: str) -> ServiceRuntime:
+        if name not in self._runtimes:
+            self._runtimes[name] = ServiceRuntime(self.spec(name), self.settings)
+        return self._runtimes[name]
+
+    def dispose(self) -> None:
+        for runtime in self._runtimes.values():
+            runtime.dispose()
+
+
+def service_wsgi_app(name: str):
+    """The WSGI app of one service, configured from the environment (gunicorn entry points)."""
+    settings = Settings.from_env()
+    configure_logging(name, settings.log_level, settings.log_format)
+    platform = Platform(settings)
+    spec = platform.spec(name)
+    if settings.embedded:
+        platform.runtime(name).migrate()
+    return spec.create_app(settings)
+
+
+def build_worker(platform: Platform, name: str) -> Worker:
+    runtime = platform.runtime(name)
+    return Worker(broker_url=platform.settings.broker_url, consumers=[runtime.consumer()],
+                  topology=all_subscriptions())
+
+
+def _stop_on_signals(stop) -> None:
+    def handler(signum, _frame):
+        log.info("signal %s received: stopping", signal.Signals(signum).name)
+        stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def run_worker_forever(platform: Platform, name: str) -> None:
+    """`tsctl worker NAME`: consume the service's queue until SIGTERM/SIGINT."""
+    worker = build_worker(platform, name)
+    _stop_on_signals(worker.stop)
+    log.info("worker for %s consuming %s", name, platform.spec(name).subscription.queue)
+    worker.run()
+
+
+def run_relay_forever(platform: Platform, name: str) -> None:
+    """`tsctl relay NAME`: publish the service's outbox until SIGTERM/SIGINT."""
+    stop = threading.Event()
+    _stop_on_signals(stop.set)
+    platform.runtime(name).relay().run(stop, poll_seconds=platform.settings.relay_poll_seconds)

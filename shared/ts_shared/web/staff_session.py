@@ -1,0 +1,120 @@
+"""Staff sessions, verified the same way by every service behind the gateway.
+
+The accounts service signs a staff member in and writes the session; the notifier and stats
+pages read the same signed cookie (same name, same derived key), so a secretary signs in once for
+the whole console. The session carries the school and the rights granted on it, and an absolute
+expiry; every request re-checks both on the server.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import wraps
+from typing import Iterable
+
+from flask import abort, g, jsonify, redirect, request, session
+
+STAFF_COOKIE = "ts_staff"
+STAFF_SESSION_PURPOSE = "staff-session"
+LOGIN_PATH = "/admin/login"
+
+# The console's rights (J1). A head of school holds all of them on their school; delegates get
+# a subset. Academy administrators manage schools and heads.
+RIGHT_MANAGE_ACCOUNTS = "manage_accounts"
+RIGHT_NOTIFY = "notify"
+RIGHT_SETTINGS = "settings"
+RIGHT_STATISTICS = "statistics"
+RIGHT_AUDIT = "audit"
+SCHOOL_RIGHTS = (RIGHT_MANAGE_ACCOUNTS, RIGHT_NOTIFY, RIGHT_SETTINGS, RIGHT_STATISTICS, RIGHT_AUDIT)
+
+
+@dataclass(frozen=True)
+class StaffIdentity:
+    staff_id: int
+    login: str
+    display_name: str
+    school_uai: str | None
+    school_name: str | None
+    rights: frozenset[str]
+    academy_admin: bool
+    expires_at: float
+
+    def can(self, right: str) -> bool:
+        return right in self.rights
+
+    def to_session(self) -> dict:
+        return {
+            "staff_id": self.staff_id,
+            "login": self.login,
+            "display_name": self.display_name,
+            "school_uai": self.school_uai,
+            "school_name": self.school_name,
+            "rights": sorted(self.rights),
+            "academy_admin": self.academy_admin,
+            "expires_at": self.expires_at,
+        }
+
+    @classmethod
+    def from_session(cls, data: dict) -> "StaffIdentity":
+        return cls(
+            staff_id=int(data["staff_id"]),
+            login=str(data["login"]),
+            display_name=str(data["display_name"]),
+            school_uai=data.get("school_uai"),
+            school_name=data.get("school_name"),
+            rights=frozenset(data.get("rights", ())),
+            academy_admin=bool(data.get("academy_admin")),
+            expires_at=float(data["expires_at"]),
+        )
+
+
+def start_staff_session(*, staff_id: int, login: str, display_name: str, school_uai: str | None,
+                        school_name: str | None, rights: Iterable[str], academy_admin: bool,
+                        lifetime_minutes: int) -> StaffIdentity:
+    identity = StaffIdentity(staff_id, login, display_name, school_uai, school_name, frozenset(rights),
+                             academy_admin, time.time() + lifetime_minutes * 60)
+    session.clear()  # a new session id: no fixation of a pre-login session
+    session["staff"] = identity.to_session()
+    session.permanent = True
+    return identity
+
+
+def end_staff_session() -> None:
+    session.clear()
+
+
+def current_staff() -> StaffIdentity | None:
+    data = session.get("staff")
+    if not data:
+        return None
+    try:
+        identity = StaffIdentity.from_session(data)
+    except (KeyError, TypeError, ValueError):
+        session.clear()
+        return None
+    if identity.expires_at < time.time():
+        session.clear()
+        return None
+    return identity
+
+
+def staff_required(*rights: str):
+    """Require a signed-in staff member holding every right in `rights` on their school.
+    Pages redirect to the sign-in form; API calls get a JSON 401/403."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            identity = current_staff()
+            if identity is None:
+                if request.path.startswith("/api/"):
+                    return jsonify({"error": "Authentification requise.", "status": 401}), 401
+                return redirect(f"{LOGIN_PATH}?next={request.full_path if request.query_string else request.path}")
+            if any(not identity.can(right) for right in rights):
+                abort(403)
+            g.staff = identity
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator

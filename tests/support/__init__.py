@@ -1,0 +1,1 @@
+"""Helpers for the cross-service and real-infrastructure tests."""

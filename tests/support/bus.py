@@ -1,0 +1,70 @@
+"""Driving the bus in tests: reset the in-memory broker, run a worker until a condition holds,
+read what sits in a queue."""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+from kombu import Connection, Producer
+from kombu.transport import memory
+
+from ts_shared.messaging.bus import (
+    EVENTS_EXCHANGE, Subscription, dead_letter_queue_for, declare_topology, queue_for,
+)
+from ts_shared.messaging.consumer import Worker
+from ts_shared.service import all_subscriptions
+
+
+def reset_memory_broker() -> None:
+    """kombu's in-memory broker is global to the process: empty it between tests."""
+    memory.Channel.queues.clear()
+    memory.Transport.global_state.clear()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+def run_worker_until(worker: Worker, condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(condition, timeout)
+    finally:
+        worker.stop()
+        thread.join(timeout=10)
+
+
+def drain(broker_url: str, queue_name: str) -> list:
+    """Take every message out of a queue (acked): [(body, headers, message_id)]."""
+    taken = []
+    with Connection(broker_url) as connection:
+        from kombu import Queue
+
+        queue = Queue(queue_name, no_declare=True)(connection.default_channel)
+        while (message := queue.get(no_ack=False)) is not None:
+            taken.append((message.decode(), message.headers or {}, message.properties.get("message_id")))
+            message.ack()
+    return taken
+
+
+def queue_size(broker_url: str, subscription: Subscription, dead_letters: bool = False) -> int:
+    with Connection(broker_url) as connection:
+        factory = dead_letter_queue_for if dead_letters else queue_for
+        return factory(subscription, broker_url)(connection.default_channel).queue_declare(passive=True).message_count
+
+
+def publish_raw(broker_url: str, body, routing_key: str, message_id: str | None = None) -> None:
+    """Publish to the events exchange as a relay would (tests use it to inject duplicates)."""
+    with Connection(broker_url, transport_options={"confirm_publish": True}) as connection:
+        declare_topology(connection, all_subscriptions())
+        Producer(connection.default_channel).publish(
+            body, exchange=EVENTS_EXCHANGE, routing_key=routing_key, serializer="json", message_id=message_id,
+            delivery_mode=2, retry=False,
+        )

@@ -1,0 +1,30 @@
+"""Settings for tests: embedded defaults in a temporary folder, overridable per database."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ts_shared.config import Settings
+
+
+def settings_for(data_dir: Path, *, broker_url: str = "memory://localhost/", **database_urls: str) -> Settings:
+    env = {"TS_DATA_DIR": str(data_dir), "TS_BROKER_URL": broker_url, "TS_LOG_FORMAT": "text"}
+    for service, url in database_urls.items():
+        env[f"TS_{service.upper()}_DATABASE_URL"] = url
+    return Settings.from_env(env)
+
+
+def environment_for(settings: Settings) -> dict[str, str]:
+    """The TS_* variables that reproduce `settings` in a subprocess."""
+    env = {
+        "TS_MODE": settings.mode,
+        "TS_DATA_DIR": str(settings.data_dir),
+        "TS_BROKER_URL": settings.broker_url,
+        "TS_SECRET_KEY": settings.secret_key,
+        "TS_INTERNAL_TOKEN": settings.internal_token,
+        "TS_EVENT_KEY": settings.event_key,
+        "TS_LOG_FORMAT": "text",
+        "TS_RELAY_POLL_SECONDS": "0.1",
+    }
+    for service, url in settings.database_urls.items():
+        env[f"TS_{service.upper()}_DATABASE_URL"] = url
+    return env

@@ -1,0 +1,50 @@
+"""Configuration comes only from TS_* variables; production refuses weak secrets."""
+from __future__ import annotations
+
+import pytest
+
+from ts_shared.config import ConfigError, Settings
+
+STRONG = {"TS_SECRET_KEY": "s" * 40, "TS_INTERNAL_TOKEN": "t" * 40, "TS_EVENT_KEY": "k" * 44}
+
+
+def test_embedded_defaults_need_no_variable_and_keep_their_secrets(tmp_path):
+    first = Settings.from_env({"TS_DATA_DIR": str(tmp_path)})
+    again = Settings.from_env({"TS_DATA_DIR": str(tmp_path)})
+    assert first.embedded and first.broker_url.startswith("memory://")
+    assert first.database_url("accounts") == f"sqlite:///{tmp_path / 'accounts.sqlite'}"
+    assert len(first.secret_key) >= 32 and first.secret_key == again.secret_key
+    assert (tmp_path / "embedded-secrets.json").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("value", ["", "change-me", "dev"])
+def test_production_refuses_to_start_with_a_default_secret_key(tmp_path, value):
+    env = {**STRONG, "TS_MODE": "production", "TS_DATA_DIR": str(tmp_path), "TS_SECRET_KEY": value}
+    with pytest.raises(ConfigError, match="TS_SECRET_KEY is missing or a placeholder"):
+        Settings.from_env(env)
+
+
+def test_production_refuses_short_secrets(tmp_path):
+    env = {**STRONG, "TS_MODE": "production", "TS_DATA_DIR": str(tmp_path), "TS_INTERNAL_TOKEN": "short-token"}
+    with pytest.raises(ConfigError, match="TS_INTERNAL_TOKEN is shorter than 32"):
+        Settings.from_env(env)
+
+
+def test_production_needs_each_database_url_it_uses(tmp_path):
+    settings = Settings.from_env({**STRONG, "TS_MODE": "production", "TS_DATA_DIR": str(tmp_path),
+                                  "TS_PORTAL_DATABASE_URL": "postgresql+psycopg://db/portal"})
+    assert settings.database_url("portal") == "postgresql+psycopg://db/portal"
+    assert settings.broker_url.startswith("amqp://")
+    with pytest.raises(ConfigError, match="TS_ACCOUNTS_DATABASE_URL is not set"):
+        settings.database_url("accounts")
+    assert not (tmp_path / "embedded-secrets.json").exists()
+
+
+@pytest.mark.parametrize("variable,value,message", [
+    ("TS_MODE", "staging", "TS_MODE='staging'"),
+    ("TS_PORT", "eighty", "TS_PORT='eighty': expected an integer"),
+    ("TS_SMTP_STARTTLS", "maybe", "TS_SMTP_STARTTLS='maybe': expected a boolean"),
+])
+def test_a_malformed_variable_is_named_in_the_error(tmp_path, variable, value, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        Settings.from_env({"TS_DATA_DIR": str(tmp_path), variable: value})
