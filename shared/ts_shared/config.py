@@ -87,9 +87,10 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"
     staff_session_minutes: int = 120
-    consumer_max_deliveries: int = 5
     relay_batch_size: int = 100
     relay_poll_seconds: float = 0.5
+    # How long a relay owns the rows it claimed: a relay that dies mid-batch delays them this long.
+    relay_lease_seconds: float = 30.0
 
     @property
     def embedded(self) -> bool:
@@ -156,7 +157,7 @@ class Settings:
             log_level=env.get("TS_LOG_LEVEL", "INFO").upper(),
             log_format=env.get("TS_LOG_FORMAT", "json" if mode == "production" else "text"),
             staff_session_minutes=_int(env.get("TS_STAFF_SESSION_MINUTES", "120"), "TS_STAFF_SESSION_MINUTES"),
-            consumer_max_deliveries=_int(env.get("TS_CONSUMER_MAX_DELIVERIES", "5"), "TS_CONSUMER_MAX_DELIVERIES"),
             relay_batch_size=_int(env.get("TS_RELAY_BATCH_SIZE", "100"), "TS_RELAY_BATCH_SIZE"),
             relay_poll_seconds=float(env.get("TS_RELAY_POLL_SECONDS", "0.5")),
+            relay_lease_seconds=float(env.get("TS_RELAY_LEASE_SECONDS", "30")),
         )

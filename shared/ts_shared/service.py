@@ -80,7 +80,8 @@ class ServiceRuntime:
     def relay(self, *, relay_id: str | None = None) -> OutboxRelay:
         return OutboxRelay(service=self.spec.name, engine=self.engine, outbox=self.spec.tables.outbox,
                            broker_url=self.settings.broker_url, subscriptions=all_subscriptions(),
-                           batch_size=self.settings.relay_batch_size, relay_id=relay_id)
+                           batch_size=self.settings.relay_batch_size, lease_seconds=self.settings.relay_lease_seconds,
+                           relay_id=relay_id)
 
     def dispose(self) -> None:
         if "engine" in self.__dict__:

@@ -68,3 +68,32 @@ def publish_raw(broker_url: str, body, routing_key: str, message_id: str | None 
             body, exchange=EVENTS_EXCHANGE, routing_key=routing_key, serializer="json", message_id=message_id,
             delivery_mode=2, retry=False,
         )
+
+
+def run_relays_concurrently(relays: list, batch_size: int = 7) -> list[int]:
+    """Run `publish_pending` of several relays at the same time on one outbox; return how many
+    rows each published. Each publication is slowed a little so that the relays overlap."""
+    barrier = threading.Barrier(len(relays))
+    published = [0] * len(relays)
+
+    def run(index: int) -> None:
+        relay = relays[index]
+        relay.batch_size = batch_size
+        producer = relay._ensure_producer()
+        publish = producer.publish
+
+        def slow_publish(*args, **kwargs):
+            time.sleep(0.002)
+            return publish(*args, **kwargs)
+
+        producer.publish = slow_publish
+        barrier.wait(timeout=30)
+        published[index] = relay.publish_pending()
+        relay.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(relays))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return published

@@ -24,6 +24,7 @@ def environment_for(settings: Settings) -> dict[str, str]:
         "TS_EVENT_KEY": settings.event_key,
         "TS_LOG_FORMAT": "text",
         "TS_RELAY_POLL_SECONDS": "0.1",
+        "TS_RELAY_LEASE_SECONDS": str(settings.relay_lease_seconds),
     }
     for service, url in settings.database_urls.items():
         env[f"TS_{service.upper()}_DATABASE_URL"] = url

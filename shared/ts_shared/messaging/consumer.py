@@ -69,6 +69,7 @@ class EventConsumer:
             if not self._record_once(uow, event):
                 return False
             handler(uow, event)
+            crash_point("consumer.before_commit")
             uow.commit()
         return True
 

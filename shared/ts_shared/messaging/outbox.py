@@ -144,10 +144,12 @@ class OutboxRelay:
         # Runs before publish() returns (the basic.return frame precedes the confirm).
         self._returned.add(message.properties.get("message_id"))
 
-    def close(self) -> None:
+    def close(self, *, broken: bool = False) -> None:
+        """Close the connection; after a failure just drop it (a close handshake on a dead or
+        silent connection could hang)."""
         if self._connection is not None:
             try:
-                self._connection.release()
+                self._connection.collect() if broken else self._connection.release()
             except Exception:  # closing a broken connection may fail too; nothing to keep
                 pass
         self._connection = None
@@ -240,7 +242,7 @@ class OutboxRelay:
                     self._mark_sent(sent)
                     self._release([row.row_id], error=f"{type(error).__name__}: {error}")
                     self._release([r.row_id for r in claimed[index + 1:]])
-                    self.close()
+                    self.close(broken=True)
                     raise
                 if row.event_id in self._returned:
                     unroutable.append(row.row_id)
@@ -271,7 +273,7 @@ class OutboxRelay:
                         self._connection.heartbeat_check()
                     stop.wait(poll_seconds)
                 except Exception as error:
-                    self.close()
+                    self.close(broken=True)
                     backoff = min(max(backoff * 2, 0.5), max_backoff)
                     log.warning("outbox relay cannot publish (%s: %s); retrying in %.1f s",
                                 type(error).__name__, error, backoff)

@@ -122,6 +122,7 @@ def db_check(platform: Platform, services):
 @click.pass_obj
 def worker(platform: Platform, service: str):
     """Consume the service's queue (scale by running several)."""
+    _services(platform, (service,))
     spec = platform.spec(service)
     if spec.subscription is None:
         raise click.ClickException(f"service {service} consumes no event: it has no worker")
@@ -134,7 +135,7 @@ def worker(platform: Platform, service: str):
 @click.pass_obj
 def relay(platform: Platform, service: str):
     """Publish the service's outbox to the broker (several may run at once)."""
-    platform.spec(service)
+    _services(platform, (service,))
     serve_worker_metrics()
     run_relay_forever(platform, service)
 
@@ -171,6 +172,7 @@ def _require_amqp(platform: Platform) -> None:
 def dlq_show(platform: Platform, service: str, limit: int):
     """Print the dead-lettered messages of a service (they stay in the queue)."""
     _require_amqp(platform)
+    _services(platform, (service,))
     subscription = platform.spec(service).subscription
     if subscription is None:
         raise click.ClickException(f"service {service} consumes no event")
@@ -198,6 +200,7 @@ def dlq_show(platform: Platform, service: str, limit: int):
 def dlq_replay(platform: Platform, service: str):
     """Publish every dead-lettered message of a service again (after fixing the cause)."""
     _require_amqp(platform)
+    _services(platform, (service,))
     subscription = platform.spec(service).subscription
     if subscription is None:
         raise click.ClickException(f"service {service} consumes no event")
@@ -219,3 +222,7 @@ def dlq_replay(platform: Platform, service: str):
 def main() -> None:
     cli(prog_name="tsctl")
 
+
+
+if __name__ == "__main__":
+    main()
