@@ -5,7 +5,8 @@ import pytest
 
 from ts_shared.config import ConfigError, Settings
 
-STRONG = {"TS_SECRET_KEY": "s" * 40, "TS_INTERNAL_TOKEN": "t" * 40, "TS_EVENT_KEY": "k" * 44}
+STRONG = {"TS_SECRET_KEY": "s" * 40, "TS_INTERNAL_TOKEN": "t" * 40,
+          "TS_EVENT_KEY": "a2V5LWZvci10ZXN0cy1vbmx5LTMyLWJ5dGVzLWxvbmc="}
 
 
 def test_embedded_defaults_need_no_variable_and_keep_their_secrets(tmp_path):
@@ -48,3 +49,19 @@ def test_production_needs_each_database_url_it_uses(tmp_path):
 def test_a_malformed_variable_is_named_in_the_error(tmp_path, variable, value, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         Settings.from_env({"TS_DATA_DIR": str(tmp_path), variable: value})
+
+
+def test_production_refuses_an_event_key_that_cannot_encrypt(tmp_path):
+    env = {**STRONG, "TS_MODE": "production", "TS_DATA_DIR": str(tmp_path), "TS_EVENT_KEY": "k" * 44}
+    with pytest.raises(ConfigError, match="TS_EVENT_KEY is not a Fernet key"):
+        Settings.from_env(env)
+
+
+def test_secrets_sealed_with_the_event_key_open_only_with_it(tmp_path):
+    from ts_shared.crypto import SecretBox, SecretBoxError
+
+    box = SecretBox(Settings.from_env({"TS_DATA_DIR": str(tmp_path)}).event_key)
+    sealed = box.seal("DCBRJDWH")
+    assert "DCBRJDWH" not in sealed and box.open(sealed) == "DCBRJDWH"
+    with pytest.raises(SecretBoxError):
+        SecretBox(Settings.from_env({"TS_DATA_DIR": str(tmp_path / "other")}).event_key).open(sealed)

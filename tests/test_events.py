@@ -10,7 +10,8 @@ from ts_shared.messaging.events import EVENT_TYPES
 from ts_shared.service import all_subscriptions
 
 ACCOUNT = {"account_id": "a-1", "version": 1, "kind": "guardian", "login": "jean.dupont", "state": "not_notified",
-           "student_id": "1234", "guardian_id": "987", "legal_rank": 1, "division": "3A", "mef_code": "10310019110"}
+           "children": [{"school_uai": "0541234X", "student_id": "1234", "guardian_id": "987", "legal_rank": 1,
+                         "division": "3A", "mef_code": "10310019110"}]}
 
 
 def test_an_event_survives_the_round_trip_through_its_envelope():
@@ -20,13 +21,15 @@ def test_an_event_survives_the_round_trip_through_its_envelope():
     assert parsed.type == "account.created" and parsed.school_uai == "0541234X"
     assert parsed.payload["account"]["login"] == "jean.dupont"
     assert parsed.payload["account"]["notified_at"] is None  # defaults filled in
+    assert parsed.payload["account"]["children"][0]["kept_from_previous_school"] is False
 
 
 def test_a_producer_cannot_emit_an_invalid_payload():
-    bad = dict(ACCOUNT, state="activated", legal_rank=3)
+    bad = dict(ACCOUNT, state="activated", children=[dict(ACCOUNT["children"][0], legal_rank=3)])
     with pytest.raises(InvalidEvent) as raised:
         new_event("account.created", {"account": bad}, producer="accounts", school_uai="0541234X")
-    assert set(raised.value.errors["account"]) == {"state", "legal_rank"}
+    assert set(raised.value.errors["account"]) == {"state", "children"}
+    assert raised.value.errors["account"]["children"] == {0: {"legal_rank": ["Must be one of: 1, 2."]}}
 
 
 def test_an_unknown_event_type_is_refused():
@@ -62,3 +65,4 @@ def test_every_event_type_has_a_consumer_queue():
     assert routed <= EVENT_TYPES
     unrouted = EVENT_TYPES - routed
     assert unrouted <= {"notification.requested", "notification.delivered", "notification.failed"}, unrouted
+    assert "family_email.requested" in routed

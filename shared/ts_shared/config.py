@@ -42,6 +42,13 @@ def _int(value: str, name: str) -> int:
         raise ConfigError(f"{name}={value!r}: expected an integer") from None
 
 
+def _is_fernet_key(value: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(value.encode())) == 32
+    except (ValueError, TypeError):
+        return False
+
+
 def _embedded_secrets(data_dir: Path) -> dict[str, str]:
     """Secrets of an embedded installation: generated once, kept in the data folder so that
     sessions, tokens and `tsctl` keep working across restarts."""
@@ -122,9 +129,12 @@ class Settings:
         else:
             bad = [n for n in _SECRET_VARIABLES if env.get(n, "").strip().lower() in _PLACEHOLDER_SECRETS]
             short = [n for n in _SECRET_VARIABLES if n not in bad and len(env[n]) < 32]
-            if bad or short:
-                problems = [f"{n} is missing or a placeholder" for n in bad]
-                problems += [f"{n} is shorter than 32 characters" for n in short]
+            problems = [f"{n} is missing or a placeholder" for n in bad]
+            problems += [f"{n} is shorter than 32 characters" for n in short]
+            if "TS_EVENT_KEY" not in bad and not _is_fernet_key(env["TS_EVENT_KEY"]):
+                problems.append("TS_EVENT_KEY is not a Fernet key (32 url-safe base64 bytes; "
+                                "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')")
+            if problems:
                 raise ConfigError("production mode refuses to start: " + "; ".join(problems))
 
         database_urls = {}

@@ -30,6 +30,15 @@ ENTRY_POINT_GROUP = "teleservices.services"
 
 
 @dataclass(frozen=True)
+class Job:
+    """A periodic task of a service (e.g. the expiry of accounts, I1): `run` returns a summary."""
+
+    name: str
+    every_seconds: int
+    run: Callable[["ServiceRuntime"], str]
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     name: str
     create_app: Callable[[Settings, "ServiceRuntime | None"], "Flask"]
@@ -42,6 +51,7 @@ class ServiceSpec:
     commands: Sequence["click.Command"] = ()
     # Embedded mode only: fill an empty database with demo data; returns lines to print.
     seed_demo: Callable[["ServiceRuntime"], list[str]] | None = None
+    jobs: Sequence[Job] = ()
 
     @property
     def subscription(self) -> Subscription | None:
@@ -64,7 +74,7 @@ class ServiceRuntime:
         return make_session_factory(self.engine)
 
     def uow(self) -> UnitOfWork:
-        return self.spec.uow_class(self.session_factory, self.spec.tables.outbox, self.spec.name)
+        return self.spec.uow_class(self.session_factory, self.spec.tables.outbox, self.spec.name, self.settings)
 
     def migrate(self) -> None:
         upgrade_database(self.engine, self.spec.migrations_dir)

@@ -10,7 +10,7 @@ written to the outbox by `commit()`, in the same transaction as the change.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from sqlalchemy import Table
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,14 +18,20 @@ from sqlalchemy.orm import Session, sessionmaker
 from ts_shared.messaging.envelope import Event, new_event
 from ts_shared.messaging.outbox import add_to_outbox
 
+if TYPE_CHECKING:
+    from ts_shared.config import Settings
+
 
 class UnitOfWork:
     session: Session
 
-    def __init__(self, session_factory: sessionmaker[Session], outbox: Table, producer: str):
+    def __init__(self, session_factory: sessionmaker[Session], outbox: Table, producer: str,
+                 settings: "Settings | None" = None):
         self._session_factory = session_factory
         self._outbox = outbox
         self.producer = producer
+        # The process's settings, for use cases and handlers that talk to the outside (SMTP...).
+        self.settings = settings
         self._events: list[Event] = []
 
     def __enter__(self):

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from support.events import account_created
+from support.events import account_snapshot
 from support.infra import create_postgres_database, drop_postgres_database
 from support.settings import settings_for
 from ts_accounts.adapters.orm import School
@@ -19,7 +19,7 @@ from ts_notifier.service_layer.school_settings import record_school_settings as 
 from ts_portal.adapters.orm import SchoolPortalSettings
 from ts_portal.service_layer.school_settings import record_school_settings as record_portal_settings
 from ts_shared.db import current_revision, schema_drift
-from ts_shared.messaging.envelope import parse_event
+from ts_shared.messaging.envelope import new_event, parse_event
 from ts_shared.runtime.process import Platform
 from ts_stats.adapters.orm import AccountSnapshot, ServiceAccessCount
 from ts_stats.service_layer.counters import account_counts, record_account, record_service_access
@@ -87,20 +87,24 @@ def test_school_settings_read_models_keep_only_the_newest_version(platform, serv
 
 
 def test_stats_counts_the_newest_state_of_each_account_and_service_accesses(platform):
-    def snapshot(n, version, state):
-        return parse_event(account_created(n, version=version, state=state).to_message()).payload["account"]
+    def snapshot(n, version, state, **kwargs):
+        event = new_event("account.updated", {"account": account_snapshot(n, version=version, state=state, **kwargs)},
+                          producer="accounts", school_uai="0541234X")
+        return parse_event(event.to_message()).payload["account"]
 
     with platform.runtime("stats").uow() as uow:
-        record_account(uow.session, "0541234X", snapshot(1, 2, "used"))
-        record_account(uow.session, "0541234X", snapshot(1, 1, "not_notified"))  # older, arrives late
-        record_account(uow.session, "0541234X", snapshot(2, 1, "notified"))
-        record_account(uow.session, "0541234X", snapshot(3, 1, "notified"), open_=False)  # closed account
+        assert record_account(uow.session, snapshot(1, 2, "used"))
+        assert not record_account(uow.session, snapshot(1, 1, "not_notified"))  # older, arrives late
+        record_account(uow.session, snapshot(2, 1, "notified"))
+        record_account(uow.session, snapshot(3, 1, "notified", kind="guardian"))
+        record_account(uow.session, snapshot(4, 1, "notified"))
+        record_account(uow.session, snapshot(4, 2, "notified", closed=True))  # closed: no longer counted
         for _ in range(3):
             record_service_access(uow.session, "0541234X", "notes", "1031", datetime(2026, 11, 3, tzinfo=timezone.utc))
         uow.commit()
     with platform.runtime("stats").uow() as uow:
         [students, guardians] = account_counts(uow.session, "0541234X")
         assert students.counts == {"not_notified": 0, "notified": 1, "activating": 0, "used": 1}
-        assert guardians.total == 0
+        assert guardians.counts == {"not_notified": 0, "notified": 1, "activating": 0, "used": 0}
         assert uow.session.get(AccountSnapshot, "account-1").version == 2
         assert uow.session.scalar(select(ServiceAccessCount.count)) == 3

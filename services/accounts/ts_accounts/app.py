@@ -12,6 +12,7 @@ from ts_shared.web.staff_session import STAFF_COOKIE, STAFF_SESSION_PURPOSE
 def create_app(settings: Settings | None = None, runtime: ServiceRuntime | None = None) -> Flask:
     from ts_accounts.spec import SERVICE
     from ts_accounts.web.console import console
+    from ts_accounts.web.identity_api import identity_api
 
     runtime = runtime or ServiceRuntime(SERVICE, settings or Settings.from_env())
     app = create_service_app(
@@ -20,4 +21,6 @@ def create_app(settings: Settings | None = None, runtime: ServiceRuntime | None 
         session_purpose=STAFF_SESSION_PURPOSE,
     )
     app.register_blueprint(console)
+    app.register_blueprint(identity_api)
+    app.extensions["csrf"].exempt(identity_api)  # JSON between services, token-protected, no cookies
     return app

@@ -1,9 +1,21 @@
 """Ops commands of the accounts service, mounted in `tsctl`."""
 from __future__ import annotations
 
+import csv
+import sys
+from pathlib import Path
+
 import click
 
+from ts_accounts.adapters.csv_population import read_csv_population
+from ts_accounts.adapters.siecle import ImportFileError, inspect_export
+from ts_accounts.domain.lifecycle import STATE_LABELS, AccountState
+from ts_accounts.domain.population import ImportReport
+from ts_accounts.domain.schools import InvalidUai, normalise_uai
 from ts_accounts.service_layer import schools as school_cases
+from ts_accounts.service_layer.duplicates import guardian_duplicates
+from ts_accounts.service_layer.imports import import_population, source_from_csv, source_from_exports
+from ts_accounts.service_layer.listing import CSV_HEADER, school_accounts
 from ts_accounts.service_layer import staff as staff_cases
 from ts_accounts.service_layer.errors import AccountsError
 
@@ -71,4 +83,138 @@ def staff_create(ctx, login, display_name, email, head_of, academy_admin, passwo
     click.echo(f"Personnel {staff.login} créé.")
 
 
-COMMANDS = [school_group, staff_group]
+def _uai(value: str) -> str:
+    try:
+        return normalise_uai(value)
+    except InvalidUai as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@click.group("academy")
+def academy_group():
+    """Academies (their schools share one login directory)."""
+
+
+@academy_group.command("set-login-format")
+@click.argument("academy_code")
+@click.argument("login_format", type=click.Choice(["first.last", "f.last"]))
+@click.pass_context
+def academy_set_login_format(ctx, academy_code, login_format):
+    """Login format of new accounts: prenom.nom (first.last) or p.nom (f.last)."""
+    try:
+        with _runtime(ctx).uow() as uow:
+            academy = school_cases.set_login_format(uow, academy_code, login_format)
+            uow.commit()
+    except AccountsError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Académie {academy.code} : nouveaux identifiants au format {academy.login_format}.")
+
+
+def print_report(report: ImportReport) -> None:
+    click.echo(f"Import pour {report.uai} : {', '.join(report.files)}")
+    kinds = sorted(set(report.created) | set(report.updated) | set(report.unchanged) | set(report.departed))
+    for kind in kinds:
+        click.echo(f"  {kind:<14} créés {report.created.get(kind, 0):>6}   mis à jour {report.updated.get(kind, 0):>6}   "
+                   f"inchangés {report.unchanged.get(kind, 0):>6}   partis {report.departed.get(kind, 0):>6}")
+    click.echo(f"  comptes créés {report.accounts_created}, conservés d'un autre établissement "
+               f"{report.accounts_kept_from_previous_school}, liens clos {report.account_links_ended}")
+    click.echo(f"  rejetés {len(report.rejected)}")
+    for rejection in report.rejected:
+        click.echo(f"    - {rejection.source} — {rejection.record} : {rejection.reason}")
+    if report.warnings:
+        click.echo(f"  avertissements {len(report.warnings)}")
+        for warning in report.warnings:
+            click.echo(f"    - {warning.source} — {warning.record} : {warning.reason}")
+
+
+def _run_import(ctx, uai: str, make_source) -> None:
+    try:
+        with _runtime(ctx).uow() as uow:
+            report = import_population(uow, uai=uai, source=make_source(), actor="tsctl")
+            uow.commit()
+    except ImportFileError as error:
+        for problem in error.problems:
+            click.echo(f"Fichier rejeté — {problem}", err=True)
+        click.echo("Import annulé : aucune donnée n'a été modifiée.", err=True)
+        sys.exit(1)
+    except AccountsError as error:
+        raise click.ClickException(str(error)) from None
+    print_report(report)
+
+
+@click.group("import")
+def import_group():
+    """Import a school's population (students, guardians, MEF, divisions)."""
+
+
+@import_group.command("siecle")
+@click.option("--uai", required=True, callback=lambda ctx, param, value: _uai(value))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_context
+def import_siecle(ctx, uai, files):
+    """Import SIECLE BEE exports (each FILE an .xml or a .zip holding one; the kind of each is
+    told by its root element). Exit status 1 if a file is rejected (then nothing is changed)."""
+    _run_import(ctx, uai, lambda: source_from_exports(uai, [inspect_export(path) for path in files]))
+
+
+@import_group.command("csv")
+@click.option("--uai", required=True, callback=lambda ctx, param, value: _uai(value))
+@click.argument("file", type=click.Path(path_type=Path))
+@click.pass_context
+def import_csv(ctx, uai, file):
+    """Import the CSV format of schools without SIECLE (docs/import-csv.md)."""
+    _run_import(ctx, uai, lambda: source_from_csv(file.name, read_csv_population(file)))
+
+
+@click.command("duplicates")
+@click.option("--uai", required=True, callback=lambda ctx, param, value: _uai(value))
+@click.pass_context
+def duplicates_command(ctx, uai):
+    """List probable duplicate guardian records (A2), to merge in SIECLE before notifying."""
+    with _runtime(ctx).uow() as uow:
+        groups = guardian_duplicates(uow.session, uai)
+    if not groups:
+        click.echo("Aucun doublon probable de responsable.")
+        return
+    click.echo(f"{len(groups)} groupe(s) de doublons probables de responsables :")
+    for number, group in enumerate(groups, start=1):
+        click.echo(f"\n{number}. {' ; '.join(group.reasons)}")
+        for guardian in group.guardians:
+            flag = "  ⚠ compte activé : ne pas supprimer cette fiche" if guardian.account_active else ""
+            click.echo(f"   - {guardian.guardian_id} {guardian.last_name} {guardian.first_name}"
+                       f" <{guardian.email or 'sans courriel'}> {guardian.address or 'sans adresse'}"
+                       f" — enfant(s) : {', '.join(guardian.children) or 'aucun'}{flag}")
+
+
+@click.group("accounts")
+def accounts_group():
+    """Accounts of the academy directory."""
+
+
+@accounts_group.command("list")
+@click.option("--uai", required=True, callback=lambda ctx, param, value: _uai(value))
+@click.option("--division", default=None)
+@click.option("--format", "output", type=click.Choice(["csv", "table"]), default="table", show_default=True)
+@click.pass_context
+def accounts_list(ctx, uai, division, output):
+    """One row per account serving the school (per student, per guardian × student)."""
+    with _runtime(ctx).uow() as uow:
+        rows = school_accounts(uow.session, uai, division=division)
+    if output == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(CSV_HEADER)
+        for row in rows:
+            writer.writerow(row.csv_values())
+        return
+    click.echo(f"{'Division':<8} {'Élève':<32} {'Compte':<11} {'Identifiant':<32} {'État':<22} Notifié le")
+    for row in rows:
+        who = "élève" if row.kind == "student" else f"resp. {row.legal_rank}"
+        notified = row.notified_at.strftime("%d/%m/%Y") if row.notified_at else ""
+        kept = " (conservé)" if row.kept_from_previous_school else ""
+        click.echo(f"{(row.division or ''):<8} {row.student_name[:32]:<32} {who:<11} {row.login[:32]:<32} "
+                   f"{STATE_LABELS[AccountState(row.state)] + kept:<22} {notified}")
+    click.echo(f"{len(rows)} compte(s)")
+
+
+COMMANDS = [school_group, staff_group, academy_group, import_group, duplicates_command, accounts_group]
+

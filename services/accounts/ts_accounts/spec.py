@@ -4,9 +4,10 @@ from pathlib import Path
 from ts_accounts.adapters.orm import MESSAGING, Base
 from ts_accounts.app import create_app
 from ts_accounts.cli import COMMANDS
+from ts_accounts.jobs import expire_job
 from ts_accounts.consumers import HANDLERS
-from ts_accounts.demo import seed_demo
-from ts_shared.service import ServiceSpec
+from ts_accounts.demo.seed import seed_demo
+from ts_shared.service import Job, ServiceSpec
 
 SERVICE = ServiceSpec(
     name="accounts",
@@ -17,4 +18,5 @@ SERVICE = ServiceSpec(
     handlers=HANDLERS,
     commands=COMMANDS,
     seed_demo=seed_demo,
+    jobs=(Job("expire_accounts", every_seconds=3600, run=expire_job),),
 )

@@ -1,6 +1,7 @@
 """Events the notifier consumes: its handlers table."""
 from __future__ import annotations
 
+from ts_notifier.service_layer.family_emails import send_family_email
 from ts_notifier.service_layer.school_settings import record_school_settings
 from ts_shared.messaging.envelope import Event
 from ts_shared.unit_of_work import UnitOfWork
@@ -12,4 +13,5 @@ def school_settings_changed(uow: UnitOfWork, event: Event) -> None:
 
 HANDLERS = {
     "school.settings_changed": school_settings_changed,
+    "family_email.requested": send_family_email,
 }

@@ -3,16 +3,12 @@ from __future__ import annotations
 
 from ts_shared.messaging.envelope import Event
 from ts_shared.unit_of_work import UnitOfWork
-from ts_stats.service_layer.counters import CLOSING_REASONS, record_account, record_service_access
+from ts_stats.service_layer.counters import record_account, record_service_access
 
 
 def account_changed(uow: UnitOfWork, event: Event) -> None:
-    record_account(uow.session, event.school_uai, event.payload["account"])
-
-
-def account_deleted(uow: UnitOfWork, event: Event) -> None:
-    record_account(uow.session, event.school_uai, event.payload["account"],
-                   open_=event.payload["reason"] not in CLOSING_REASONS)
+    """Every account event carries the whole account after the change (deleted ones: closed)."""
+    record_account(uow.session, event.payload["account"])
 
 
 def service_accessed(uow: UnitOfWork, event: Event) -> None:
@@ -23,10 +19,11 @@ def service_accessed(uow: UnitOfWork, event: Event) -> None:
 
 HANDLERS = {
     "account.created": account_changed,
+    "account.updated": account_changed,
     "account.notified": account_changed,
     "account.activation_started": account_changed,
     "account.activated": account_changed,
     "account.merged": account_changed,
-    "account.deleted": account_deleted,
+    "account.deleted": account_changed,
     "portal.service_accessed": service_accessed,
 }

@@ -18,7 +18,7 @@ ACCOUNT_DELETION_REASONS = (
     "expired_not_activated",  # B7: not activated 3 months after notification
     "expired_unused",  # B7: activated but unused for a year
     "replaced",  # E2: staff created a new account, the old login is closed
-    "departed",  # I3: the student left the school (academy account kept for continuity)
+    "merged",  # H8: its children now hang off another account
 )
 LETTER_CASES = (
     "guardian_new",
@@ -33,6 +33,19 @@ LETTER_CASES = (
 )
 
 
+class AccountChildSchema(Schema):
+    """Whom the account serves: a student (student account), or a guardian of a student."""
+
+    school_uai = fields.String(required=True, validate=validate.Regexp(UAI_PATTERN))
+    student_id = fields.String(required=True, validate=validate.Length(min=1, max=40))  # SIECLE ELEVE_ID
+    guardian_id = fields.String(load_default=None, allow_none=True)  # SIECLE PERSONNE_ID
+    legal_rank = fields.Integer(load_default=None, allow_none=True, validate=validate.OneOf((1, 2)))
+    division = fields.String(load_default=None, allow_none=True)
+    mef_code = fields.String(load_default=None, allow_none=True)
+    mefstat = fields.String(load_default=None, allow_none=True)
+    kept_from_previous_school = fields.Boolean(load_default=False)
+
+
 class AccountSnapshotSchema(Schema):
     """An account as it is after the change the event reports. `version` grows by one with every
     change, so a read model can ignore an older snapshot that arrives late."""
@@ -42,21 +55,18 @@ class AccountSnapshotSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(ACCOUNT_KINDS))
     login = fields.String(required=True, validate=validate.Length(min=1, max=100))
     state = fields.String(required=True, validate=validate.OneOf(ACCOUNT_STATES))
-    student_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    guardian_id = fields.String(load_default=None, allow_none=True)
-    legal_rank = fields.Integer(load_default=None, allow_none=True, validate=validate.OneOf((1, 2)))
-    division = fields.String(load_default=None, allow_none=True)
-    mef_code = fields.String(load_default=None, allow_none=True)
-    mefstat = fields.String(load_default=None, allow_none=True)
     notified_at = fields.AwareDateTime(load_default=None, allow_none=True)
     notification_mode = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(NOTIFICATION_CHANNELS))
-    kept_from_previous_school = fields.Boolean(load_default=False)
-    access_refused = fields.Boolean(load_default=False)
+    activated_at = fields.AwareDateTime(load_default=None, allow_none=True)
     last_login_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    access_refused = fields.Boolean(load_default=False)
+    closed = fields.Boolean(load_default=False)
+    # The couples (or the student) the account serves now; empty once they have all ended.
+    children = fields.List(fields.Nested(AccountChildSchema), required=True)
 
 
 class AccountChangedSchema(Schema):
-    """account.created / notified / activation_started / activated."""
+    """account.created / updated / notified / activation_started / activated."""
 
     account = fields.Nested(AccountSnapshotSchema, required=True)
 
@@ -94,6 +104,27 @@ class SchoolSettingsChangedSchema(Schema):
     address_lines = fields.List(fields.String(), load_default=list)
     phone = fields.String(load_default=None, allow_none=True)
     useful_links = fields.List(fields.Nested(UsefulLinkSchema), load_default=list)
+
+
+FAMILY_EMAILS = (
+    "confirm_email",  # H2/H3/H6: the link that confirms an address
+    "forgot_login",  # H4: every login attached to a confirmed address
+    "forgot_password",  # H5: the reference and the link to choose a new password
+)
+
+
+class FamilyEmailRequestedSchema(Schema):
+    """An email to a family that the notifier sends. The link token travels encrypted with the
+    event key (ts_shared.crypto), like temporary passwords; only its hash is kept by accounts."""
+
+    template = fields.String(required=True, validate=validate.OneOf(FAMILY_EMAILS))
+    to = fields.Email(required=True)
+    recipient_name = fields.String(required=True)
+    account_id = fields.String(load_default=None, allow_none=True)
+    logins = fields.List(fields.String(), load_default=list)
+    reference = fields.String(load_default=None, allow_none=True)
+    link_token_encrypted = fields.String(load_default=None, allow_none=True)
+    expires_at = fields.AwareDateTime(load_default=None, allow_none=True)
 
 
 class PostalAddressSchema(Schema):
@@ -163,6 +194,7 @@ class ServiceAccessedSchema(Schema):
 
 EVENT_SCHEMAS: dict[tuple[str, int], Schema] = {
     ("account.created", 1): AccountChangedSchema(),
+    ("account.updated", 1): AccountChangedSchema(),
     ("account.notified", 1): AccountChangedSchema(),
     ("account.activation_started", 1): AccountChangedSchema(),
     ("account.activated", 1): AccountChangedSchema(),
@@ -173,6 +205,7 @@ EVENT_SCHEMAS: dict[tuple[str, int], Schema] = {
     ("notification.delivered", 1): NotificationDeliveredSchema(),
     ("notification.failed", 1): NotificationFailedSchema(),
     ("portal.service_accessed", 1): ServiceAccessedSchema(),
+    ("family_email.requested", 1): FamilyEmailRequestedSchema(),
 }
 
 EVENT_TYPES = frozenset(event_type for event_type, _ in EVENT_SCHEMAS)

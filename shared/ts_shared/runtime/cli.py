@@ -16,7 +16,7 @@ from ts_shared.logging import configure_logging
 from ts_shared.messaging.bus import dead_letter_queue_for, is_amqp
 from ts_shared.messaging.outbox import pending_count
 from ts_shared.metrics import serve_worker_metrics
-from ts_shared.runtime.process import Platform, run_relay_forever, run_worker_forever
+from ts_shared.runtime.process import Platform, run_jobs_forever, run_relay_forever, run_worker_forever
 from ts_shared.service import discover_services
 
 
@@ -138,6 +138,25 @@ def relay(platform: Platform, service: str):
     _services(platform, (service,))
     serve_worker_metrics()
     run_relay_forever(platform, service)
+
+
+@cli.command()
+@click.argument("service")
+@click.option("--once", is_flag=True, help="Run each job once and exit (e.g. from cron).")
+@click.pass_obj
+def jobs(platform: Platform, service: str, once: bool):
+    """Run the service's periodic jobs (e.g. accounts: expiry of accounts and links, B7/I1)."""
+    _services(platform, (service,))
+    spec = platform.spec(service)
+    if not spec.jobs:
+        raise click.ClickException(f"service {service} has no periodic job")
+    if once:
+        runtime = platform.runtime(service)
+        for job in spec.jobs:
+            click.echo(f"{job.name}: {job.run(runtime)}")
+        return
+    serve_worker_metrics()
+    run_jobs_forever(platform, service)
 
 
 @cli.group()

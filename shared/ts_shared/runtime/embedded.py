@@ -23,7 +23,7 @@ from ts_shared.config import Settings, SmtpSettings
 from ts_shared.messaging.bus import queue_for
 from ts_shared.runtime.gateway import Gateway
 from ts_shared.runtime.mail_sink import MailSink, mail_viewer_app
-from ts_shared.runtime.process import Platform, build_worker
+from ts_shared.runtime.process import Platform, build_worker, run_jobs
 from ts_shared.service import all_subscriptions
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,10 @@ class EmbeddedSystem:
         for relay in self.relays:
             self._thread(f"relay-{relay.service}", lambda relay=relay: relay.run(
                 self.stop_relays, poll_seconds=self.platform.settings.relay_poll_seconds))
+        for name, spec in self.platform.specs.items():
+            if spec.jobs:
+                self._thread(f"jobs-{name}", lambda name=name: run_jobs(self.platform, name, self.stop_relays,
+                                                                         first_delay=60))
         self._thread("internal-api", self.internal_server.serve_forever)
         self._thread("gateway", self.gateway_server.serve_forever)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from functools import cached_property
 
 from ts_shared.config import Settings
@@ -35,7 +36,11 @@ class Platform:
 
     def runtime(self, name: str) -> ServiceRuntime:
         if name not in self._runtimes:
-            self._runtimes[name] = ServiceRuntime(self.spec(name), self.settings)
+            runtime = ServiceRuntime(self.spec(name), self.settings)
+            if self.settings.embedded:
+                # Embedded databases are always brought up to date (production: `tsctl db upgrade`).
+                runtime.migrate()
+            self._runtimes[name] = runtime
         return self._runtimes[name]
 
     def dispose(self) -> None:
@@ -82,3 +87,26 @@ def run_relay_forever(platform: Platform, name: str) -> None:
     stop = threading.Event()
     _stop_on_signals(stop.set)
     platform.runtime(name).relay().run(stop, poll_seconds=platform.settings.relay_poll_seconds)
+
+
+def run_jobs(platform: Platform, name: str, stop: threading.Event, *, first_delay: float = 0.0) -> None:
+    """Run a service's periodic jobs until `stop` is set (`tsctl jobs NAME`, and a thread of the
+    embedded run). A failing job is logged and tried again at its next turn."""
+    runtime = platform.runtime(name)
+    jobs = platform.spec(name).jobs
+    due = {job.name: time.monotonic() + first_delay for job in jobs}
+    while not stop.is_set():
+        for job in jobs:
+            if time.monotonic() >= due[job.name]:
+                try:
+                    log.info("job %s.%s: %s", name, job.name, job.run(runtime))
+                except Exception:
+                    log.exception("job %s.%s failed", name, job.name)
+                due[job.name] = time.monotonic() + job.every_seconds
+        stop.wait(min(max(min(due.values()) - time.monotonic(), 0.1), 60) if due else 60)
+
+
+def run_jobs_forever(platform: Platform, name: str) -> None:
+    stop = threading.Event()
+    _stop_on_signals(stop.set)
+    run_jobs(platform, name, stop)

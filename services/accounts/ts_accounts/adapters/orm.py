@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from datetime import date
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ts_shared.db import UTCDateTime, new_metadata, timestamp, utcnow
@@ -16,6 +18,16 @@ class Base(DeclarativeBase):
 
 
 MESSAGING = messaging_tables(Base.metadata)
+
+
+class Academy(Base):
+    """An academy: its schools share one login directory (A3)."""
+
+    __tablename__ = "academies"
+
+    code: Mapped[str] = mapped_column(String(10), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    login_format: Mapped[str] = mapped_column(String(20), default="first.last")
 
 
 class School(Base):
@@ -63,3 +75,194 @@ class StaffAssignment(Base):
 
     staff: Mapped[StaffUser] = relationship(back_populates="assignments")
     school: Mapped[School] = relationship()
+
+
+# --- reference data imported from SIECLE (A1) ----------------------------------------------------
+
+class Mef(Base):
+    __tablename__ = "mefs"
+
+    school_uai: Mapped[str] = mapped_column(ForeignKey("schools.uai", ondelete="CASCADE"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    short_label: Mapped[str | None] = mapped_column(String(100))
+    long_label: Mapped[str | None] = mapped_column(String(200))
+    edition_label: Mapped[str | None] = mapped_column(String(200))
+    attached_mef: Mapped[str | None] = mapped_column(String(20))
+    mefstat: Mapped[str | None] = mapped_column(String(20))
+
+
+class Structure(Base):
+    """A division (class) or a group of a school."""
+
+    __tablename__ = "structures"
+
+    school_uai: Mapped[str] = mapped_column(ForeignKey("schools.uai", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # division | group
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    label: Mapped[str | None] = mapped_column(String(200))
+
+
+class Student(Base):
+    __tablename__ = "students"
+    __table_args__ = (UniqueConstraint("school_uai", "siecle_id"), Index("ix_students_school_division", "school_uai", "division"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_uai: Mapped[str] = mapped_column(ForeignKey("schools.uai", ondelete="CASCADE"))
+    siecle_id: Mapped[str] = mapped_column(String(40))
+    elenoet: Mapped[str | None] = mapped_column(String(40))
+    national_id: Mapped[str | None] = mapped_column(String(20), index=True)  # INE
+    last_name: Mapped[str] = mapped_column(String(100))
+    usage_name: Mapped[str | None] = mapped_column(String(100))
+    first_name: Mapped[str] = mapped_column(String(100))
+    first_name_2: Mapped[str | None] = mapped_column(String(100))
+    first_name_3: Mapped[str | None] = mapped_column(String(100))
+    birth_date: Mapped[date] = mapped_column(Date)
+    sex: Mapped[str | None] = mapped_column(String(1))
+    mef_code: Mapped[str | None] = mapped_column(String(20))
+    division: Mapped[str | None] = mapped_column(String(40))
+    groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    entry_date: Mapped[date | None] = mapped_column(Date)
+    left_on: Mapped[date | None] = mapped_column(Date)  # DATE_SORTIE
+    # I3: set when a re-import no longer lists the student (or lists a DATE_SORTIE).
+    departed_at: Mapped[timestamp | None]
+    created_at: Mapped[timestamp] = mapped_column(default=utcnow)
+    updated_at: Mapped[timestamp] = mapped_column(default=utcnow)
+
+    @property
+    def display_last_name(self) -> str:
+        return self.usage_name or self.last_name
+
+
+class Guardian(Base):
+    __tablename__ = "guardians"
+    __table_args__ = (UniqueConstraint("school_uai", "siecle_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_uai: Mapped[str] = mapped_column(ForeignKey("schools.uai", ondelete="CASCADE"), index=True)
+    siecle_id: Mapped[str] = mapped_column(String(40))
+    civility: Mapped[str | None] = mapped_column(String(10))
+    last_name: Mapped[str] = mapped_column(String(100))
+    first_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone_home: Mapped[str | None] = mapped_column(String(40))
+    phone_mobile: Mapped[str | None] = mapped_column(String(40))
+    phone_work: Mapped[str | None] = mapped_column(String(40))
+    address_lines: Mapped[list[str]] = mapped_column(JSON, default=list)
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    city: Mapped[str | None] = mapped_column(String(100))
+    country: Mapped[str | None] = mapped_column(String(100))
+    departed_at: Mapped[timestamp | None]
+    created_at: Mapped[timestamp] = mapped_column(default=utcnow)
+    updated_at: Mapped[timestamp] = mapped_column(default=utcnow)
+
+
+class GuardianLink(Base):
+    """A guardian of a student, as SIECLE says (RESPONSABLE_ELEVE)."""
+
+    __tablename__ = "guardian_links"
+
+    guardian_id: Mapped[int] = mapped_column(ForeignKey("guardians.id", ondelete="CASCADE"), primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"), primary_key=True, index=True)
+    legal_rank: Mapped[int] = mapped_column(Integer)  # 0 (contact only), 1 or 2
+    relationship_code: Mapped[str | None] = mapped_column(String(10))
+    is_contact: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# --- the academy directory: accounts (B1–B10) ---------------------------------------------------
+
+class Account(Base):
+    """A login of the directory. A student account serves one student; a guardian account serves
+    (guardian, student) couples: one at creation, several after a merge (H8). Logins are unique
+    across all academies (so unique in each, A3): a login alone names one account."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("login"), Index("ix_accounts_login_base", "login_base"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    academy_code: Mapped[str] = mapped_column(String(10))
+    login: Mapped[str] = mapped_column(String(100))
+    login_base: Mapped[str] = mapped_column(String(100))
+    login_index: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    temporary_password_hash: Mapped[str | None] = mapped_column(String(200))
+    temporary_password_issued_at: Mapped[timestamp | None]
+    email: Mapped[str | None] = mapped_column(String(254))
+    email_confirmed_at: Mapped[timestamp | None]
+    notified_at: Mapped[timestamp | None]
+    notification_mode: Mapped[str | None] = mapped_column(String(10))
+    activation_started_at: Mapped[timestamp | None]
+    activated_at: Mapped[timestamp | None]
+    last_login_at: Mapped[timestamp | None]
+    access_refused_at: Mapped[timestamp | None]  # B9
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[timestamp] = mapped_column(default=utcnow)
+    closed_at: Mapped[timestamp | None]
+    closed_reason: Mapped[str | None] = mapped_column(String(40))
+
+    links: Mapped[list["AccountLink"]] = relationship(back_populates="account", order_by="AccountLink.id")
+
+
+class AccountLink(Base):
+    """Whom an account serves: a student (student account) or a (guardian, student) couple.
+    A link ends when the student leaves, the guardian loses legal rank, or staff move the couple
+    to a new account; the account itself may live on (continuity, B8)."""
+
+    __tablename__ = "account_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    school_uai: Mapped[str] = mapped_column(ForeignKey("schools.uai", ondelete="CASCADE"), index=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"), index=True)
+    guardian_id: Mapped[int | None] = mapped_column(ForeignKey("guardians.id", ondelete="CASCADE"), index=True)
+    legal_rank: Mapped[int | None] = mapped_column(Integer)
+    kept_from_previous_school: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[timestamp] = mapped_column(default=utcnow)
+    ended_at: Mapped[timestamp | None]
+    ended_reason: Mapped[str | None] = mapped_column(String(40))
+
+    account: Mapped[Account] = relationship(back_populates="links")
+    student: Mapped[Student] = relationship()
+    guardian: Mapped[Guardian | None] = relationship()
+
+
+class AccountEvent(Base):
+    """B10: the history of an account — notifications, temporary credentials issued (never the
+    password), activation, logins, merges, closing — with who did it."""
+
+    __tablename__ = "account_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    at: Mapped[timestamp]
+    action: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(100))  # a staff login, "famille" or "système"
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class OneTimeToken(Base):
+    """Email-confirmation and password-reset links: only a hash of the token is stored."""
+
+    __tablename__ = "one_time_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    reference: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[timestamp]
+    expires_at: Mapped[timestamp]
+    used_at: Mapped[timestamp | None]
+
+
+class ThrottleCounter(Base):
+    """Failed sign-ins per login and per client address (identity API, staff console)."""
+
+    __tablename__ = "throttle_counters"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[timestamp]
+    locked_until: Mapped[timestamp | None]

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ts_accounts.adapters.orm import School
+from ts_accounts.adapters.orm import Academy, School
+from ts_accounts.domain.logins import LoginFormat
 from ts_accounts.domain.schools import InvalidUai, normalise_uai
 from ts_accounts.service_layer.errors import AlreadyExists, InvalidInput, NotFound
 from ts_shared.unit_of_work import UnitOfWork
@@ -32,6 +33,8 @@ def add_school(uow: UnitOfWork, *, uai: str, name: str, academy_code: str, city:
         raise InvalidInput("Le code de l'académie est obligatoire (10 caractères au plus).")
     if uow.session.get(School, uai) is not None:
         raise AlreadyExists(f"L'établissement {uai} existe déjà.")
+    if uow.session.get(Academy, academy_code) is None:
+        uow.session.add(Academy(code=academy_code, login_format="first.last"))
     school = School(uai=uai, name=name, academy_code=academy_code, city=(city or "").strip() or None,
                     welcome_message_html="", settings_version=1)
     uow.session.add(school)
@@ -49,3 +52,16 @@ def get_school(uow: UnitOfWork, uai: str) -> School:
 
 def list_schools(uow: UnitOfWork) -> list[School]:
     return list(uow.session.scalars(select(School).order_by(School.uai)))
+
+
+def set_login_format(uow: UnitOfWork, academy_code: str, login_format: str) -> Academy:
+    """B2: the academy's login format for accounts created from now on (existing logins stay)."""
+    try:
+        login_format = LoginFormat(login_format)
+    except ValueError:
+        raise InvalidInput(f"Format d'identifiant inconnu « {login_format} » (first.last ou f.last).") from None
+    academy = uow.session.get(Academy, (academy_code or "").strip().upper())
+    if academy is None:
+        raise NotFound(f"L'académie {academy_code} n'existe pas.")
+    academy.login_format = login_format.value
+    return academy

@@ -34,3 +34,20 @@ class SchoolLetterSettings(Base):
     address_lines: Mapped[list[str]] = mapped_column(JSON)
     phone: Mapped[str | None] = mapped_column(String(40))
     updated_at: Mapped[timestamp]
+
+
+class OutgoingEmail(Base):
+    """Every email the notifier sent or tried to send: who, what, when, the outcome. The body is
+    not kept (it may hold a one-time link)."""
+
+    __tablename__ = "outgoing_emails"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), index=True)
+    school_uai: Mapped[str | None] = mapped_column(String(8), index=True)
+    template: Mapped[str] = mapped_column(String(40))
+    to_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(10))  # sent | refused
+    error: Mapped[str | None] = mapped_column(String(2000))
+    sent_at: Mapped[timestamp]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 20:10:39.114254
+Create Date: 2026-11-25 20:28:52.047106
 """
 from alembic import op
 import sqlalchemy as sa
@@ -19,24 +19,14 @@ def upgrade() -> None:
     op.create_table('account_snapshots',
     sa.Column('account_id', sa.String(length=64), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('school_uai', sa.String(length=8), nullable=False),
     sa.Column('kind', sa.String(length=10), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
-    sa.Column('student_id', sa.String(length=40), nullable=False),
-    sa.Column('guardian_id', sa.String(length=40), nullable=True),
-    sa.Column('legal_rank', sa.Integer(), nullable=True),
-    sa.Column('division', sa.String(length=40), nullable=True),
-    sa.Column('mef_code', sa.String(length=20), nullable=True),
-    sa.Column('mefstat', sa.String(length=20), nullable=True),
     sa.Column('notified_at', ts_shared.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('kept_from_previous_school', sa.Boolean(), nullable=False),
-    sa.Column('open', sa.Boolean(), nullable=False),
+    sa.Column('activated_at', ts_shared.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed', sa.Boolean(), nullable=False),
     sa.Column('updated_at', ts_shared.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('account_id', name=op.f('pk_account_snapshots'))
     )
-    with op.batch_alter_table('account_snapshots', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_account_snapshots_school_uai'), ['school_uai'], unique=False)
-
     op.create_table('outbox',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('event_id', sa.String(length=36), nullable=False),
@@ -77,9 +67,32 @@ def upgrade() -> None:
     with op.batch_alter_table('service_access_counts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_service_access_counts_school_uai'), ['school_uai'], unique=False)
 
+    op.create_table('account_children',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.String(length=64), nullable=False),
+    sa.Column('school_uai', sa.String(length=8), nullable=False),
+    sa.Column('student_id', sa.String(length=40), nullable=False),
+    sa.Column('guardian_id', sa.String(length=40), nullable=True),
+    sa.Column('legal_rank', sa.Integer(), nullable=True),
+    sa.Column('division', sa.String(length=40), nullable=True),
+    sa.Column('mef_code', sa.String(length=20), nullable=True),
+    sa.Column('mefstat', sa.String(length=20), nullable=True),
+    sa.Column('kept_from_previous_school', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['account_snapshots.account_id'], name=op.f('fk_account_children_account_id_account_snapshots'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_account_children'))
+    )
+    with op.batch_alter_table('account_children', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_account_children_account_id'), ['account_id'], unique=False)
+        batch_op.create_index('ix_account_children_school', ['school_uai', 'division'], unique=False)
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('account_children', schema=None) as batch_op:
+        batch_op.drop_index('ix_account_children_school')
+        batch_op.drop_index(batch_op.f('ix_account_children_account_id'))
+
+    op.drop_table('account_children')
     with op.batch_alter_table('service_access_counts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_service_access_counts_school_uai'))
 
@@ -92,7 +105,4 @@ def downgrade() -> None:
         batch_op.drop_index('ix_outbox_unsent', postgresql_where=sa.text('sent_at IS NULL'), sqlite_where=sa.text('sent_at IS NULL'))
 
     op.drop_table('outbox')
-    with op.batch_alter_table('account_snapshots', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_account_snapshots_school_uai'))
-
     op.drop_table('account_snapshots')

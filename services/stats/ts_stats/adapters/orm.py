@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ts_shared.db import UTCDateTime, new_metadata, timestamp
@@ -19,26 +19,37 @@ MESSAGING = messaging_tables(Base.metadata)
 
 
 class AccountSnapshot(Base):
-    """The last known state of every account (G1, G2 are counts over this table)."""
+    """The last known version of every account of the academy directory."""
 
     __tablename__ = "account_snapshots"
 
     account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
-    school_uai: Mapped[str] = mapped_column(String(8), index=True)
     kind: Mapped[str] = mapped_column(String(10))
     state: Mapped[str] = mapped_column(String(20))
+    notified_at: Mapped[timestamp | None]
+    activated_at: Mapped[timestamp | None]
+    closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[timestamp]
+
+
+class AccountChild(Base):
+    """Whom an account serves now, per school: G1 and G2 count these rows (a guardian account is
+    a (guardian, student) couple: a merged account counts once per child)."""
+
+    __tablename__ = "account_children"
+    __table_args__ = (Index("ix_account_children_school", "school_uai", "division"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("account_snapshots.account_id", ondelete="CASCADE"), index=True)
+    school_uai: Mapped[str] = mapped_column(String(8))
     student_id: Mapped[str] = mapped_column(String(40))
     guardian_id: Mapped[str | None] = mapped_column(String(40))
     legal_rank: Mapped[int | None] = mapped_column(Integer)
     division: Mapped[str | None] = mapped_column(String(40))
     mef_code: Mapped[str | None] = mapped_column(String(20))
     mefstat: Mapped[str | None] = mapped_column(String(20))
-    notified_at: Mapped[timestamp | None]
     kept_from_previous_school: Mapped[bool] = mapped_column(Boolean, default=False)
-    # False once the account is closed (replaced by a new one, or its student left the school).
-    open: Mapped[bool] = mapped_column(Boolean, default=True)
-    updated_at: Mapped[timestamp]
 
 
 class ServiceAccessCount(Base):

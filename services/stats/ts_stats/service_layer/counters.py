@@ -4,38 +4,42 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ts_shared.db import utcnow
 from ts_shared.read_models import upsert_if_newer
-from ts_stats.adapters.orm import AccountSnapshot, ServiceAccessCount
+from ts_stats.adapters.orm import AccountChild, AccountSnapshot, ServiceAccessCount
 
-CLOSING_REASONS = {"replaced", "departed"}
 STATES = ("not_notified", "notified", "activating", "used")
 
 
-def record_account(session: Session, school_uai: str, account: dict, *, open_: bool = True) -> bool:
-    """Keep the newest snapshot of an account; an older one arriving late is ignored."""
+def record_account(session: Session, account: dict) -> bool:
+    """Keep the newest version of an account and of whom it serves; an older version arriving
+    late is ignored. Returns True when this version was recorded."""
     values = {
         "account_id": account["account_id"],
         "version": account["version"],
-        "school_uai": school_uai,
         "kind": account["kind"],
         "state": account["state"],
-        "student_id": account["student_id"],
-        "guardian_id": account.get("guardian_id"),
-        "legal_rank": account.get("legal_rank"),
-        "division": account.get("division"),
-        "mef_code": account.get("mef_code"),
-        "mefstat": account.get("mefstat"),
-        "notified_at": account.get("notified_at"),
-        "kept_from_previous_school": account.get("kept_from_previous_school", False),
-        "open": open_,
+        "notified_at": account["notified_at"],
+        "activated_at": account["activated_at"],
+        "closed": account["closed"],
         "updated_at": utcnow(),
     }
-    return upsert_if_newer(session, AccountSnapshot.__table__, values, key="account_id")
+    if not upsert_if_newer(session, AccountSnapshot.__table__, values, key="account_id"):
+        return False
+    session.execute(delete(AccountChild).where(AccountChild.account_id == account["account_id"]))
+    children = [
+        {"account_id": account["account_id"], **{key: child[key] for key in (
+            "school_uai", "student_id", "guardian_id", "legal_rank", "division", "mef_code", "mefstat",
+            "kept_from_previous_school")}}
+        for child in account["children"]
+    ]
+    if children:
+        session.execute(insert(AccountChild), children)
+    return True
 
 
 def record_service_access(session: Session, school_uai: str, service_code: str, mefstat: str | None,
@@ -62,10 +66,11 @@ class StateCounts:
 
 
 def account_counts(session: Session, school_uai: str) -> list[StateCounts]:
-    """Open accounts of a school by kind and state."""
+    """The school's accounts (a guardian account counted once per child) by kind and state."""
     rows = session.execute(
         select(AccountSnapshot.kind, AccountSnapshot.state, func.count())
-        .where(AccountSnapshot.school_uai == school_uai, AccountSnapshot.open.is_(True))
+        .join(AccountChild, AccountChild.account_id == AccountSnapshot.account_id)
+        .where(AccountChild.school_uai == school_uai, AccountSnapshot.closed.is_(False))
         .group_by(AccountSnapshot.kind, AccountSnapshot.state)
     ).all()
     result = {kind: dict.fromkeys(STATES, 0) for kind in ("student", "guardian")}

@@ -1,13 +1,19 @@
-"""Demo data of the embedded run: a school, its head and an academy administrator."""
+"""Demo data of the embedded run: a school whose population comes from bundled synthetic SIECLE
+exports (demo/siecle/), its head and an academy administrator."""
 from __future__ import annotations
+
+from pathlib import Path
 
 from sqlalchemy import select
 
 from ts_accounts.adapters.orm import School, StaffUser
+from ts_accounts.adapters.siecle import inspect_export
+from ts_accounts.service_layer.imports import import_population, source_from_exports
 from ts_accounts.service_layer.schools import add_school
 from ts_accounts.service_layer.staff import create_staff
 
 DEMO_UAI = "0541234X"
+DEMO_EXPORT = Path(__file__).resolve().parent / "siecle"
 DEMO_HEAD = ("chef.demo", "Mme Claire Martin (cheffe d'établissement)", "demo-chef-2026")
 DEMO_ADMIN = ("admin.academie", "M. Paul Durand (académie)", "demo-admin-2026")
 
@@ -22,6 +28,9 @@ def seed_demo(runtime) -> list[str]:
             create_staff(uow, login=login, display_name=name, password=password, head_of=DEMO_UAI)
             login, name, password = DEMO_ADMIN
             create_staff(uow, login=login, display_name=name, password=password, academy_admin=True)
+            uow.session.flush()
+            exports = [inspect_export(path) for path in sorted(DEMO_EXPORT.glob("*.xml"))]
+            import_population(uow, uai=DEMO_UAI, source=source_from_exports(DEMO_UAI, exports), actor="démonstration")
             uow.commit()
         existing = set(uow.session.scalars(select(StaffUser.login)))
     return [

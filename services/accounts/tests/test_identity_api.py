@@ -1,0 +1,388 @@
+"""The internal identity API the portal calls (H1–H8): each call's success and each refusal."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+from werkzeug.test import Client
+
+import ts_accounts.web.identity_api as identity_api_module
+from support.settings import settings_for
+from support.siecle_files import ADDRESSES, LINKS, OTHER_UAI, PEOPLE, STUDENTS, UAI, guardians_file, student_xml, students_file
+from ts_accounts.adapters.orm import Account, AccountLink, OneTimeToken
+from ts_accounts.adapters.siecle import inspect_export
+from ts_accounts.service_layer.accounts import expire_accounts, prepare_letter, record_notification
+from ts_accounts.service_layer.imports import import_population, source_from_exports
+from ts_accounts.service_layer.schools import add_school
+from ts_shared.crypto import SecretBox
+from ts_shared.messaging.envelope import parse_event
+from ts_shared.runtime.process import Platform
+from ts_shared.web.internal_api import TOKEN_HEADER
+
+START = datetime(2026, 9, 10, 8, 0, tzinfo=timezone.utc)
+
+
+class Clock:
+    def __init__(self):
+        self.now = START
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(identity_api_module, "utcnow", clock)
+    return clock
+
+
+@pytest.fixture
+def platform(tmp_path):
+    platform = Platform(settings_for(tmp_path))
+    accounts = platform.runtime("accounts")
+    with accounts.uow() as uow:
+        add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY")
+        add_school(uow, uai=OTHER_UAI, name="Lycée Henri Poincaré", academy_code="NCY")
+        add_school(uow, uai="0999999Z", name="Collège d'une autre académie", academy_code="XYZ")
+        uow.commit()
+    paths = [students_file(tmp_path / "e.xml", STUDENTS), guardians_file(tmp_path / "r.xml", PEOPLE, LINKS, ADDRESSES)]
+    other = [students_file(tmp_path / "o.xml", [student_xml("3001", "DUPONT", "Léa", "12/03/2013", "6A")], uai="0999999Z"),
+             guardians_file(tmp_path / "p.xml", [("7001", "MME", "DUPONT", "Hélène", None, None)], [("3001", "7001", 1)],
+                            uai="0999999Z")]
+    for uai, files in ((UAI, paths), ("0999999Z", other)):
+        with accounts.uow() as uow:
+            import_population(uow, uai=uai, source=source_from_exports(uai, [inspect_export(p) for p in files]),
+                              actor="test", clock=lambda: START - timedelta(days=8))
+            uow.commit()
+    yield platform
+    platform.dispose()
+
+
+@pytest.fixture
+def api(platform):
+    app = platform.spec("accounts").create_app(platform.settings, platform.runtime("accounts"))
+    client = Client(app)
+    token = platform.settings.internal_token
+
+    def call(path, body, *, expected=200, with_token=True):
+        headers = {TOKEN_HEADER: token} if with_token else {}
+        response = client.post(f"/internal/v1/{path}", json=body, headers=headers)
+        assert response.status_code == expected, response.get_data(as_text=True)
+        return response
+
+    return call
+
+
+def notify(platform, login, *, at=START - timedelta(days=1), reset_password=False) -> str | None:
+    """What the notifier's delivery does: a (new) temporary password, then Notifié."""
+    with platform.runtime("accounts").uow() as uow:
+        account = uow.session.scalar(select(Account).where(Account.login == login))
+        _, password = prepare_letter(uow, account, reset_password=reset_password, now=at, actor="test")
+        record_notification(uow, account.id, "paper", at=at, actor="test")
+        uow.commit()
+    return password
+
+
+def account(platform, login) -> Account:
+    with platform.runtime("accounts").uow() as uow:
+        return uow.session.scalar(select(Account).where(Account.login == login))
+
+
+def outbox_events(platform, event_type):
+    outbox = platform.runtime("accounts").spec.tables.outbox
+    with platform.runtime("accounts").engine.connect() as connection:
+        rows = connection.execute(select(outbox.c.envelope).where(outbox.c.event_type == event_type)
+                                  .order_by(outbox.c.id)).scalars()
+        return [parse_event(json.loads(row)) for row in rows]
+
+
+def outbox_raw(platform) -> list[str]:
+    outbox = platform.runtime("accounts").spec.tables.outbox
+    with platform.runtime("accounts").engine.connect() as connection:
+        return list(connection.execute(select(outbox.c.envelope)).scalars())
+
+
+def email_link_token(platform, event) -> str:
+    return SecretBox(platform.settings.event_key).open(event.payload["link_token_encrypted"])
+
+
+def activate_guardian(platform, api, login="helene.dupont", birth="2013-03-12", email="helene@example.org"):
+    password = notify(platform, login)
+    api("first-login", {"login": login, "temporary_password": password, "new_password": "Lilas2026",
+                        "new_password_again": "Lilas2026", "birth_date": birth, "email": email, "email_again": email})
+    token = email_link_token(platform, outbox_events(platform, "family_email.requested")[-1])
+    api("confirm-email", {"token": token})
+    return password
+
+
+# --- authenticate (H1) ---------------------------------------------------------------------------
+
+def test_a_used_account_signs_in_and_gets_its_profile(platform, api, clock):
+    activate_guardian(platform, api)
+    clock.now = START + timedelta(days=1)
+    body = api("authenticate", {"login": "helene.dupont", "password": "Lilas2026", "client_address": "203.0.113.7"}).json
+    assert body["state"] == "used" and body["kind"] == "guardian" and not body["first_login_required"]
+    assert body["display_name"] == "Mme Hélène DUPONT"
+    assert body["children"] == [{"school_uai": UAI, "school_name": "Collège Jean Moulin", "student_id": "1001",
+                                 "first_name": "Léa", "last_name": "DUPONT", "division": "3A", "mef_code": "10310019110",
+                                 "birth_date": "2013-03-12", "legal_rank": 1}]
+    again = api("authenticate", {"login": "helene.dupont", "password": "Lilas2026"}).json
+    assert again["previous_login_at"] == (START + timedelta(days=1)).isoformat()
+
+
+def test_a_temporary_password_only_opens_the_first_login(platform, api):
+    password = notify(platform, "lea.dupont")
+    body = api("authenticate", {"login": "lea.dupont", "password": password}).json
+    assert body["first_login_required"] is True and body["state"] == "notified"
+
+
+@pytest.mark.parametrize("login,password", [("helene.dupont", "Wrong2026"), ("nobody.here", "Lilas2026")])
+def test_a_wrong_password_or_an_unknown_login_gets_one_message(platform, api, login, password):
+    activate_guardian(platform, api)
+    body = api("authenticate", {"login": login, "password": password}, expected=401).json
+    assert body["error"] == "Identifiant ou mot de passe incorrect."
+
+
+def test_repeated_failures_lock_the_login_for_a_while(platform, api, clock):
+    activate_guardian(platform, api)
+    for _ in range(5):
+        api("authenticate", {"login": "helene.dupont", "password": "Wrong2026"}, expected=401)
+    locked = api("authenticate", {"login": "helene.dupont", "password": "Lilas2026"}, expected=429)
+    assert "Trop de tentatives" in locked.json["error"] and int(locked.headers["Retry-After"]) > 0
+    clock.now = START + timedelta(minutes=16)
+    api("authenticate", {"login": "helene.dupont", "password": "Lilas2026"})
+
+
+def test_repeated_failures_from_one_address_lock_that_address(platform, api):
+    for n in range(50):
+        api("authenticate", {"login": f"someone{n}", "password": "x", "client_address": "198.51.100.9"}, expected=401)
+    api("authenticate", {"login": "lea.dupont", "password": "x", "client_address": "198.51.100.9"}, expected=429)
+    api("authenticate", {"login": "lea.dupont", "password": "x", "client_address": "198.51.100.10"}, expected=401)
+
+
+def test_a_guardian_whose_access_was_removed_is_refused(platform, api):
+    from ts_accounts.service_layer.accounts import set_access_refused
+
+    activate_guardian(platform, api)
+    with platform.runtime("accounts").uow() as uow:
+        set_access_refused(uow, account(platform, "helene.dupont").id, True, now=START, actor="chef.demo")
+        uow.commit()
+    body = api("authenticate", {"login": "helene.dupont", "password": "Lilas2026"}, expected=403).json
+    assert "retiré" in body["error"]
+    assert outbox_events(platform, "account.updated")[-1].payload["account"]["access_refused"] is True
+
+
+def test_the_identity_api_requires_the_internal_token_and_a_valid_body(api):
+    assert api("authenticate", {"login": "x", "password": "y"}, expected=401, with_token=False).json["error"] == \
+        "internal token required"
+    body = api("authenticate", {"login": "x"}, expected=400).json
+    assert body["fields"] == {"password": ["Missing data for required field."]}
+
+
+# --- first login (H2) and confirmation (H3) -----------------------------------------------------
+
+def test_a_guardian_first_login_starts_activation_and_sends_the_confirmation_link(platform, api):
+    password = notify(platform, "helene.dupont")
+    body = api("first-login", {"login": "helene.dupont", "temporary_password": password, "new_password": "Lilas2026",
+                               "new_password_again": "Lilas2026", "birth_date": "2013-03-12",
+                               "email": "helene@example.org", "email_again": "helene@example.org"}).json
+    assert body["state"] == "activating" and body["pending_confirmation"] is True
+    [email] = outbox_events(platform, "family_email.requested")
+    assert email.payload["template"] == "confirm_email" and email.payload["to"] == "helene@example.org"
+    assert len(email_link_token(platform, email)) >= 40
+    assert not [row for row in outbox_raw(platform) if password in row]  # never in clear at rest
+    assert outbox_events(platform, "account.activation_started")[0].payload["account"]["state"] == "activating"
+    # The temporary password no longer opens anything; the chosen one reaches the pending screen.
+    api("authenticate", {"login": "helene.dupont", "password": password}, expected=401)
+    assert api("authenticate", {"login": "helene.dupont", "password": "Lilas2026"}).json["pending_confirmation"]
+
+
+def test_the_confirmation_link_activates_the_account_once(platform, api):
+    password = notify(platform, "helene.dupont")
+    api("first-login", {"login": "helene.dupont", "temporary_password": password, "new_password": "Lilas2026",
+                        "new_password_again": "Lilas2026", "birth_date": "2013-03-12",
+                        "email": "helene@example.org", "email_again": "helene@example.org"})
+    token = email_link_token(platform, outbox_events(platform, "family_email.requested")[0])
+    body = api("confirm-email", {"token": token}).json
+    assert body["state"] == "used" and body["email_confirmed"] is True
+    assert outbox_events(platform, "account.activated")[0].payload["account"]["state"] == "used"
+    assert "déjà été utilisé" in api("confirm-email", {"token": token}, expected=410).json["error"]
+    with platform.runtime("accounts").uow() as uow:
+        stored = uow.session.scalars(select(OneTimeToken.token_hash)).all()
+    assert token not in stored  # only its hash is kept
+
+
+@pytest.mark.parametrize("change,status,message", [
+    ({"birth_date": "2013-03-13"}, 401, "La date de naissance ne correspond pas"),
+    ({"temporary_password": "AAAAAAAA"}, 401, "mot de passe provisoire incorrect"),
+    ({"new_password": "court1", "new_password_again": "court1"}, 400, "de 8 à 14 caractères"),
+    ({"new_password_again": "Lilas2027"}, 400, "Les deux mots de passe saisis sont différents"),
+    ({"email": None, "email_again": None}, 400, "L'adresse électronique est obligatoire"),
+    ({"email_again": "other@example.org"}, 400, "Les deux adresses électroniques saisies sont différentes"),
+    ({"email": "helene@example", "email_again": "helene@example"}, 400, "n'est pas une adresse électronique valide"),
+])
+def test_a_first_login_with_a_wrong_field_is_refused_and_changes_nothing(platform, api, change, status, message):
+    password = notify(platform, "helene.dupont")
+    body = {"login": "helene.dupont", "temporary_password": password, "new_password": "Lilas2026",
+            "new_password_again": "Lilas2026", "birth_date": "2013-03-12", "email": "helene@example.org",
+            "email_again": "helene@example.org", **change}
+    assert message in api("first-login", body, expected=status).json["error"]
+    assert account(platform, "helene.dupont").state == "notified"
+    assert outbox_events(platform, "family_email.requested") == []
+
+
+def test_a_student_first_login_makes_the_account_used_and_the_email_is_optional(platform, api):
+    password = notify(platform, "lea.dupont")
+    body = api("first-login", {"login": "lea.dupont", "temporary_password": password, "new_password": "Latin2026",
+                               "new_password_again": "Latin2026", "birth_date": "2013-03-12"}).json
+    assert body["state"] == "used" and body["email"] is None
+    assert outbox_events(platform, "account.activated")[0].payload["account"]["state"] == "used"
+    assert outbox_events(platform, "family_email.requested") == []
+    api("authenticate", {"login": "lea.dupont", "password": password}, expected=401)
+    assert api("authenticate", {"login": "lea.dupont", "password": "Latin2026"}).json["state"] == "used"
+
+
+def test_a_confirmation_left_unclicked_for_seven_days_makes_the_same_letter_work_again(platform, api, clock):
+    password = notify(platform, "helene.dupont")
+    api("first-login", {"login": "helene.dupont", "temporary_password": password, "new_password": "Lilas2026",
+                        "new_password_again": "Lilas2026", "birth_date": "2013-03-12",
+                        "email": "helene@example.org", "email_again": "helene@example.org"})
+    token = email_link_token(platform, outbox_events(platform, "family_email.requested")[0])
+    with platform.runtime("accounts").uow() as uow:
+        report = expire_accounts(uow, now=START + timedelta(days=7, minutes=1))
+        uow.commit()
+    assert report.confirmations_expired == ["helene.dupont"]
+    assert account(platform, "helene.dupont").state == "notified"
+    assert api("authenticate", {"login": "helene.dupont", "password": password}).json["first_login_required"]
+    api("authenticate", {"login": "helene.dupont", "password": "Lilas2026"}, expected=401)
+    clock.now = START + timedelta(days=7, minutes=2)
+    api("confirm-email", {"token": token}, expected=410)
+
+
+def test_a_pending_guardian_can_correct_the_address_and_get_the_link_again(platform, api):
+    password = notify(platform, "helene.dupont")
+    account_id = api("first-login", {"login": "helene.dupont", "temporary_password": password,
+                                     "new_password": "Lilas2026", "new_password_again": "Lilas2026",
+                                     "birth_date": "2013-03-12", "email": "helene@exemple.org",
+                                     "email_again": "helene@exemple.org"}).json["account_id"]
+    first = email_link_token(platform, outbox_events(platform, "family_email.requested")[0])
+    body = api("resend-confirmation", {"account_id": account_id, "email": "helene@example.org",
+                                       "email_again": "helene@example.org"}).json
+    assert body == {"sent_to": "helene@example.org"}
+    resent = outbox_events(platform, "family_email.requested")[1]
+    assert resent.payload["to"] == "helene@example.org"
+    api("confirm-email", {"token": first}, expected=410)  # the earlier link stopped working
+    assert api("confirm-email", {"token": email_link_token(platform, resent)}).json["email"] == "helene@example.org"
+    assert "n'attend pas de confirmation" in api("resend-confirmation", {"account_id": account_id},
+                                                 expected=409).json["error"]
+
+
+# --- recovery (H4, H5) ---------------------------------------------------------------------------
+
+def test_forgot_login_emails_every_login_of_a_confirmed_address(platform, api):
+    activate_guardian(platform, api, "helene.dupont")
+    activate_guardian(platform, api, "helene.dupont1", birth="2014-11-30")
+    api("forgot-login", {"email": "HELENE@example.org "})
+    reminder = outbox_events(platform, "family_email.requested")[-1]
+    assert reminder.payload["template"] == "forgot_login"
+    assert reminder.payload["logins"] == ["helene.dupont", "helene.dupont1"]
+    assert "Contactez votre établissement" in api("forgot-login", {"email": "nobody@example.org"}, expected=404).json["error"]
+
+
+def test_forgot_password_sends_a_link_with_a_reference_and_the_link_sets_a_new_password(platform, api):
+    activate_guardian(platform, api)
+    reference = api("forgot-password", {"login": "helene.dupont"}).json["reference"]
+    assert reference.startswith("R-") and len(reference) == 10
+    email = outbox_events(platform, "family_email.requested")[-1]
+    assert email.payload["template"] == "forgot_password" and email.payload["reference"] == reference
+    token = email_link_token(platform, email)
+    api("reset-password", {"token": token, "login": "jean.dupont", "new_password": "Neuf2026",
+                           "new_password_again": "Neuf2026"}, expected=400)  # a typo does not burn the link
+    api("reset-password", {"token": token, "login": "helene.dupont", "new_password": "Neuf2026",
+                           "new_password_again": "Neuf2026"})
+    api("reset-password", {"token": token, "login": "helene.dupont", "new_password": "Autre2026",
+                           "new_password_again": "Autre2026"}, expected=410)  # but it works once
+    api("authenticate", {"login": "helene.dupont", "password": "Neuf2026"})
+    api("authenticate", {"login": "helene.dupont", "password": "Lilas2026"}, expected=401)
+
+
+def test_forgot_password_needs_a_known_login_with_a_confirmed_address(platform, api):
+    assert "inconnu" in api("forgot-password", {"login": "nobody"}, expected=404).json["error"]
+    notify(platform, "jean.dupont")
+    assert "confirmer votre adresse" in api("forgot-password", {"login": "jean.dupont"}, expected=409).json["error"]
+
+
+# --- my account (H6) -----------------------------------------------------------------------------
+
+def test_a_signed_in_family_changes_its_password(platform, api):
+    activate_guardian(platform, api)
+    account_id = account(platform, "helene.dupont").id
+    api("change-password", {"account_id": account_id, "current_password": "Wrong2026", "new_password": "Neuf2026",
+                            "new_password_again": "Neuf2026"}, expected=401)
+    api("change-password", {"account_id": account_id, "current_password": "Lilas2026", "new_password": "neufneuf",
+                            "new_password_again": "neufneuf"}, expected=400)
+    api("change-password", {"account_id": account_id, "current_password": "Lilas2026", "new_password": "Neuf2026",
+                            "new_password_again": "Neuf2026"})
+    api("authenticate", {"login": "helene.dupont", "password": "Neuf2026"})
+
+
+def test_a_changed_email_is_used_once_the_new_address_is_confirmed(platform, api):
+    activate_guardian(platform, api)
+    account_id = account(platform, "helene.dupont").id
+    api("change-email", {"account_id": account_id, "password": "Wrong2026", "email": "new@example.org",
+                         "email_again": "new@example.org"}, expected=401)
+    api("change-email", {"account_id": account_id, "password": "Lilas2026", "email": "new@example.org",
+                         "email_again": "new@example.org"})
+    assert account(platform, "helene.dupont").email == "helene@example.org"  # until confirmed
+    token = email_link_token(platform, outbox_events(platform, "family_email.requested")[-1])
+    assert api("confirm-email", {"token": token}).json["email"] == "new@example.org"
+    assert api("profile", {"account_id": account_id}).json["state"] == "used"
+    api("profile", {"account_id": "no-such-account"}, expected=404)
+
+
+# --- merge (H8) ----------------------------------------------------------------------------------
+
+def test_a_guardian_merges_another_letter_with_its_login_temporary_password_and_the_childs_birth_date(platform, api):
+    activate_guardian(platform, api)
+    main_id = account(platform, "helene.dupont").id
+    other_password = notify(platform, "helene.dupont1")
+    api("merge", {"account_id": main_id, "other_login": "helene.dupont1", "other_password": other_password,
+                  "birth_date": "2013-03-12"}, expected=401)  # Léa's birth date, not Hugo's
+    body = api("merge", {"account_id": main_id, "other_login": "helene.dupont1", "other_password": other_password,
+                         "birth_date": "2014-11-30"}).json
+    assert [child["first_name"] for child in body["children"]] == ["Léa", "Hugo"]
+    assert account(platform, "helene.dupont1").closed_reason == "merged"
+    merged = outbox_events(platform, "account.merged")[0].payload
+    assert len(merged["account"]["children"]) == 2 and merged["absorbed_account_id"] == account(platform, "helene.dupont1").id
+    assert outbox_events(platform, "account.deleted")[0].payload["reason"] == "merged"
+    api("authenticate", {"login": "helene.dupont1", "password": other_password}, expected=401)
+
+
+def test_the_other_parent_can_join_with_an_active_account_for_a_joint_account(platform, api):
+    activate_guardian(platform, api)
+    jean_password = notify(platform, "jean.dupont")
+    api("first-login", {"login": "jean.dupont", "temporary_password": jean_password, "new_password": "Jean2026x",
+                        "new_password_again": "Jean2026x", "birth_date": "2013-03-12", "email": "jean@example.org",
+                        "email_again": "jean@example.org"})
+    api("confirm-email", {"token": email_link_token(platform, outbox_events(platform, "family_email.requested")[-1])})
+    body = api("merge", {"account_id": account(platform, "helene.dupont").id, "other_login": "jean.dupont",
+                         "other_password": "Jean2026x"}).json
+    assert body["display_name"] == "Mme Hélène DUPONT et M. Jean DUPONT"
+    assert [child["legal_rank"] for child in body["children"]] == [1, 2]
+
+
+def test_a_merge_is_refused_across_academies_or_from_an_account_not_yet_active(platform, api):
+    activate_guardian(platform, api)
+    main_id = account(platform, "helene.dupont").id
+    # Hélène Dupont of the other academy: logins are unique everywhere, so she is helene.dupont2.
+    other = account(platform, "helene.dupont2")
+    assert other.academy_code == "XYZ"
+    other_password = notify(platform, "helene.dupont2")
+    api("merge", {"account_id": main_id, "other_login": "helene.dupont2", "other_password": other_password,
+                  "birth_date": "2013-03-12"}, expected=401)
+    jean = account(platform, "jean.dupont")
+    assert "Seul un compte responsable activé" in api("merge", {
+        "account_id": jean.id, "other_login": "helene.dupont", "other_password": "Lilas2026"}, expected=409).json["error"]

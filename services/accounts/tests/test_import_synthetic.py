@@ -1,0 +1,118 @@
+"""A1/B1 on realistic synthetic exports (ts_accounts.demo.synthetic_siecle): every enrolled
+student and every legal guardian 1 or 2 gets exactly one account per child, logins are unique
+and stable, and the SIECLE and CSV formats give the same directory."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from support.settings import settings_for
+from ts_accounts.adapters.csv_population import read_csv_population
+from ts_accounts.adapters.orm import Account
+from ts_accounts.adapters.siecle import inspect_export
+from ts_accounts.demo.synthetic_siecle import generate_school, write_csv, write_export
+from ts_accounts.domain.logins import is_valid_login
+from ts_accounts.service_layer.imports import import_population, source_from_csv, source_from_exports
+from ts_accounts.service_layer.listing import school_accounts
+from ts_accounts.service_layer.schools import add_school
+from ts_shared.runtime.process import Platform
+
+UAI = "0541234X"
+NOW = datetime(2026, 9, 20, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def platform(tmp_path):
+    platform = Platform(settings_for(tmp_path))
+    with platform.runtime("accounts").uow() as uow:
+        add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY")
+        uow.commit()
+    yield platform
+    platform.dispose()
+
+
+def _import(platform, source):
+    with platform.runtime("accounts").uow() as uow:
+        report = import_population(uow, uai=UAI, source=source, actor="test", clock=lambda: NOW)
+        events = uow.pending_events
+        uow.commit()
+    return report, events
+
+
+def _directory(platform):
+    with platform.runtime("accounts").uow() as uow:
+        return {(r.kind, r.student_id, r.guardian_id): r.login for r in school_accounts(uow.session, UAI)}
+
+
+def _expected_couples(school):
+    enrolled = {s.siecle_id for s in school.students if s.left_on is None or s.left_on > NOW.date()}
+    couples = {("student", sid, None) for sid in enrolled}
+    couples |= {("guardian", link.student_id, link.guardian_id) for link in school.links
+                if link.legal_rank in (1, 2) and link.student_id in enrolled}
+    return couples
+
+
+@pytest.mark.parametrize("kind,seed", [("college", 2026), ("lycee", 7)])
+def test_a_synthetic_school_gets_one_account_per_student_and_legal_guardian_couple(platform, tmp_path, kind, seed):
+    school = generate_school(UAI, 300, seed=seed, kind=kind)
+    files = write_export(school, tmp_path / "export", zipped=True)
+    report, events = _import(platform, source_from_exports(UAI, [inspect_export(f) for f in files]))
+    directory = _directory(platform)
+    assert set(directory) == _expected_couples(school)
+    assert len(set(directory.values())) == len(directory)  # unique logins
+    assert all(is_valid_login(login) for login in directory.values())
+    assert report.rejected == []
+    assert any("mal formée" in warning.reason for warning in report.warnings)
+    assert len(events) == report.accounts_created == len(directory)
+
+    again, events = _import(platform, source_from_exports(UAI, [inspect_export(f) for f in files]))
+    assert events == [] and again.created == {} and again.updated == {} and _directory(platform) == directory
+
+
+def test_the_csv_format_gives_the_same_directory_as_the_siecle_export(tmp_path):
+    school = generate_school(UAI, 200, seed=11)
+    directories = []
+    for variant in ("siecle", "csv"):
+        platform = Platform(settings_for(tmp_path / variant))
+        with platform.runtime("accounts").uow() as uow:
+            add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY")
+            uow.commit()
+        if variant == "siecle":
+            files = write_export(school, tmp_path / "export", encoding="UTF-8", id_style="element")
+            source = source_from_exports(UAI, [inspect_export(f) for f in files])
+        else:
+            path = write_csv(school, tmp_path / "eleves.csv")
+            source = source_from_csv(path.name, read_csv_population(path))
+        _import(platform, source)
+        directories.append(_directory(platform))
+        platform.dispose()
+    assert directories[0] == directories[1]
+
+
+def test_logins_do_not_depend_on_the_order_of_the_file(platform, tmp_path):
+    """Homonyms get their indexes in a stable order (by name then id), not in file order."""
+    school = generate_school(UAI, 120, seed=3)
+    path = write_csv(school, tmp_path / "eleves.csv")
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    reversed_path = tmp_path / "reversed.csv"
+    reversed_path.write_text("\n".join([lines[0], *reversed(lines[1:])]) + "\n", encoding="utf-8")
+    _import(platform, source_from_csv(path.name, read_csv_population(path)))
+    forward = _directory(platform)
+    other = Platform(settings_for(tmp_path / "other"))
+    with other.runtime("accounts").uow() as uow:
+        add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY")
+        uow.commit()
+    _import(other, source_from_csv(reversed_path.name, read_csv_population(reversed_path)))
+    assert _directory(other) == forward
+    other.dispose()
+
+
+def test_the_bundled_demo_export_imports_cleanly(platform):
+    from ts_accounts.demo.seed import DEMO_EXPORT
+
+    report, _ = _import(platform, source_from_exports(UAI, [inspect_export(p) for p in sorted(DEMO_EXPORT.glob("*.xml"))]))
+    assert report.rejected == [] and report.created["élèves"] >= 100
+    with platform.runtime("accounts").uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Account)) == report.accounts_created

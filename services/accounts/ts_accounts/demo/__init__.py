@@ -1,0 +1,1 @@
+"""Demo and test data of the accounts service (synthetic SIECLE exports)."""

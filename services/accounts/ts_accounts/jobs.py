@@ -1,0 +1,14 @@
+"""Periodic jobs of the accounts service (run by `tsctl jobs accounts`, and by the embedded run)."""
+from __future__ import annotations
+
+from ts_accounts.service_layer.accounts import expire_accounts
+from ts_shared.db import utcnow
+
+
+def expire_job(runtime) -> str:
+    """B7/I1: pending confirmations older than 7 days fall back, expired accounts are deleted."""
+    with runtime.uow() as uow:
+        report = expire_accounts(uow, now=utcnow())
+        uow.commit()
+    return (f"{len(report.confirmations_expired)} confirmation(s) expirée(s), {len(report.deleted)} compte(s) "
+            f"supprimé(s), {report.recreated} compte(s) recréé(s), {report.tokens_purged} lien(s) purgé(s)")

@@ -1,0 +1,223 @@
+"""Account life-cycle use cases (B3–B10) shared by the staff console, the notifier's results, the
+identity API and the expiry job. Each change moves the state machine, bumps the account's
+version, writes its history and emits its account.* event, in the caller's transaction."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ts_accounts.adapters.orm import Account, AccountEvent, AccountLink, Guardian, OneTimeToken, School, Student
+from ts_accounts.adapters.passwords import hash_password
+from ts_accounts.domain.credentials import new_temporary_password
+from ts_accounts.domain.lifecycle import (
+    AccountClock, AccountKind, AccountState, LetterDecision, Transition, confirmation_expired, decide_letter,
+    expiry_reason, next_state,
+)
+from ts_accounts.service_layer.directory import (
+    SYSTEM, NewCouple, create_accounts, emit_account_events, record_history,
+)
+from ts_accounts.service_layer.errors import AccountsError, InvalidInput, NotFound
+from ts_shared.unit_of_work import UnitOfWork
+
+NOTIFICATION_MODES = ("paper", "email")
+TOKENS_KEPT = timedelta(days=30)  # used or expired links are forgotten after this
+
+
+class AccountClosed(AccountsError):
+    pass
+
+
+def get_account(session: Session, account_id: str) -> Account:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound("Ce compte n'existe pas.")
+    return account
+
+
+def open_account_by_login(session: Session, login: str) -> Account | None:
+    return session.scalar(select(Account).where(Account.login == (login or "").strip().lower(),
+                                                Account.closed_at.is_(None)))
+
+
+def apply_transition(account: Account, transition: Transition) -> AccountState:
+    """Move the state machine (IllegalTransition if the rules forbid it) and bump the version."""
+    previous = AccountState(account.state)
+    account.state = next_state(AccountKind(account.kind), previous, transition).value
+    account.version += 1
+    return previous
+
+
+def active_links(session: Session, account_id: str) -> list[AccountLink]:
+    return list(session.scalars(select(AccountLink).where(AccountLink.account_id == account_id,
+                                                          AccountLink.ended_at.is_(None)).order_by(AccountLink.id)))
+
+
+# --- credentials and notifications (B3, E1, F1, E2) ---------------------------------------------
+
+def issue_temporary_password(uow: UnitOfWork, account: Account, *, now: datetime, actor: str,
+                             replace_chosen_password: bool = False) -> str:
+    """A new temporary password (the previous one stops working); returns it in clear, for the
+    letter or email only. `replace_chosen_password`: staff reset a used account's password."""
+    if account.closed_at is not None:
+        raise AccountClosed("Ce compte est fermé.")
+    password = new_temporary_password()
+    account.temporary_password_hash = hash_password(password)
+    account.temporary_password_issued_at = now
+    if replace_chosen_password:
+        account.password_hash = None
+    account.version += 1
+    record_history(uow.session, [account.id], "temporary_password_issued", now=now, actor=actor,
+                   detail={"replaces_chosen_password": replace_chosen_password})
+    return password
+
+
+def prepare_letter(uow: UnitOfWork, account: Account, *, reset_password: bool, now: datetime,
+                   actor: str) -> tuple[LetterDecision, str | None]:
+    """What a notification of this account says, and its new temporary password if it gets one."""
+    kept = any(link.kept_from_previous_school for link in active_links(uow.session, account.id))
+    decision = decide_letter(AccountKind(account.kind), AccountState(account.state),
+                             kept_from_previous_school=kept, reset_password=reset_password)
+    password = None
+    if decision.new_temporary_password:
+        password = issue_temporary_password(uow, account, now=now, actor=actor,
+                                            replace_chosen_password=account.state == AccountState.USED.value)
+    return decision, password
+
+
+def record_notification(uow: UnitOfWork, account_id: str, mode: str, *, at: datetime, actor: str) -> Account:
+    """B4: a letter or an email reached the family: Notifié, with date and mode."""
+    if mode not in NOTIFICATION_MODES:
+        raise InvalidInput(f"Mode de notification inconnu « {mode} ».")
+    account = get_account(uow.session, account_id)
+    if account.closed_at is not None:
+        raise AccountClosed("Ce compte est fermé.")
+    previous = apply_transition(account, Transition.NOTIFY)
+    if previous == AccountState.ACTIVATING:
+        # The pending activation is abandoned: its confirmation link and chosen password go.
+        account.password_hash = None
+        account.activation_started_at = None
+        _revoke_tokens(uow.session, account.id, "confirm_email", at)
+    account.notified_at, account.notification_mode = at, mode
+    record_history(uow.session, [account.id], "notified", now=at, actor=actor, detail={"mode": mode})
+    uow.session.flush()
+    emit_account_events(uow, "account.notified", [account.id])
+    return account
+
+
+def _revoke_tokens(session: Session, account_id: str, purpose: str, now: datetime) -> None:
+    for token in session.scalars(select(OneTimeToken).where(OneTimeToken.account_id == account_id,
+                                                            OneTimeToken.purpose == purpose,
+                                                            OneTimeToken.used_at.is_(None))):
+        token.used_at = now
+
+
+# --- refusal of access (B9) ---------------------------------------------------------------------
+
+def set_access_refused(uow: UnitOfWork, account_id: str, refused: bool, *, now: datetime, actor: str) -> Account:
+    """The refusal coupon: online services closed to this account (a student's stays valid for
+    the ENT), or open again."""
+    account = get_account(uow.session, account_id)
+    if (account.access_refused_at is not None) == refused:
+        return account
+    account.access_refused_at = now if refused else None
+    account.version += 1
+    record_history(uow.session, [account.id], "access_refused" if refused else "access_restored", now=now, actor=actor)
+    uow.session.flush()
+    emit_account_events(uow, "account.updated", [account.id])
+    return account
+
+
+# --- expiry (B7, I1) ----------------------------------------------------------------------------
+
+@dataclass
+class ExpiryReport:
+    confirmations_expired: list[str] = field(default_factory=list)  # logins back to Notifié
+    deleted: list[tuple[str, str]] = field(default_factory=list)  # (login, reason)
+    recreated: int = 0
+    tokens_purged: int = 0
+
+
+def expire_accounts(uow: UnitOfWork, *, now: datetime, actor: str = SYSTEM) -> ExpiryReport:
+    """Run the B7 rules: pending confirmations older than 7 days fall back to Notifié (the same
+    letter works again); accounts not activated 3 months after notification, or unused for a
+    year, are deleted — their couples get a new Non notifié account with a new login."""
+    session, report = uow.session, ExpiryReport()
+    for account in session.scalars(select(Account).where(Account.state == AccountState.ACTIVATING.value,
+                                                         Account.closed_at.is_(None))):
+        if confirmation_expired(account.activation_started_at, now):
+            apply_transition(account, Transition.CONFIRMATION_EXPIRED)
+            account.password_hash = None
+            account.activation_started_at = None
+            _revoke_tokens(session, account.id, "confirm_email", now)
+            record_history(session, [account.id], "confirmation_expired", now=now, actor=actor)
+            report.confirmations_expired.append(account.login)
+            session.flush()
+            emit_account_events(uow, "account.updated", [account.id])
+
+    candidates = session.scalars(select(Account).where(
+        Account.closed_at.is_(None),
+        Account.state.in_([AccountState.NOTIFIED.value, AccountState.ACTIVATING.value, AccountState.USED.value])))
+    for account in list(candidates):
+        reason = expiry_reason(AccountClock(AccountState(account.state), account.notified_at, account.activated_at,
+                                            account.last_login_at), now)
+        if reason is None:
+            continue
+        links = active_links(session, account.id)
+        account.closed_at, account.closed_reason = now, reason.value
+        account.version += 1
+        for link in links:
+            link.ended_at, link.ended_reason = now, reason.value
+        record_history(session, [account.id], "deleted", now=now, actor=actor, detail={"reason": reason.value})
+        report.deleted.append((account.login, reason.value))
+        session.flush()
+        emit_account_events(uow, "account.deleted", [account.id], extra={"reason": reason.value},
+                            school_uai=links[0].school_uai if links else None)
+        report.recreated += len(_recreate_for(uow, account, links, now=now, actor=actor))
+    purged = session.execute(delete(OneTimeToken).where(OneTimeToken.expires_at < now - TOKENS_KEPT))
+    report.tokens_purged = purged.rowcount or 0
+    return report
+
+
+def _recreate_for(uow: UnitOfWork, account: Account, links: list[AccountLink], *, now: datetime, actor: str) -> list[str]:
+    """New Non notifié accounts (new logins) for the couples an expired account served."""
+    session = uow.session
+    couples = []
+    for link in links:
+        student = session.get(Student, link.student_id)
+        if student.departed_at is not None:
+            continue
+        if link.guardian_id is None:
+            couples.append(NewCouple(AccountKind.STUDENT, link.school_uai, student.id, None, None, student.first_name,
+                                     student.display_last_name))
+        else:
+            guardian = session.get(Guardian, link.guardian_id)
+            couples.append(NewCouple(AccountKind.GUARDIAN, link.school_uai, student.id, guardian.id, link.legal_rank,
+                                     guardian.first_name, guardian.last_name))
+    created = create_accounts(session, account.academy_code, couples, now=now, actor=actor)
+    session.flush()
+    emit_account_events(uow, "account.created", created)
+    return created
+
+
+# --- history (B10) ------------------------------------------------------------------------------
+
+def account_history(session: Session, account_id: str) -> list[AccountEvent]:
+    return list(session.scalars(select(AccountEvent).where(AccountEvent.account_id == account_id)
+                                .order_by(AccountEvent.at, AccountEvent.id)))
+
+
+def couple_accounts(session: Session, student_id: int, guardian_id: int | None) -> list[tuple[Account, AccountLink]]:
+    """Every account that served this student (or guardian × student), oldest first: the logins
+    it had, when they were notified and used; only one is valid at a time."""
+    query = (select(Account, AccountLink).join(AccountLink, AccountLink.account_id == Account.id)
+             .where(AccountLink.student_id == student_id))
+    query = query.where(AccountLink.guardian_id.is_(None) if guardian_id is None else AccountLink.guardian_id == guardian_id)
+    return [tuple(row) for row in session.execute(query.order_by(AccountLink.started_at, AccountLink.id))]
+
+
+def school_of(session: Session, account: Account) -> School | None:
+    link = session.scalar(select(AccountLink).where(AccountLink.account_id == account.id).order_by(AccountLink.id.desc()))
+    return session.get(School, link.school_uai) if link else None

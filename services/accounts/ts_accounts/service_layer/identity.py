@@ -1,0 +1,413 @@
+"""The identity use cases the portal calls (H1–H8): sign-in, first login, email confirmation,
+self-service recovery, account changes and merges. Messages are French, for families."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+
+from ts_accounts.adapters.orm import Account, AccountLink, Guardian, School, Student
+from ts_accounts.adapters.passwords import hash_password, verify_password
+from ts_accounts.domain.contacts import is_valid_email
+from ts_accounts.domain.credentials import password_problems
+from ts_accounts.domain.lifecycle import (
+    CONFIRMATION_LINK_LIFETIME, PASSWORD_RESET_LINK_LIFETIME, AccountKind, AccountState, Transition,
+)
+from ts_accounts.service_layer import throttling
+from ts_accounts.service_layer.accounts import active_links, apply_transition, get_account, open_account_by_login
+from ts_accounts.service_layer.directory import FAMILY, emit_account_events, record_history
+from ts_accounts.service_layer.errors import AccountsError, AuthenticationFailed, InvalidInput, NotFound
+from ts_accounts.service_layer.tokens import (
+    CONFIRM_EMAIL, RESET_PASSWORD, consume_token, issue_token, new_reference,
+)
+from ts_shared.crypto import SecretBox
+from ts_shared.unit_of_work import UnitOfWork
+
+WRONG_CREDENTIALS = "Identifiant ou mot de passe incorrect."
+
+
+class AccessRefused(AccountsError):
+    pass
+
+
+class Refused(AccountsError):
+    """The request is understood but the account's situation does not allow it."""
+
+
+@dataclass(frozen=True)
+class Child:
+    school_uai: str
+    school_name: str
+    student_id: str
+    first_name: str
+    last_name: str
+    division: str | None
+    mef_code: str | None
+    birth_date: date
+    legal_rank: int | None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the portal needs to know of a signed-in account."""
+
+    account_id: str
+    login: str
+    kind: str
+    state: str
+    display_name: str
+    email: str | None
+    email_confirmed: bool
+    previous_login_at: datetime | None
+    first_login_required: bool
+    pending_confirmation: bool
+    access_refused: bool
+    children: tuple[Child, ...]
+
+
+def _children(uow: UnitOfWork, account: Account) -> tuple[Child, ...]:
+    rows = uow.session.execute(
+        select(AccountLink, Student, School)
+        .join(Student, Student.id == AccountLink.student_id).join(School, School.uai == AccountLink.school_uai)
+        .where(AccountLink.account_id == account.id, AccountLink.ended_at.is_(None)).order_by(AccountLink.id)
+    ).all()
+    return tuple(Child(link.school_uai, school.name, student.siecle_id, student.first_name, student.display_last_name,
+                       student.division, student.mef_code, student.birth_date, link.legal_rank)
+                 for link, student, school in rows)
+
+
+def _display_name(uow: UnitOfWork, account: Account) -> str:
+    """« Mme Hélène Dupont » for a guardian (both names for a joint account), the student's name."""
+    names = []
+    for link in active_links(uow.session, account.id):
+        if link.guardian_id is not None:
+            guardian = uow.session.get(Guardian, link.guardian_id)
+            civility = {"MME": "Mme", "M.": "M.", "M": "M."}.get((guardian.civility or "").upper(), "")
+            name = " ".join(part for part in (civility, guardian.first_name, guardian.last_name) if part)
+        else:
+            student = uow.session.get(Student, link.student_id)
+            name = f"{student.first_name} {student.display_last_name}"
+        if name not in names:
+            names.append(name)
+    return " et ".join(names) or account.login
+
+
+def profile(uow: UnitOfWork, account: Account, *, previous_login_at: datetime | None = None,
+            first_login_required: bool = False) -> Profile:
+    return Profile(
+        account_id=account.id, login=account.login, kind=account.kind, state=account.state,
+        display_name=_display_name(uow, account), email=account.email,
+        email_confirmed=account.email_confirmed_at is not None,
+        previous_login_at=previous_login_at, first_login_required=first_login_required,
+        pending_confirmation=account.state == AccountState.ACTIVATING.value,
+        access_refused=account.access_refused_at is not None, children=_children(uow, account),
+    )
+
+
+def _temporary_password_valid(account: Account, password: str) -> bool:
+    """A temporary password opens a first login while the account is Notifié, or after a reset
+    of a used account; never during a pending activation (B4)."""
+    if account.temporary_password_hash is None or account.state == AccountState.ACTIVATING.value:
+        return False
+    return verify_password(account.temporary_password_hash, password)
+
+
+def _check_email(value: str | None, again: str | None, *, required: bool) -> str | None:
+    email = (value or "").strip()
+    if not email:
+        if required:
+            raise InvalidInput("L'adresse électronique est obligatoire.")
+        return None
+    if not is_valid_email(email):
+        raise InvalidInput(f"« {email} » n'est pas une adresse électronique valide.")
+    if email.lower() != (again or "").strip().lower():
+        raise InvalidInput("Les deux adresses électroniques saisies sont différentes.")
+    return email
+
+
+def _check_new_password(password: str, again: str, *, not_equal_to: str | None = None) -> None:
+    problems = password_problems(password)
+    if password != again:
+        problems.append("Les deux mots de passe saisis sont différents.")
+    if not_equal_to is not None and password == not_equal_to:
+        problems.append("Le nouveau mot de passe doit être différent du mot de passe provisoire.")
+    if problems:
+        raise InvalidInput(" ".join(problems))
+
+
+def _request_email(uow: UnitOfWork, box: SecretBox, account: Account, template: str, to: str, *,
+                   token: str | None = None, reference: str | None = None, logins: list[str] | None = None,
+                   expires_at: datetime | None = None) -> None:
+    school_uai = next((link.school_uai for link in active_links(uow.session, account.id)), None)
+    uow.emit("family_email.requested", {
+        "template": template, "to": to, "recipient_name": _display_name(uow, account), "account_id": account.id,
+        "logins": logins or [], "reference": reference,
+        "link_token_encrypted": box.seal(token) if token else None, "expires_at": expires_at,
+    }, school_uai=school_uai)
+
+
+def _fail(uow: UnitOfWork, keys, now: datetime, message: str = WRONG_CREDENTIALS) -> AuthenticationFailed:
+    """Count the failure (committed even though the request fails) and build the error."""
+    throttling.record_failure(uow.session, keys, now)
+    uow.commit()
+    return AuthenticationFailed(message)
+
+
+# --- H1: sign-in ----------------------------------------------------------------------------------
+
+def authenticate(uow: UnitOfWork, *, login: str, password: str, client_address: str | None, now: datetime) -> Profile:
+    keys = throttling.keys("family", login, client_address)
+    throttling.check(uow.session, keys, now)
+    account = open_account_by_login(uow.session, login)
+    if account is None:
+        verify_password(None, password or "")  # same time as a wrong password
+        raise _fail(uow, keys, now)
+    if verify_password(account.password_hash, password or ""):
+        first_login = False
+    elif _temporary_password_valid(account, password or ""):
+        first_login = True
+    else:
+        raise _fail(uow, keys, now)
+    throttling.record_success(uow.session, keys)
+    if account.access_refused_at is not None and account.kind == AccountKind.GUARDIAN.value:
+        uow.commit()
+        raise AccessRefused("L'accès aux services en ligne a été retiré pour ce compte. Contactez l'établissement.")
+    previous = account.last_login_at
+    if not first_login and account.state == AccountState.USED.value:
+        account.last_login_at = now
+        record_history(uow.session, [account.id], "login", now=now, actor=FAMILY)
+    result = profile(uow, account, previous_login_at=previous, first_login_required=first_login)
+    uow.commit()
+    return result
+
+
+# --- H2: first login ------------------------------------------------------------------------------
+
+def first_login(uow: UnitOfWork, box: SecretBox, *, login: str, temporary_password: str, new_password: str,
+                new_password_again: str, birth_date: date | None, email: str | None, email_again: str | None,
+                client_address: str | None, now: datetime) -> Profile:
+    keys = throttling.keys("family", login, client_address)
+    throttling.check(uow.session, keys, now)
+    account = open_account_by_login(uow.session, login)
+    if account is None or not _temporary_password_valid(account, temporary_password or ""):
+        raise _fail(uow, keys, now, "Identifiant ou mot de passe provisoire incorrect.")
+    children = _children(uow, account)
+    if birth_date is None or birth_date not in {child.birth_date for child in children}:
+        raise _fail(uow, keys, now, "La date de naissance ne correspond pas à celle de l'élève. "
+                                    "Vérifiez-la ou contactez l'établissement.")
+    _check_new_password(new_password, new_password_again, not_equal_to=temporary_password)
+    guardian = account.kind == AccountKind.GUARDIAN.value
+    already_used = account.state == AccountState.USED.value
+    address = _check_email(email, email_again, required=guardian and not already_used)
+    throttling.record_success(uow.session, keys)
+
+    apply_transition(account, Transition.FIRST_LOGIN)
+    account.password_hash = hash_password(new_password)
+    record_history(uow.session, [account.id], "first_login", now=now, actor=FAMILY)
+    if guardian and not already_used:
+        # En cours d'activation: the temporary password is kept, unusable, until confirmation —
+        # if the link expires the same letter works again (B7).
+        account.activation_started_at = now
+        account.email, account.email_confirmed_at = address, None
+        token = issue_token(uow.session, account.id, CONFIRM_EMAIL, now=now, lifetime=CONFIRMATION_LINK_LIFETIME,
+                            email=address)
+        _request_email(uow, box, account, "confirm_email", address, token=token,
+                       expires_at=now + CONFIRMATION_LINK_LIFETIME)
+        event = "account.activation_started"
+    else:
+        account.temporary_password_hash = None
+        if not already_used:
+            account.activated_at = now
+        account.last_login_at = now
+        if address and address.lower() != (account.email or "").lower():
+            token = issue_token(uow.session, account.id, CONFIRM_EMAIL, now=now, lifetime=CONFIRMATION_LINK_LIFETIME,
+                                email=address)
+            _request_email(uow, box, account, "confirm_email", address, token=token,
+                           expires_at=now + CONFIRMATION_LINK_LIFETIME)
+        event = "account.updated" if already_used else "account.activated"
+    uow.session.flush()
+    emit_account_events(uow, event, [account.id])
+    result = profile(uow, account)
+    uow.commit()
+    return result
+
+
+# --- H2/H3/H6: email confirmation --------------------------------------------------------------
+
+def confirm_email(uow: UnitOfWork, *, token: str, now: datetime) -> Profile:
+    row = consume_token(uow.session, token, CONFIRM_EMAIL, now=now)
+    account = get_account(uow.session, row.account_id)
+    if account.closed_at is not None:
+        raise Refused("Ce compte a été fermé. Contactez l'établissement.")
+    activating = account.state == AccountState.ACTIVATING.value
+    apply_transition(account, Transition.CONFIRM_EMAIL)
+    account.email, account.email_confirmed_at = row.email, now
+    if activating:
+        account.activated_at = now
+        account.temporary_password_hash = None
+        account.activation_started_at = None
+    record_history(uow.session, [account.id], "email_confirmed", now=now, actor=FAMILY)
+    uow.session.flush()
+    emit_account_events(uow, "account.activated" if activating else "account.updated", [account.id])
+    result = profile(uow, account)
+    uow.commit()
+    return result
+
+
+def resend_confirmation(uow: UnitOfWork, box: SecretBox, *, account_id: str, email: str | None,
+                        email_again: str | None, now: datetime) -> str:
+    """H3: send the confirmation link again, to a corrected address if one is given. Returns the
+    address it was sent to."""
+    account = get_account(uow.session, account_id)
+    if account.state != AccountState.ACTIVATING.value or account.closed_at is not None:
+        raise Refused("Ce compte n'attend pas de confirmation d'adresse électronique.")
+    if email:
+        account.email = _check_email(email, email_again, required=True)
+        account.version += 1
+    token = issue_token(uow.session, account.id, CONFIRM_EMAIL, now=now, lifetime=CONFIRMATION_LINK_LIFETIME,
+                        email=account.email)
+    # The 7 days start again: the family is acting on it.
+    account.activation_started_at = now
+    record_history(uow.session, [account.id], "confirmation_resent", now=now, actor=FAMILY,
+                   detail={"address_corrected": bool(email)})
+    _request_email(uow, box, account, "confirm_email", account.email, token=token,
+                   expires_at=now + CONFIRMATION_LINK_LIFETIME)
+    uow.commit()
+    return account.email
+
+
+# --- H4, H5: self-service recovery ---------------------------------------------------------------
+
+def forgot_login(uow: UnitOfWork, box: SecretBox, *, email: str, now: datetime) -> None:
+    address = (email or "").strip().lower()
+    accounts = list(uow.session.scalars(select(Account).where(
+        func.lower(Account.email) == address, Account.email_confirmed_at.is_not(None), Account.closed_at.is_(None)
+    ).order_by(Account.login))) if address else []
+    if not accounts:
+        raise NotFound("Cette adresse électronique ne correspond à aucun compte dont l'adresse est confirmée. "
+                       "Contactez votre établissement.")
+    _request_email(uow, box, accounts[0], "forgot_login", accounts[0].email, logins=[a.login for a in accounts])
+    record_history(uow.session, [a.id for a in accounts], "login_reminder_sent", now=now, actor=FAMILY)
+    uow.commit()
+
+
+def forgot_password(uow: UnitOfWork, box: SecretBox, *, login: str, now: datetime) -> str:
+    """H5: email a link to choose a new password; returns the request reference shown on screen."""
+    account = open_account_by_login(uow.session, login)
+    if account is None:
+        raise NotFound("Cet identifiant est inconnu. Vérifiez-le ou utilisez « Identifiant oublié ».")
+    if account.email_confirmed_at is None:
+        raise Refused("Vous devez d'abord confirmer votre adresse électronique (lien reçu par courriel), "
+                      "ou contacter votre établissement.")
+    reference = new_reference()
+    token = issue_token(uow.session, account.id, RESET_PASSWORD, now=now, lifetime=PASSWORD_RESET_LINK_LIFETIME,
+                        reference=reference)
+    record_history(uow.session, [account.id], "password_reset_requested", now=now, actor=FAMILY,
+                   detail={"reference": reference})
+    _request_email(uow, box, account, "forgot_password", account.email, token=token, reference=reference,
+                   expires_at=now + PASSWORD_RESET_LINK_LIFETIME)
+    uow.commit()
+    return reference
+
+
+def reset_password(uow: UnitOfWork, *, token: str, login: str, new_password: str, new_password_again: str,
+                   now: datetime) -> Profile:
+    row = consume_token(uow.session, token, RESET_PASSWORD, now=now)
+    account = get_account(uow.session, row.account_id)
+    if account.closed_at is not None or account.login != (login or "").strip().lower():
+        raise InvalidInput("L'identifiant ne correspond pas à cette demande de nouveau mot de passe.")
+    _check_new_password(new_password, new_password_again)
+    account.password_hash = hash_password(new_password)
+    account.temporary_password_hash = None
+    account.version += 1
+    record_history(uow.session, [account.id], "password_reset", now=now, actor=FAMILY)
+    uow.session.flush()
+    emit_account_events(uow, "account.updated", [account.id])
+    result = profile(uow, account)
+    uow.commit()
+    return result
+
+
+# --- H6: my account ------------------------------------------------------------------------------
+
+def _signed_in_account(uow: UnitOfWork, account_id: str) -> Account:
+    account = get_account(uow.session, account_id)
+    if account.closed_at is not None:
+        raise Refused("Ce compte a été fermé.")
+    return account
+
+
+def change_password(uow: UnitOfWork, *, account_id: str, current_password: str, new_password: str,
+                    new_password_again: str, now: datetime) -> None:
+    account = _signed_in_account(uow, account_id)
+    if not verify_password(account.password_hash, current_password or ""):
+        raise AuthenticationFailed("Le mot de passe actuel est incorrect.")
+    _check_new_password(new_password, new_password_again)
+    account.password_hash = hash_password(new_password)
+    record_history(uow.session, [account.id], "password_changed", now=now, actor=FAMILY)
+    uow.commit()
+
+
+def change_email(uow: UnitOfWork, box: SecretBox, *, account_id: str, password: str, email: str,
+                 email_again: str, now: datetime) -> None:
+    """The new address is used once confirmed (the link goes to it); the old one stays until then."""
+    account = _signed_in_account(uow, account_id)
+    if not verify_password(account.password_hash, password or ""):
+        raise AuthenticationFailed("Le mot de passe est incorrect.")
+    address = _check_email(email, email_again, required=True)
+    token = issue_token(uow.session, account.id, CONFIRM_EMAIL, now=now, lifetime=CONFIRMATION_LINK_LIFETIME,
+                        email=address)
+    record_history(uow.session, [account.id], "email_change_requested", now=now, actor=FAMILY)
+    _request_email(uow, box, account, "confirm_email", address, token=token, expires_at=now + CONFIRMATION_LINK_LIFETIME)
+    uow.commit()
+
+
+# --- H8: merge ---------------------------------------------------------------------------------
+
+def merge_accounts(uow: UnitOfWork, *, account_id: str, other_login: str, other_password: str,
+                   birth_date: date | None, client_address: str | None, now: datetime) -> Profile:
+    """Hang another account's children off this one: the other letter's login + temporary
+    password + that child's birth date, or another active account's login + password. The
+    other account is closed; only the school can undo this (by creating a new account)."""
+    main = _signed_in_account(uow, account_id)
+    if main.kind != AccountKind.GUARDIAN.value or main.state != AccountState.USED.value:
+        raise Refused("Seul un compte responsable activé peut regrouper d'autres comptes.")
+    keys = throttling.keys("merge", other_login, client_address)
+    throttling.check(uow.session, keys, now)
+    other = open_account_by_login(uow.session, other_login)
+    if other is None or other.id == main.id or other.academy_code != main.academy_code \
+            or other.kind != AccountKind.GUARDIAN.value:
+        raise _fail(uow, keys, now, "Identifiant ou mot de passe du compte à regrouper incorrect.")
+    if other.state == AccountState.USED.value and verify_password(other.password_hash, other_password or ""):
+        pass  # another active account: its own credentials suffice
+    elif _temporary_password_valid(other, other_password or ""):
+        birth_dates = {child.birth_date for child in _children(uow, other)}
+        if birth_date is None or birth_date not in birth_dates:
+            raise _fail(uow, keys, now, "La date de naissance ne correspond pas à celle de l'élève du courrier.")
+    else:
+        raise _fail(uow, keys, now, "Identifiant ou mot de passe du compte à regrouper incorrect.")
+    throttling.record_success(uow.session, keys)
+
+    moved = active_links(uow.session, other.id)
+    for link in moved:
+        link.ended_at, link.ended_reason = now, f"merged_into:{main.login}"
+        uow.session.add(AccountLink(account_id=main.id, school_uai=link.school_uai, student_id=link.student_id,
+                                    guardian_id=link.guardian_id, legal_rank=link.legal_rank,
+                                    kept_from_previous_school=link.kept_from_previous_school, started_at=now))
+    other.closed_at, other.closed_reason = now, "merged"
+    other.version += 1
+    main.version += 1
+    record_history(uow.session, [main.id], "merged", now=now, actor=FAMILY, detail={"absorbed": other.login})
+    record_history(uow.session, [other.id], "merged_into", now=now, actor=FAMILY, detail={"into": main.login})
+    uow.session.flush()
+    emit_account_events(uow, "account.deleted", [other.id], extra={"reason": "merged"},
+                        school_uai=moved[0].school_uai if moved else None)
+    emit_account_events(uow, "account.merged", [main.id], extra={"absorbed_account_id": other.id})
+    result = profile(uow, main)
+    uow.commit()
+    return result
+
+
+def signed_in_profile(uow: UnitOfWork, account_id: str) -> Profile:
+    return profile(uow, _signed_in_account(uow, account_id))
