@@ -281,6 +281,8 @@ def test_every_tsctl_command_in_compose_is_a_real_command_for_a_known_service():
 def test_every_service_that_consumes_events_has_a_worker_and_every_service_a_relay():
     assert set(_tsctl("worker").values()) == CONSUMERS
     assert sorted(_tsctl("relay").values()) == sorted(SPECS)
+    # ...and every service with periodic jobs (account expiry) has exactly one jobs container.
+    assert sorted(_tsctl("jobs").values()) == sorted(name for name, spec in SPECS.items() if spec.jobs)
     for name, service in _tsctl("worker").items():
         assert name == f"{service}-worker"
     for name, service in _tsctl("relay").items():

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 class UnitOfWork:
     session: Session
+    # Events wait in memory up to this many, then go to the outbox (same transaction): a large
+    # import emitting one event per account keeps a flat memory.
+    OUTBOX_FLUSH_EVERY = 1000
 
     def __init__(self, session_factory: sessionmaker[Session], outbox: Table, producer: str,
                  settings: "Settings | None" = None):
@@ -48,16 +51,23 @@ class UnitOfWork:
     def emit(self, event_type: str, payload: Mapping[str, Any], *, school_uai: str | None, version: int = 1) -> Event:
         event = new_event(event_type, payload, producer=self.producer, school_uai=school_uai, version=version)
         self._events.append(event)
+        if len(self._events) >= self.OUTBOX_FLUSH_EVERY:
+            self.flush_events()
         return event
+
+    def flush_events(self) -> None:
+        """Write the events emitted so far to the outbox, in the current transaction."""
+        add_to_outbox(self.session, self._outbox, self._events)
+        self._events = []
 
     @property
     def pending_events(self) -> list[Event]:
+        """Events emitted and not yet written to the outbox."""
         return list(self._events)
 
     def commit(self) -> None:
-        add_to_outbox(self.session, self._outbox, self._events)
+        self.flush_events()
         self.session.commit()
-        self._events = []
 
     def rollback(self) -> None:
         self.session.rollback()

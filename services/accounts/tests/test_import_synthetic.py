@@ -3,13 +3,15 @@ student and every legal guardian 1 or 2 gets exactly one account per child, logi
 and stable, and the SIECLE and CSV formats give the same directory."""
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import func, select
 
 from support.settings import settings_for
-from ts_accounts.adapters.csv_population import read_csv_population
+from ts_accounts.adapters.csv_population import COLUMNS, read_csv_population
 from ts_accounts.adapters.orm import Account
 from ts_accounts.adapters.siecle import inspect_export
 from ts_accounts.demo.synthetic_siecle import generate_school, write_csv, write_export
@@ -20,6 +22,7 @@ from ts_accounts.service_layer.schools import add_school
 from ts_shared.runtime.process import Platform
 
 UAI = "0541234X"
+CSV_HEADER = ";".join(COLUMNS)
 NOW = datetime(2026, 9, 20, tzinfo=timezone.utc)
 
 
@@ -116,3 +119,52 @@ def test_the_bundled_demo_export_imports_cleanly(platform):
     assert report.rejected == [] and report.created["élèves"] >= 100
     with platform.runtime("accounts").uow() as uow:
         assert uow.session.scalar(select(func.count()).select_from(Account)) == report.accounts_created
+
+
+_names = st.text(alphabet=st.characters(codec="iso-8859-15", categories=("L",), exclude_characters=";\"'"),
+                 min_size=1, max_size=12)
+_name_lists = st.lists(st.tuples(_names, _names), min_size=1, max_size=12)
+_counter = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def shared_platform(tmp_path_factory):
+    platform = Platform(settings_for(tmp_path_factory.mktemp("property")))
+    yield platform
+    platform.dispose()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(people=_name_lists)
+def test_logins_are_unique_ascii_and_stable_across_re_imports_for_any_names(shared_platform, tmp_path_factory, people):
+    """Every example is a new school of the same academy: the directory keeps growing, logins
+    stay unique across it, and importing a school again never changes one."""
+    number = next(_counter)
+    uai = f"{number:07d}Z"
+    with shared_platform.runtime("accounts").uow() as uow:
+        add_school(uow, uai=uai, name=f"École {number}", academy_code="PROP")
+        uow.commit()
+    folder = tmp_path_factory.mktemp("csv")
+    path = folder / "eleves.csv"
+    rows = [";".join([f"S{i}", last, "", first, "01/02/2013", "", "", "", "6A", "", "", f"G{i}", "MME", last,
+                      first, "", "", "", "", "", "", *[""] * 10]) for i, (first, last) in enumerate(people)]
+    path.write_text("\n".join([CSV_HEADER, *rows]) + "\n", encoding="utf-8")
+
+    def directory():
+        with shared_platform.runtime("accounts").uow() as uow:
+            return {(r.kind, r.student_id, r.guardian_id): r.login for r in school_accounts(uow.session, uai)}
+
+    def run_import():
+        with shared_platform.runtime("accounts").uow() as uow:
+            import_population(uow, uai=uai, source=source_from_csv(path.name, read_csv_population(path)),
+                              actor="test", clock=lambda: NOW)
+            uow.commit()
+
+    run_import()
+    first_logins = directory()
+    run_import()
+    assert directory() == first_logins and len(first_logins) == 2 * len(people)
+    assert all(login.isascii() and is_valid_login(login) for login in first_logins.values())
+    with shared_platform.runtime("accounts").uow() as uow:
+        all_logins = uow.session.scalars(select(Account.login)).all()
+    assert len(all_logins) == len(set(all_logins))

@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
@@ -29,6 +29,13 @@ def chunks(items: Sequence, size: int = _CHUNK):
 def lock_school(session: Session, uai: str) -> School | None:
     """One import at a time per school (a row lock on PostgreSQL; SQLite serialises writers)."""
     return session.scalar(select(School).where(School.uai == uai).with_for_update())
+
+
+def refresh_planner_statistics(session: Session, *tables: str) -> None:
+    """After bulk writes in a transaction, let PostgreSQL's planner know the tables' new size
+    (stale statistics on a table that just grew make it scan instead of using the indexes)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"ANALYZE {', '.join(tables)}"))
 
 
 def _lock_login_bases(session: Session, bases: list[str]) -> None:
@@ -107,6 +114,8 @@ def create_accounts(session: Session, academy_code: str, couples: Sequence[NewCo
         session.execute(insert(AccountLink), chunk)
     for chunk in chunks(history):
         session.execute(insert(AccountEvent), chunk)
+    if len(couples) >= 1000:
+        refresh_planner_statistics(session, "accounts", "account_links")
     return ids
 
 
@@ -125,20 +134,10 @@ def bump_versions(session: Session, account_ids: Iterable[str]) -> None:
 
 # --- telling the other services ------------------------------------------------------------------
 
-def snapshots(session: Session, account_ids: Iterable[str]) -> dict[str, dict]:
-    """The account.* payload of each account, as it is in this transaction."""
-    ids = sorted(set(account_ids))
-    result: dict[str, dict] = {}
-    children: dict[str, list[dict]] = defaultdict(list)
-    for chunk in chunks(ids):
-        for account in session.scalars(select(Account).where(Account.id.in_(chunk))):
-            result[account.id] = {
-                "account_id": account.id, "version": account.version, "kind": account.kind, "login": account.login,
-                "state": account.state, "notified_at": account.notified_at, "notification_mode": account.notification_mode,
-                "activated_at": account.activated_at, "last_login_at": account.last_login_at,
-                "access_refused": account.access_refused_at is not None, "closed": account.closed_at is not None,
-                "children": children[account.id],
-            }
+def snapshots(session: Session, account_ids: Iterable[str]) -> Iterator[dict]:
+    """The account.* payload of each account, as it is in this transaction (read by chunks)."""
+    for chunk in chunks(sorted(set(account_ids))):
+        children: dict[str, list[dict]] = defaultdict(list)
         rows = session.execute(
             select(AccountLink.account_id, AccountLink.school_uai, Student.siecle_id, Guardian.siecle_id,
                    AccountLink.legal_rank, Student.division, Student.mef_code, Mef.mefstat,
@@ -154,14 +153,19 @@ def snapshots(session: Session, account_ids: Iterable[str]) -> dict[str, dict]:
                 "school_uai": school_uai, "student_id": student_id, "guardian_id": guardian_id, "legal_rank": rank,
                 "division": division, "mef_code": mef_code, "mefstat": mefstat, "kept_from_previous_school": kept,
             })
-    for account_id, snapshot in result.items():
-        snapshot["children"] = children[account_id]
-    return result
+        for account in session.execute(select(Account.__table__).where(Account.id.in_(chunk))):
+            yield {
+                "account_id": account.id, "version": account.version, "kind": account.kind, "login": account.login,
+                "state": account.state, "notified_at": account.notified_at,
+                "notification_mode": account.notification_mode, "activated_at": account.activated_at,
+                "last_login_at": account.last_login_at, "access_refused": account.access_refused_at is not None,
+                "closed": account.closed_at is not None, "children": children[account.id],
+            }
 
 
 def emit_account_events(uow: UnitOfWork, event_type: str, account_ids: Iterable[str], *,
                         school_uai: str | None = None, extra: dict | None = None) -> None:
     """One `event_type` per account, carrying the account as it now is."""
-    for account_id, snapshot in snapshots(uow.session, account_ids).items():
+    for snapshot in snapshots(uow.session, account_ids):
         uai = school_uai or next((child["school_uai"] for child in snapshot["children"]), None)
         uow.emit(event_type, {"account": snapshot, **(extra or {})}, school_uai=uai)

@@ -32,6 +32,7 @@ from ts_accounts.domain.population import (
 )
 from ts_accounts.service_layer.directory import (
     NewCouple, bump_versions, chunks, create_accounts, emit_account_events, lock_school, record_history,
+    refresh_planner_statistics,
 )
 from ts_accounts.service_layer.errors import InvalidInput, NotFound
 from ts_shared.db import utcnow
@@ -102,6 +103,7 @@ def import_population(uow: UnitOfWork, *, uai: str, source: PopulationSource, ac
     if source.guardians:
         run.import_guardians(source.guardians(), source.guardian_file)
     if source.students or source.guardians:
+        refresh_planner_statistics(session, "students", "guardians", "guardian_links")
         run.sync_accounts(uow, actor)
     return report
 
