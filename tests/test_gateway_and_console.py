@@ -107,6 +107,12 @@ def test_a_staff_member_signs_in_once_for_every_console_service(client):
     assert client.get("/admin/stats/").headers["Location"].startswith("/admin/login?next=/admin/stats/")
     response = _sign_in(client)
     assert response.status_code == 302 and response.headers["Location"] == "/admin/"
+    # C1: nothing but the activation screen until the school activates its online services.
+    assert client.get("/admin/").headers["Location"] == "/admin/activation"
+    activation = client.get("/admin/activation")
+    assert "Activer les téléservices" in activation.text
+    activated = client.post("/admin/activation", data={"csrf_token": _csrf(activation.text)})
+    assert activated.headers["Location"] == "/admin/services/"
     home = client.get("/admin/")
     assert "Collège Jean Moulin" in home.text and re.search(r"Année \d{4}/\d{4}", home.text)
     stats = client.get("/admin/stats/")  # another service, same signed session
@@ -116,7 +122,7 @@ def test_a_staff_member_signs_in_once_for_every_console_service(client):
 
 def test_signing_out_ends_the_session_everywhere(client):
     _sign_in(client)
-    home = client.get("/admin/")
+    home = client.get("/admin/", follow_redirects=True)
     client.post("/admin/logout", data={"csrf_token": _csrf(home.text)})
     assert client.get("/admin/").status_code == 302
     assert client.get("/admin/stats/").status_code == 302
@@ -145,11 +151,13 @@ def test_after_sign_in_only_console_pages_are_followed(client, target, landing):
 
 def test_a_delegate_without_the_statistics_right_cannot_open_statistics(client, platform):
     from ts_accounts.adapters.orm import StaffAssignment
+    from ts_accounts.service_layer.schools import activate_services
     from ts_accounts.service_layer.staff import create_staff
 
     with platform.runtime("accounts").uow() as uow:
         staff = create_staff(uow, login="secretariat", display_name="M. Petit", password="a long passphrase")
-        staff.assignments.append(StaffAssignment(school_uai="0541234X", is_head=False, rights=["manage_accounts"]))
+        staff.assignments.append(StaffAssignment(school_uai="0541234X", is_head=False, rights=["student_access"]))
+        activate_services(uow, "0541234X")
         uow.commit()
     _sign_in(client, login="secretariat", password="a long passphrase")
     assert client.get("/admin/").status_code == 200

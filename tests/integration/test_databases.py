@@ -68,7 +68,7 @@ def test_accounts_stores_schools_and_signs_staff_in(platform):
         signed_in = sign_in_staff(uow, login="CHEF.demo", password="correct horse battery")
         uow.commit()
         assert uow.session.get(School, "0541234X").city == "Nancy"
-    assert signed_in.school_uai == "0541234X" and "manage_accounts" in signed_in.rights
+    assert signed_in.first_school.uai == "0541234X" and "guardian_access" in signed_in.first_school.rights
 
 
 @pytest.mark.parametrize("service,record,model", [

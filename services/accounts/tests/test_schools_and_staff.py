@@ -69,8 +69,10 @@ def test_staff_sign_in_gives_a_head_of_school_every_right_on_the_school(accounts
         uow.commit()
     with accounts.uow() as uow:
         signed_in = sign_in_staff(uow, login=" Chef.Demo ", password="a long passphrase")
-    assert signed_in.school_name == "Collège Jean Moulin"
-    assert signed_in.rights == {"manage_accounts", "notify", "settings", "statistics", "audit"}
+    [school] = signed_in.schools
+    assert (school.name, school.is_head) == ("Collège Jean Moulin", True)
+    assert school.rights == {"services", "settings", "guardian_access", "student_access", "statistics", "import",
+                             "audit", "delegate"}
 
 
 @pytest.mark.parametrize("login,password", [("chef.demo", "wrong passphrase"), ("nobody", "a long passphrase")])

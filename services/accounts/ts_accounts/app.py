@@ -10,8 +10,9 @@ from ts_shared.web.staff_session import STAFF_COOKIE, STAFF_SESSION_PURPOSE
 
 
 def create_app(settings: Settings | None = None, runtime: ServiceRuntime | None = None) -> Flask:
+    from ts_accounts.domain.lifecycle import STATE_LABELS
     from ts_accounts.spec import SERVICE
-    from ts_accounts.web.console import console
+    from ts_accounts.web.console import console_blueprints
     from ts_accounts.web.identity_api import identity_api
 
     runtime = runtime or ServiceRuntime(SERVICE, settings or Settings.from_env())
@@ -20,7 +21,9 @@ def create_app(settings: Settings | None = None, runtime: ServiceRuntime | None 
         tagline="Gestion des comptes des services en ligne", session_cookie=STAFF_COOKIE,
         session_purpose=STAFF_SESSION_PURPOSE,
     )
-    app.register_blueprint(console)
+    for blueprint in console_blueprints():
+        app.register_blueprint(blueprint)
     app.register_blueprint(identity_api)
+    app.context_processor(lambda: {"state_labels": [(state.value, label) for state, label in STATE_LABELS.items()]})
     app.extensions["csrf"].exempt(identity_api)  # JSON between services, token-protected, no cookies
     return app

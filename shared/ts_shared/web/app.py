@@ -15,12 +15,13 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ts_shared.calendar import school_year_label
+from ts_shared.calendar import french_date, french_datetime, school_year_label
 from ts_shared.config import Settings
 from ts_shared.db import ping
 from ts_shared.messaging.bus import check_broker
 from ts_shared.metrics import HTTP_LATENCY, HTTP_REQUESTS, OUTBOX_PENDING, render_latest
 from ts_shared.service import ServiceRuntime
+from ts_shared.web.console_menu import menu_for
 from ts_shared.web.staff_session import STAFF_SESSION_PURPOSE, current_staff
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,9 @@ def create_service_app(import_name: str, runtime: ServiceRuntime, *, url_prefix:
     app.register_blueprint(Blueprint("ts_assets", __name__, static_folder=str(STATIC),
                                      static_url_path=f"{url_prefix}/assets"))
 
+    app.add_template_filter(french_date, "french_date")
+    app.add_template_filter(french_datetime, "french_datetime")
+
     @app.context_processor
     def _layout_context():
         context = {
@@ -80,7 +84,9 @@ def create_service_app(import_name: str, runtime: ServiceRuntime, *, url_prefix:
             "asset_url": lambda path: url_for("ts_assets.static", filename=path),
         }
         if session_purpose == STAFF_SESSION_PURPOSE:  # the console chrome: who, which school, which year
-            context.update(staff=current_staff(), school_year=school_year_label(date.today()), ts_home_url="/admin/")
+            staff = current_staff()
+            context.update(staff=staff, school_year=school_year_label(date.today()), ts_home_url="/admin/",
+                           console_menu=menu_for(staff))
         return context
     OUTBOX_PENDING.add(service, runtime.engine, runtime.spec.tables.outbox)
 

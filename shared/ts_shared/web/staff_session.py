@@ -18,14 +18,20 @@ STAFF_COOKIE = "ts_staff"
 STAFF_SESSION_PURPOSE = "staff-session"
 LOGIN_PATH = "/admin/login"
 
-# The console's rights (J1). A head of school holds all of them on their school; delegates get
-# a subset. Academy administrators manage schools and heads.
-RIGHT_MANAGE_ACCOUNTS = "manage_accounts"
-RIGHT_NOTIFY = "notify"
-RIGHT_SETTINGS = "settings"
-RIGHT_STATISTICS = "statistics"
-RIGHT_AUDIT = "audit"
-SCHOOL_RIGHTS = (RIGHT_MANAGE_ACCOUNTS, RIGHT_NOTIFY, RIGHT_SETTINGS, RIGHT_STATISTICS, RIGHT_AUDIT)
+# The console's rights on a school (J1), one per menu of the console. A head of school holds all
+# of them; a delegate those the head gave. Reading the audit log and delegating are the head's.
+# Academy administrators manage schools and heads (a flag of their own, no school right).
+RIGHT_SERVICES = "services"  # « Gestion des téléservices »
+RIGHT_SETTINGS = "settings"  # « Paramétrage » (letters included)
+RIGHT_GUARDIAN_ACCESS = "guardian_access"  # « Accès des responsables »: manage and notify guardians
+RIGHT_STUDENT_ACCESS = "student_access"  # « Accès des élèves »: manage and notify students
+RIGHT_STATISTICS = "statistics"  # « Statistiques »
+RIGHT_IMPORT = "import"  # import SIECLE / CSV files
+RIGHT_AUDIT = "audit"  # the head only
+RIGHT_DELEGATE = "delegate"  # the head only
+DELEGABLE_RIGHTS = (RIGHT_SERVICES, RIGHT_SETTINGS, RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, RIGHT_STATISTICS,
+                    RIGHT_IMPORT)
+SCHOOL_RIGHTS = DELEGABLE_RIGHTS + (RIGHT_AUDIT, RIGHT_DELEGATE)
 
 
 @dataclass(frozen=True)
@@ -38,9 +44,13 @@ class StaffIdentity:
     rights: frozenset[str]
     academy_admin: bool
     expires_at: float
+    schools_count: int = 1  # schools this person works in (a switch is offered when more than one)
 
     def can(self, right: str) -> bool:
         return right in self.rights
+
+    def can_any(self, *rights: str) -> bool:
+        return any(right in self.rights for right in rights)
 
     def to_session(self) -> dict:
         return {
@@ -52,6 +62,7 @@ class StaffIdentity:
             "rights": sorted(self.rights),
             "academy_admin": self.academy_admin,
             "expires_at": self.expires_at,
+            "schools_count": self.schools_count,
         }
 
     @classmethod
@@ -65,18 +76,26 @@ class StaffIdentity:
             rights=frozenset(data.get("rights", ())),
             academy_admin=bool(data.get("academy_admin")),
             expires_at=float(data["expires_at"]),
+            schools_count=int(data.get("schools_count", 1)),
         )
 
 
 def start_staff_session(*, staff_id: int, login: str, display_name: str, school_uai: str | None,
                         school_name: str | None, rights: Iterable[str], academy_admin: bool,
-                        lifetime_minutes: int) -> StaffIdentity:
+                        lifetime_minutes: int, schools_count: int = 1) -> StaffIdentity:
     identity = StaffIdentity(staff_id, login, display_name, school_uai, school_name, frozenset(rights),
-                             academy_admin, time.time() + lifetime_minutes * 60)
+                             academy_admin, time.time() + lifetime_minutes * 60, schools_count)
     session.clear()  # a new session id: no fixation of a pre-login session
     session["staff"] = identity.to_session()
     session.permanent = True
     return identity
+
+
+def update_staff_session(identity: StaffIdentity) -> None:
+    """Write back what changed (rights revoked or granted, another school chosen) so that every
+    service reading the cookie sees it; the expiry does not move."""
+    if session.get("staff") != identity.to_session():
+        session["staff"] = identity.to_session()
 
 
 def end_staff_session() -> None:
@@ -98,9 +117,9 @@ def current_staff() -> StaffIdentity | None:
     return identity
 
 
-def staff_required(*rights: str):
-    """Require a signed-in staff member holding every right in `rights` on their school.
-    Pages redirect to the sign-in form; API calls get a JSON 401/403."""
+def staff_required(*rights: str, any_of: bool = False):
+    """Require a signed-in staff member holding every right in `rights` (or one of them, with
+    `any_of`) on their school. Pages redirect to the sign-in form; API calls get a JSON 401/403."""
 
     def decorator(view):
         @wraps(view)
@@ -110,7 +129,8 @@ def staff_required(*rights: str):
                 if request.path.startswith("/api/"):
                     return jsonify({"error": "Authentification requise.", "status": 401}), 401
                 return redirect(f"{LOGIN_PATH}?next={request.full_path if request.query_string else request.path}")
-            if any(not identity.can(right) for right in rights):
+            allowed = identity.can_any(*rights) if any_of else all(identity.can(right) for right in rights)
+            if rights and not allowed:
                 abort(403)
             g.staff = identity
             return view(*args, **kwargs)

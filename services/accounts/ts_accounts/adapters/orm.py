@@ -5,7 +5,9 @@ from datetime import datetime
 
 from datetime import date
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from decimal import Decimal
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ts_shared.db import UTCDateTime, new_metadata, timestamp, utcnow
@@ -43,6 +45,18 @@ class School(Base):
     # Grows with every change of what the portal shows (school.settings_changed).
     settings_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[timestamp] = mapped_column(default=utcnow)
+    # The school's identity block (letters, portal contact page); set by the academy.
+    address_lines: Mapped[list[str]] = mapped_column(JSON, default=list)
+    postal_code: Mapped[str | None] = mapped_column(String(10))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    # D2: « teleservices » | « mixed » (ENT tile on the portal) | « ent_only » (ENT URL in letters).
+    letter_type: Mapped[str] = mapped_column(String(20), default="teleservices")
+    ent_url: Mapped[str | None] = mapped_column(String(500))
+    # D4: the contact link of the portal, and the school address it sends to.
+    contact_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    # SIECLE modules the school uses (e.g. "notes"): some services need one (C2).
+    siecle_modules: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class StaffUser(Base):
@@ -266,3 +280,131 @@ class ThrottleCounter(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_started_at: Mapped[timestamp]
     locked_until: Mapped[timestamp | None]
+
+
+# --- staff console: settings, services, audit (C, D, J) ------------------------------------------
+
+class SchoolEmail(Base):
+    """An email address of the school (SIECLE « module Commun »): the choices of D4."""
+
+    __tablename__ = "school_emails"
+    __table_args__ = (UniqueConstraint("school_uai", "address"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_uai: Mapped[str] = mapped_column(ForeignKey("schools.uai", ondelete="CASCADE"), index=True)
+    address: Mapped[str] = mapped_column(String(254))
+    label: Mapped[str | None] = mapped_column(String(100))
+
+
+class UsefulLink(Base):
+    """D5: shown on the portal's « Liens utiles » page, in creation order."""
+
+    __tablename__ = "useful_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_uai: Mapped[str] = mapped_column(ForeignKey("schools.uai", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[timestamp] = mapped_column(default=utcnow)
+
+
+class AcademyService(Base):
+    """C2: a national or academy online service the academy offers its schools."""
+
+    __tablename__ = "academy_services"
+
+    academy_code: Mapped[str] = mapped_column(ForeignKey("academies.code", ondelete="CASCADE"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(50), primary_key=True)
+    label: Mapped[str] = mapped_column(String(200))
+    scope: Mapped[str] = mapped_column(String(10))  # national | academic
+    mandatory: Mapped[bool] = mapped_column(Boolean, default=False)
+    required_module: Mapped[str | None] = mapped_column(String(50))  # a SIECLE module, e.g. "notes"
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    url: Mapped[str | None] = mapped_column(String(500))  # academy services: where the portal tile leads
+
+
+class SchoolService(Base):
+    """C2: a service a school opened (closing keeps the row and its settings)."""
+
+    __tablename__ = "school_services"
+
+    school_uai: Mapped[str] = mapped_column(ForeignKey("schools.uai", ondelete="CASCADE"), primary_key=True)
+    service_code: Mapped[str] = mapped_column(String(50), primary_key=True)
+    open: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_at: Mapped[timestamp] = mapped_column(default=utcnow)
+
+
+class NotesSettings(Base):
+    """C3: when marks become visible to families."""
+
+    __tablename__ = "notes_settings"
+
+    school_uai: Mapped[str] = mapped_column(ForeignKey("schools.uai", ondelete="CASCADE"), primary_key=True)
+    publication: Mapped[str] = mapped_column(String(20), default="continuous")  # continuous | deadline
+
+
+class NotesPublicationDate(Base):
+    """C3 « à échéance »: publication dates per MEF × division."""
+
+    __tablename__ = "notes_publication_dates"
+    __table_args__ = (UniqueConstraint("school_uai", "mef_code", "division", "publication_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_uai: Mapped[str] = mapped_column(ForeignKey("schools.uai", ondelete="CASCADE"), index=True)
+    mef_code: Mapped[str] = mapped_column(String(20))
+    division: Mapped[str] = mapped_column(String(40))
+    publication_date: Mapped[date] = mapped_column(Date)
+
+
+class TipiClient(Base):
+    """C4: the reference list of TIPI client numbers (issued by the DDFiP to accounting offices)."""
+
+    __tablename__ = "tipi_clients"
+
+    number: Mapped[str] = mapped_column(String(20), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))  # e.g. « Agence comptable du lycée H. Poincaré »
+    academy_code: Mapped[str | None] = mapped_column(String(10), index=True)
+
+
+class PaymentSettings(Base):
+    """C4: online payment of invoices."""
+
+    __tablename__ = "payment_settings"
+
+    school_uai: Mapped[str] = mapped_column(ForeignKey("schools.uai", ondelete="CASCADE"), primary_key=True)
+    tipi_client_number: Mapped[str] = mapped_column(ForeignKey("tipi_clients.number"))
+    minimum_amount: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    contact_email: Mapped[str] = mapped_column(String(254))
+    confirmed_at: Mapped[timestamp]
+    confirmed_by: Mapped[str] = mapped_column(String(100))
+
+
+class AcademyEntLink(Base):
+    """D2: the ENT addresses an academy proposes to its schools."""
+
+    __tablename__ = "academy_ent_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    academy_code: Mapped[str] = mapped_column(ForeignKey("academies.code", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(500))
+
+
+class AuditEntry(Base):
+    """J2: every staff action — who, when, from where, on which school and which account or
+    setting, and what (a French sentence for the head of school, plus structured detail)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_school_at", "school_uai", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[timestamp]
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    staff_login: Mapped[str] = mapped_column(String(100), index=True)
+    school_uai: Mapped[str | None] = mapped_column(String(8))
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    summary: Mapped[str] = mapped_column(String(500))
+    target: Mapped[str | None] = mapped_column(String(200), index=True)  # e.g. an account login, a setting
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)

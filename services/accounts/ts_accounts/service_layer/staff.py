@@ -1,37 +1,67 @@
-"""Use cases on staff users: creation (ops command, demo seed) and sign-in."""
+"""J1: staff users, their sign-in, their rights on schools, and delegation by the head."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 
 from ts_accounts.adapters.orm import School, StaffAssignment, StaffUser
 from ts_accounts.adapters.passwords import hash_password, needs_rehash, verify_password
+from ts_accounts.service_layer import throttling
+from ts_accounts.service_layer.audit import Actor, record
 from ts_accounts.service_layer.errors import AlreadyExists, AuthenticationFailed, InvalidInput, NotFound
 from ts_shared.db import utcnow
 from ts_shared.unit_of_work import UnitOfWork
-from ts_shared.web.staff_session import SCHOOL_RIGHTS
+from ts_shared.web.staff_session import DELEGABLE_RIGHTS, SCHOOL_RIGHTS
 
 _STAFF_LOGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,99}$")
 MIN_STAFF_PASSWORD = 10
 
+RIGHT_LABELS = {
+    "services": "Gestion des téléservices",
+    "settings": "Paramétrage (dont les courriers)",
+    "guardian_access": "Accès des responsables (gérer et notifier leurs comptes)",
+    "student_access": "Accès des élèves (gérer et notifier leurs comptes)",
+    "statistics": "Statistiques",
+    "import": "Import des fichiers SIECLE",
+    "audit": "Journal des actions",
+    "delegate": "Délégations",
+}
+
+
+@dataclass(frozen=True)
+class SchoolAccess:
+    uai: str
+    name: str
+    is_head: bool
+    rights: frozenset[str]
+
 
 @dataclass(frozen=True)
 class StaffSignIn:
-    """Who signed in, and on which school with which rights (the first school they work in)."""
-
     staff_id: int
     login: str
     display_name: str
     academy_admin: bool
-    school_uai: str | None
-    school_name: str | None
-    rights: frozenset[str]
+    schools: tuple[SchoolAccess, ...]
+
+    @property
+    def first_school(self) -> SchoolAccess | None:
+        return self.schools[0] if self.schools else None
 
 
-def create_staff(uow: UnitOfWork, *, login: str, display_name: str, password: str, email: str | None = None,
-                 academy_admin: bool = False, head_of: str | None = None) -> StaffUser:
+def _access(assignment: StaffAssignment) -> SchoolAccess:
+    rights = frozenset(SCHOOL_RIGHTS) if assignment.is_head else frozenset(assignment.rights) & set(DELEGABLE_RIGHTS)
+    return SchoolAccess(assignment.school_uai, assignment.school.name, assignment.is_head, rights)
+
+
+def schools_of(staff: StaffUser) -> tuple[SchoolAccess, ...]:
+    return tuple(sorted((_access(a) for a in staff.assignments), key=lambda access: (access.name, access.uai)))
+
+
+def _check_new_staff(uow: UnitOfWork, login: str, display_name: str, password: str) -> str:
     login = (login or "").strip().lower()
     if not _STAFF_LOGIN.match(login):
         raise InvalidInput("Identifiant invalide : lettres minuscules, chiffres, « . », « - » ou « _ » (2 à 100).")
@@ -41,6 +71,12 @@ def create_staff(uow: UnitOfWork, *, login: str, display_name: str, password: st
         raise InvalidInput("Le nom affiché est obligatoire.")
     if uow.session.scalar(select(StaffUser).where(StaffUser.login == login)) is not None:
         raise AlreadyExists(f"L'identifiant {login} est déjà utilisé.")
+    return login
+
+
+def create_staff(uow: UnitOfWork, *, login: str, display_name: str, password: str, email: str | None = None,
+                 academy_admin: bool = False, head_of: str | None = None) -> StaffUser:
+    login = _check_new_staff(uow, login, display_name, password)
     staff = StaffUser(login=login, display_name=display_name.strip(), email=email, password_hash=hash_password(password),
                       academy_admin=academy_admin, active=True)
     if head_of is not None:
@@ -52,15 +88,120 @@ def create_staff(uow: UnitOfWork, *, login: str, display_name: str, password: st
     return staff
 
 
-def sign_in_staff(uow: UnitOfWork, *, login: str, password: str) -> StaffSignIn:
+def sign_in_staff(uow: UnitOfWork, *, login: str, password: str, client_address: str | None = None,
+                  now: datetime | None = None) -> StaffSignIn:
+    """Check a staff member's credentials (throttled per login and per address, like families)."""
+    now = now or utcnow()
+    keys = throttling.keys("staff", login, client_address)
+    throttling.check(uow.session, keys, now)
     staff = uow.session.scalar(select(StaffUser).where(StaffUser.login == (login or "").strip().lower()))
     if not verify_password(staff.password_hash if staff else None, password or "") or not staff.active:
+        throttling.record_failure(uow.session, keys, now)
+        uow.commit()
         raise AuthenticationFailed("Identifiant ou mot de passe incorrect.")
+    throttling.record_success(uow.session, keys)
     if needs_rehash(staff.password_hash):
         staff.password_hash = hash_password(password)
-    staff.last_login_at = utcnow()
-    assignment = min(staff.assignments, key=lambda a: a.school_uai, default=None)
-    rights = frozenset(SCHOOL_RIGHTS if assignment and assignment.is_head else (assignment.rights if assignment else ()))
-    return StaffSignIn(staff.id, staff.login, staff.display_name, staff.academy_admin,
-                       assignment.school_uai if assignment else None,
-                       assignment.school.name if assignment else None, rights)
+    staff.last_login_at = now
+    return StaffSignIn(staff.id, staff.login, staff.display_name, staff.academy_admin, schools_of(staff))
+
+
+def current_access(uow: UnitOfWork, staff_id: int, uai: str | None) -> tuple[StaffUser, SchoolAccess | None]:
+    """What a signed-in staff member may do now (rights are read at every request, so a
+    revoked delegation stops working at once). NotFound if the account was disabled."""
+    staff = uow.session.get(StaffUser, staff_id)
+    if staff is None or not staff.active:
+        raise NotFound("Ce compte du personnel n'est plus actif.")
+    access = next((a for a in schools_of(staff) if a.uai == uai), None)
+    return staff, access
+
+
+# --- delegation (J1) ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Delegate:
+    staff_id: int
+    login: str
+    display_name: str
+    email: str | None
+    rights: tuple[str, ...]
+    last_login_at: datetime | None
+
+
+def list_delegates(uow: UnitOfWork, uai: str) -> list[Delegate]:
+    rows = uow.session.execute(
+        select(StaffUser, StaffAssignment).join(StaffAssignment, StaffAssignment.staff_id == StaffUser.id)
+        .where(StaffAssignment.school_uai == uai, StaffAssignment.is_head.is_(False)).order_by(StaffUser.display_name)
+    ).all()
+    return [Delegate(staff.id, staff.login, staff.display_name, staff.email,
+                     tuple(r for r in DELEGABLE_RIGHTS if r in assignment.rights), staff.last_login_at)
+            for staff, assignment in rows]
+
+
+def _clean_rights(rights) -> list[str]:
+    unknown = set(rights) - set(DELEGABLE_RIGHTS)
+    if unknown:
+        raise InvalidInput(f"Droit(s) inconnu(s) : {', '.join(sorted(unknown))}.")
+    if not rights:
+        raise InvalidInput("Choisissez au moins une partie de la console à déléguer.")
+    return [r for r in DELEGABLE_RIGHTS if r in rights]
+
+
+def delegate(uow: UnitOfWork, actor: Actor, *, uai: str, login: str, rights, display_name: str | None = None,
+             email: str | None = None, initial_password: str | None = None) -> StaffUser:
+    """Give a colleague (an existing staff user, or a new one created here) rights on the school."""
+    rights = _clean_rights(rights)
+    login = (login or "").strip().lower()
+    staff = uow.session.scalar(select(StaffUser).where(StaffUser.login == login))
+    if staff is None:
+        if not display_name or not initial_password:
+            raise InvalidInput("Ce personnel n'a pas encore de compte : indiquez son nom et un mot de passe initial.")
+        staff = create_staff(uow, login=login, display_name=display_name, password=initial_password,
+                             email=(email or "").strip() or None)
+    assignment = next((a for a in staff.assignments if a.school_uai == uai), None)
+    if assignment is not None and assignment.is_head:
+        raise InvalidInput(f"{staff.display_name} est chef d'établissement : il a déjà tous les droits.")
+    if assignment is None:
+        staff.assignments.append(StaffAssignment(school_uai=uai, is_head=False, rights=rights))
+    else:
+        assignment.rights = rights
+    labels = ", ".join(RIGHT_LABELS[r] for r in rights)
+    record(uow.session, actor, school_uai=uai, action="delegation.granted", target=staff.login,
+           summary=f"Délégation à {staff.display_name} ({staff.login}) : {labels}", detail={"rights": rights})
+    uow.session.flush()
+    return staff
+
+
+def revoke_delegation(uow: UnitOfWork, actor: Actor, *, uai: str, staff_id: int) -> None:
+    assignment = uow.session.scalar(select(StaffAssignment).where(
+        StaffAssignment.school_uai == uai, StaffAssignment.staff_id == staff_id, StaffAssignment.is_head.is_(False)))
+    if assignment is None:
+        raise NotFound("Cette délégation n'existe pas.")
+    staff = assignment.staff
+    uow.session.delete(assignment)
+    record(uow.session, actor, school_uai=uai, action="delegation.revoked", target=staff.login,
+           summary=f"Fin de la délégation de {staff.display_name} ({staff.login})")
+
+
+def appoint_head(uow: UnitOfWork, actor: Actor, *, uai: str, login: str, display_name: str | None = None,
+                 email: str | None = None, initial_password: str | None = None) -> StaffUser:
+    """The academy names a head of school (created here if new)."""
+    school = uow.session.get(School, uai)
+    if school is None:
+        raise NotFound(f"L'établissement {uai} n'existe pas.")
+    login = (login or "").strip().lower()
+    staff = uow.session.scalar(select(StaffUser).where(StaffUser.login == login))
+    if staff is None:
+        if not display_name or not initial_password:
+            raise InvalidInput("Ce personnel n'a pas encore de compte : indiquez son nom et un mot de passe initial.")
+        staff = create_staff(uow, login=login, display_name=display_name, password=initial_password,
+                             email=(email or "").strip() or None)
+    assignment = next((a for a in staff.assignments if a.school_uai == uai), None)
+    if assignment is None:
+        staff.assignments.append(StaffAssignment(school_uai=uai, is_head=True, rights=list(SCHOOL_RIGHTS)))
+    else:
+        assignment.is_head, assignment.rights = True, list(SCHOOL_RIGHTS)
+    record(uow.session, actor, school_uai=uai, action="head.appointed", target=staff.login,
+           summary=f"{staff.display_name} ({staff.login}) nommé(e) chef d'établissement de {school.name}")
+    uow.session.flush()
+    return staff

@@ -8,22 +8,20 @@ before the commit, the redelivered event sends it again (an email cannot be un-s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from ts_notifier.adapters.mailer import RecipientRefused, build_message, send
 from ts_notifier.adapters.orm import OutgoingEmail
+from ts_shared.calendar import french_datetime
 from ts_shared.crypto import SecretBox
 from ts_shared.db import utcnow
 from ts_shared.messaging.envelope import Event
 from ts_shared.unit_of_work import UnitOfWork
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "emails"
-PARIS = ZoneInfo("Europe/Paris")
 # Where the portal receives the links (the token in the query string, never in the path).
 LINK_PATHS = {"confirm_email": "/compte/confirmation", "forgot_password": "/mot-de-passe/nouveau"}
 
@@ -37,13 +35,6 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
-
-
-def french_datetime(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    local = moment.astimezone(PARIS)
-    return f"{local:%d/%m/%Y} à {local:%H} h {local:%M}"
 
 
 def render(template: str, context: dict) -> RenderedEmail:

@@ -1,0 +1,135 @@
+"""Console sign-in, sign-out, choice of school, home page and activation of online services (C1)."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, RadioField, StringField
+from wtforms.validators import DataRequired, Length
+
+from ts_accounts.service_layer import schools as school_cases
+from ts_accounts.service_layer.audit import Actor, record
+from ts_accounts.service_layer.errors import AuthenticationFailed
+from ts_accounts.service_layer.staff import current_access, schools_of, sign_in_staff
+from ts_accounts.service_layer.throttling import Throttled
+from ts_accounts.web.console.common import audit, console_page
+from ts_shared.web.app import runtime_of, settings_of
+from ts_shared.web.staff_session import (
+    RIGHT_SERVICES, StaffIdentity, current_staff, end_staff_session, staff_required, start_staff_session,
+    update_staff_session,
+)
+
+blueprint = Blueprint("console", __name__, url_prefix="/admin", template_folder="templates")
+
+
+class StaffLoginForm(FlaskForm):
+    login = StringField("Identifiant", validators=[DataRequired("Saisissez votre identifiant."), Length(max=100)])
+    password = PasswordField("Mot de passe", validators=[DataRequired("Saisissez votre mot de passe."), Length(max=200)])
+
+
+class SchoolChoiceForm(FlaskForm):
+    uai = RadioField("Établissement", validators=[DataRequired("Choisissez un établissement.")])
+
+
+def _safe_next(target: str | None) -> str:
+    """Only ever go back to a console page: no open redirect through ?next=."""
+    if target and target.startswith("/admin") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/admin/"
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login():
+    form = StaffLoginForm()
+    if form.validate_on_submit():
+        try:
+            with runtime_of().uow() as uow:
+                signed_in = sign_in_staff(uow, login=form.login.data, password=form.password.data,
+                                          client_address=request.remote_addr)
+                school = signed_in.first_school
+                record(uow.session, Actor(signed_in.login, signed_in.staff_id, request.remote_addr),
+                       school_uai=school.uai if school else None, action="staff.signed_in",
+                       summary=f"Connexion de {signed_in.display_name}")
+                uow.commit()
+        except (AuthenticationFailed, Throttled) as error:
+            flash(str(error), "error")
+            return render_template("accounts/login.html", form=form), 429 if isinstance(error, Throttled) else 401
+        start_staff_session(
+            staff_id=signed_in.staff_id, login=signed_in.login, display_name=signed_in.display_name,
+            school_uai=school.uai if school else None, school_name=school.name if school else None,
+            rights=school.rights if school else (), academy_admin=signed_in.academy_admin,
+            lifetime_minutes=settings_of().staff_session_minutes, schools_count=len(signed_in.schools),
+        )
+        current_app.logger.info("staff %s signed in", signed_in.login)
+        if len(signed_in.schools) > 1 and not request.args.get("next"):
+            return redirect(url_for("console.choose_school"))
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("accounts/login.html", form=form)
+
+
+@blueprint.post("/logout")
+@staff_required()
+def logout():
+    end_staff_session()
+    flash("Vous êtes déconnecté.", "info")
+    return redirect("/admin/login")
+
+
+@blueprint.route("/school", methods=["GET", "POST"])
+@staff_required()
+def choose_school():
+    """A head or delegate of several schools chooses the one to work on."""
+    identity: StaffIdentity = current_staff()
+    with runtime_of().uow() as uow:
+        staff, _ = current_access(uow, identity.staff_id, identity.school_uai)
+        schools = schools_of(staff)
+    form = SchoolChoiceForm()
+    form.uai.choices = [(school.uai, f"{school.name} ({school.uai})") for school in schools]
+    if form.validate_on_submit():
+        chosen = next(school for school in schools if school.uai == form.uai.data)
+        update_staff_session(StaffIdentity(identity.staff_id, identity.login, identity.display_name, chosen.uai,
+                                           chosen.name, chosen.rights, identity.academy_admin, identity.expires_at,
+                                           len(schools)))
+        flash(f"Vous travaillez maintenant sur {chosen.name}.", "success")
+        return redirect("/admin/")
+    form.uai.data = form.uai.data or identity.school_uai
+    return render_template("accounts/choose_school.html", form=form)
+
+
+@blueprint.get("/")
+@console_page(school_optional=True)
+def home():
+    """The school at a glance (the activation screen comes first while not activated)."""
+    if g.school is None:
+        if g.staff.academy_admin:
+            return redirect("/admin/academy/schools")
+        return render_template("accounts/home.html", school=None, overview=None)
+    with runtime_of().uow() as uow:
+        overview = school_cases.school_overview(uow, g.school.uai)
+    return render_template("accounts/home.html", school=g.school, overview=overview)
+
+
+class ActivationForm(FlaskForm):
+    pass
+
+
+@blueprint.route("/activation", methods=["GET", "POST"])
+@console_page(needs_activation=False)
+def activation():
+    """C1: the school activates its online services once; until then nothing else opens."""
+    if g.school.services_activated_at is not None:
+        return redirect("/admin/")
+    form = ActivationForm()
+    may_activate = g.staff.can(RIGHT_SERVICES)
+    if form.validate_on_submit():
+        if not may_activate:
+            flash("Seul le chef d'établissement (ou son délégué pour la gestion des téléservices) peut activer "
+                  "les téléservices.", "error")
+            return redirect(url_for("console.activation"))
+        with runtime_of().uow() as uow:
+            school = school_cases.activate_services(uow, g.school.uai)
+            audit(uow, "services.activated", f"Activation des téléservices de {school.name}")
+            uow.commit()
+        flash("Les téléservices de l'établissement sont activés. Ouvrez maintenant les services proposés "
+              "aux familles.", "success")
+        return redirect("/admin/services/")
+    return render_template("accounts/activation.html", form=form, may_activate=may_activate)

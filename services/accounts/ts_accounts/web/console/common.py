@@ -1,0 +1,82 @@
+"""What every console view of the accounts service shares: server-side authorisation on each
+request, the school being worked on, the audit of staff actions, French messages for errors."""
+from __future__ import annotations
+
+from functools import wraps
+from pathlib import Path
+
+from flask import abort, flash, g, redirect, request, url_for
+
+from ts_accounts.adapters.orm import School
+from ts_accounts.service_layer.audit import Actor, record
+from ts_accounts.service_layer.errors import NotFound
+from ts_accounts.service_layer.staff import current_access
+from ts_shared.web.app import runtime_of
+from ts_shared.web.staff_session import (
+    StaffIdentity, current_staff, end_staff_session, staff_required, update_staff_session,
+)
+
+TEMPLATES = Path(__file__).parent / "templates"
+ACTIVATION_PATH = "/admin/activation"
+
+
+def console_page(*rights: str, any_of: bool = False, needs_activation: bool = True, academy: bool = False,
+                 school_optional: bool = False):
+    """A console view: signed in (shared session), then checked against the database on every
+    request — the staff member still active, still working in the session's school, still holding
+    `rights` there. Sets `g.staff` (fresh identity), `g.school` and `g.actor`. Until the school has
+    activated its online services (C1) only the activation screen opens. `academy`: a page of
+    academy administrators, who need no school right. `school_optional`: the page also serves
+    staff working in no school (the home page)."""
+
+    def decorator(view):
+        @staff_required()
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            identity: StaffIdentity = current_staff()
+            with runtime_of().uow() as uow:
+                try:
+                    staff, access = current_access(uow, identity.staff_id, identity.school_uai)
+                except NotFound:
+                    end_staff_session()
+                    return redirect("/admin/login")
+                school = uow.session.get(School, access.uai) if access else None
+            fresh = StaffIdentity(staff.id, staff.login, staff.display_name, access.uai if access else None,
+                                  access.name if access else None, access.rights if access else frozenset(),
+                                  staff.academy_admin, identity.expires_at, len(staff.assignments))
+            update_staff_session(fresh)
+            g.staff, g.school = fresh, school
+            g.actor = Actor(login=staff.login, staff_id=staff.id, client_address=request.remote_addr)
+            if academy:
+                if not staff.academy_admin:
+                    abort(403)
+            elif school is None:
+                if not school_optional:
+                    abort(403)
+            else:
+                allowed = fresh.can_any(*rights) if any_of else all(fresh.can(r) for r in rights)
+                if not allowed:
+                    abort(403)
+                if needs_activation and school.services_activated_at is None:
+                    return redirect(ACTIVATION_PATH)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def audit(uow, action: str, summary: str, *, target: str | None = None, detail: dict | None = None) -> None:
+    """Record a staff action of this request in the audit log (same transaction as the action)."""
+    record(uow.session, g.actor, school_uai=g.school.uai if g.get("school") else None, action=action,
+           summary=summary, target=target, detail=detail)
+
+
+def done(message: str, endpoint: str, **values):
+    """Flash a success message and go back (post/redirect/get)."""
+    flash(message, "success")
+    return redirect(url_for(endpoint, **values))
+
+
+def failed(message: str) -> None:
+    flash(message, "error")

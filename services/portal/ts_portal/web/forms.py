@@ -1,0 +1,165 @@
+"""The portal's forms (Flask-WTF: each carries its CSRF token). They only check what a family
+can fix on the spot (a missing field, a date typed the wrong way); the accounts service decides
+the rest and its French message is shown as is."""
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, PasswordField, StringField
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
+
+PASSWORD_RULES = "8 à 14 caractères, chiffres ET lettres obligatoires."
+_DATE = re.compile(r"(\d{1,2})[/.\- ](\d{1,2})[/.\- ](\d{4})")
+_TEXT = 254  # what the identity API accepts
+
+
+class FrenchDateField(StringField):
+    """A date typed as JJ/MM/AAAA (as on the letters); `data` is a `date`, or None."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("render_kw", {"inputmode": "numeric", "placeholder": "JJ/MM/AAAA", "maxlength": 10})
+        super().__init__(label, validators, **kwargs)
+        self.text = ""
+
+    def process_formdata(self, valuelist):
+        self.text = (valuelist[0] if valuelist else "").strip()
+        self.data = None
+        if not self.text:
+            return
+        match = _DATE.fullmatch(self.text)
+        try:
+            if match is None:
+                raise ValueError
+            day, month, year = (int(part) for part in match.groups())
+            self.data = date(year, month, day)
+        except ValueError:
+            raise ValueError("Saisissez la date au format JJ/MM/AAAA, par exemple 12/03/2013.") from None
+
+    def _value(self):
+        if self.text:
+            return self.text
+        return self.data.strftime("%d/%m/%Y") if isinstance(self.data, date) else ""
+
+
+def _required(what: str):
+    return InputRequired(f"Saisissez {what}.")
+
+
+def _login(label: str = "Identifiant"):
+    return StringField(label, validators=[_required("l'identifiant"), Length(max=_TEXT)])
+
+
+def _password(label: str, what: str = "le mot de passe", description: str = ""):
+    return PasswordField(label, validators=[_required(what), Length(max=_TEXT)], description=description)
+
+
+def _email(label: str, required: bool = True, description: str = ""):
+    validators = [_required("l'adresse électronique")] if required else [Optional()]
+    return EmailField(label, validators=validators + [Length(max=_TEXT)], description=description)
+
+
+class LoginForm(FlaskForm):
+    login = _login("Votre identifiant")
+    password = _password("Votre mot de passe")
+
+
+class FirstLoginForm(FlaskForm):
+    """H2. The address is mandatory for a guardian whose account is not yet used, optional for a
+    student; build it with `for_account`."""
+
+    temporary_password = _password("Mot de passe provisoire", "le mot de passe provisoire",
+                                   "Celui du courrier de notification (8 lettres majuscules et chiffres).")
+    new_password = _password("Nouveau mot de passe", "le nouveau mot de passe", PASSWORD_RULES)
+    new_password_again = _password("Confirmation du nouveau mot de passe", "de nouveau le nouveau mot de passe")
+    birth_date = FrenchDateField("Date de naissance de votre enfant",
+                                 validators=[_required("la date de naissance")],
+                                 description="Au format JJ/MM/AAAA.")
+    email = _email("Votre adresse électronique", required=False)
+    email_again = _email("Confirmation de votre adresse électronique", required=False)
+    email_required = True
+
+    @classmethod
+    def for_account(cls, *, kind: str, email_required: bool) -> "FirstLoginForm":
+        form = cls()
+        form.email_required = email_required
+        if kind == "student":
+            form.birth_date.label.text = "Votre date de naissance"
+        if email_required:
+            form.email.label.text += " (obligatoire)"
+            form.email.description = ("Indispensable : vous y recevrez un courriel avec un lien sur lequel vous "
+                                      "devez cliquer pour accéder à vos services en ligne. Elle servira aussi à "
+                                      "retrouver votre identifiant ou votre mot de passe en cas d'oubli.")
+        else:
+            form.email.label.text += " (facultative)"
+            form.email.description = ("Facultative, mais indispensable pour retrouver seul votre identifiant ou "
+                                      "votre mot de passe en cas d'oubli.")
+        return form
+
+    def validate_email(self, field):
+        if self.email_required and not (field.data or "").strip():
+            raise ValidationError("L'adresse électronique est obligatoire.")
+
+    def validate_email_again(self, field):
+        if (self.email.data or "").strip() and not (field.data or "").strip():
+            raise ValidationError("Saisissez de nouveau l'adresse électronique.")
+
+
+class ResendConfirmationForm(FlaskForm):
+    """H3: send the link again to the same address (only the CSRF token)."""
+
+
+class CorrectEmailForm(FlaskForm):
+    """H3: send the link to a corrected address."""
+
+    email = _email("Nouvelle adresse électronique")
+    email_again = _email("Confirmation de la nouvelle adresse électronique")
+
+
+class TokenForm(FlaskForm):
+    """The link's token, carried in a hidden field from the emailed link to the POST."""
+
+    token = HiddenField(validators=[InputRequired(), Length(max=_TEXT)])
+
+
+class ForgotLoginForm(FlaskForm):
+    email = _email("Votre adresse électronique")
+
+
+class ForgotPasswordForm(FlaskForm):
+    login = _login("Votre identifiant")
+
+
+class ResetPasswordForm(TokenForm):
+    login = _login("Votre identifiant")
+    new_password = _password("Votre nouveau mot de passe", "le nouveau mot de passe", PASSWORD_RULES)
+    new_password_again = _password("Confirmation du nouveau mot de passe", "de nouveau le nouveau mot de passe")
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = _password("Mot de passe actuel", "le mot de passe actuel")
+    new_password = _password("Nouveau mot de passe", "le nouveau mot de passe", PASSWORD_RULES)
+    new_password_again = _password("Confirmation du nouveau mot de passe", "de nouveau le nouveau mot de passe")
+
+
+class ChangeEmailForm(FlaskForm):
+    email = _email("Nouvelle adresse électronique")
+    email_again = _email("Confirmation de la nouvelle adresse électronique")
+    password = _password("Votre mot de passe", description="Pour vérifier que c'est bien vous.")
+
+
+class MergeLetterForm(FlaskForm):
+    """H8, first way: the other notification letter."""
+
+    other_login = _login("Identifiant figurant sur l'autre courrier")
+    other_password = _password("Mot de passe provisoire de ce courrier", "le mot de passe provisoire")
+    birth_date = FrenchDateField("Date de naissance de l'enfant de ce courrier",
+                                 validators=[_required("la date de naissance")], description="Au format JJ/MM/AAAA.")
+
+
+class MergeAccountForm(FlaskForm):
+    """H8, second way: another account already activated (e.g. the other parent's, for a joint account)."""
+
+    other_login = _login("Identifiant de l'autre compte")
+    other_password = _password("Mot de passe de l'autre compte")

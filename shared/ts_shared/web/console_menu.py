@@ -1,0 +1,77 @@
+"""The staff console's menu bar (seeds 003 §2–§6), shared by every service that renders console
+pages, so that the accounts, notifier and stats pages show the same menus. Each entry names the
+right it needs; a staff member sees only what they may open."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ts_shared.web.staff_session import (
+    RIGHT_AUDIT, RIGHT_DELEGATE, RIGHT_GUARDIAN_ACCESS, RIGHT_IMPORT, RIGHT_SERVICES, RIGHT_SETTINGS,
+    RIGHT_STATISTICS, RIGHT_STUDENT_ACCESS, StaffIdentity,
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    label: str
+    url: str
+    right: str | None  # None: academy administrators
+
+
+@dataclass(frozen=True)
+class Section:
+    label: str
+    entries: tuple[Entry, ...]
+
+
+MENU = (
+    Section("Gestion des téléservices", (
+        Entry("Ouverture / fermeture", "/admin/services/", RIGHT_SERVICES),
+        Entry("Configuration Notes", "/admin/services/notes", RIGHT_SERVICES),
+        Entry("Paiement en ligne des factures", "/admin/services/payment", RIGHT_SERVICES),
+        Entry("Import des fichiers SIECLE", "/admin/import", RIGHT_IMPORT),
+    )),
+    Section("Paramétrage", (
+        Entry("Message d'accueil", "/admin/settings/welcome", RIGHT_SETTINGS),
+        Entry("ENT et courrier de notification", "/admin/settings/ent", RIGHT_SETTINGS),
+        Entry("Lien de contact établissement", "/admin/settings/contact", RIGHT_SETTINGS),
+        Entry("Liens utiles", "/admin/settings/links", RIGHT_SETTINGS),
+    )),
+    Section("Accès des responsables", (
+        Entry("Notifier en masse", "/admin/notifications/guardians", RIGHT_GUARDIAN_ACCESS),
+        Entry("Gérer le compte responsable / élève", "/admin/guardians/", RIGHT_GUARDIAN_ACCESS),
+        Entry("Doublons de responsables", "/admin/guardians/duplicates", RIGHT_GUARDIAN_ACCESS),
+    )),
+    Section("Accès des élèves", (
+        Entry("Notifier en masse", "/admin/notifications/students", RIGHT_STUDENT_ACCESS),
+        Entry("Gérer le compte élève", "/admin/students/", RIGHT_STUDENT_ACCESS),
+        Entry("Éditer les listes des comptes élèves", "/admin/notifications/class-lists", RIGHT_STUDENT_ACCESS),
+    )),
+    Section("Statistiques", (
+        Entry("Synthèse comptes élèves", "/admin/stats/", RIGHT_STATISTICS),
+    )),
+    Section("Établissement", (
+        Entry("Délégations", "/admin/delegations", RIGHT_DELEGATE),
+        Entry("Journal des actions", "/admin/audit", RIGHT_AUDIT),
+    )),
+)
+
+ACADEMY_MENU = Section("Académie", (
+    Entry("Établissements", "/admin/academy/schools", None),
+    Entry("Services de l'académie", "/admin/academy/services", None),
+))
+
+
+def menu_for(staff: StaffIdentity | None) -> list[Section]:
+    """The sections and entries this staff member may open (none before activation (C1) except
+    the school's own section)."""
+    if staff is None:
+        return []
+    sections = []
+    for section in MENU:
+        entries = tuple(entry for entry in section.entries if entry.right and staff.can(entry.right))
+        if entries:
+            sections.append(Section(section.label, entries))
+    if staff.academy_admin:
+        sections.append(ACADEMY_MENU)
+    return sections
