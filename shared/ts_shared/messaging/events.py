@@ -110,6 +110,7 @@ FAMILY_EMAILS = (
     "confirm_email",  # H2/H3/H6: the link that confirms an address
     "forgot_login",  # H4: every login attached to a confirmed address
     "forgot_password",  # H5: the reference and the link to choose a new password
+    "staff_message",  # E1/E2: a free email written by the school (« Écrire un courriel »)
 )
 
 
@@ -125,6 +126,10 @@ class FamilyEmailRequestedSchema(Schema):
     reference = fields.String(load_default=None, allow_none=True)
     link_token_encrypted = fields.String(load_default=None, allow_none=True)
     expires_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    # staff_message only: what the school wrote, and its name as the sender.
+    subject = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    body = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=10000))
+    school_name = fields.String(load_default=None, allow_none=True)
 
 
 class PostalAddressSchema(Schema):

@@ -136,15 +136,25 @@ def _check_new_password(password: str, again: str, *, not_equal_to: str | None =
         raise InvalidInput(" ".join(problems))
 
 
+def request_family_email(uow: UnitOfWork, box: SecretBox, *, school_uai: str | None, template: str, to: str,
+                         recipient_name: str, account_id: str | None = None, token: str | None = None,
+                         reference: str | None = None, logins: list[str] | None = None,
+                         expires_at: datetime | None = None, extra: dict | None = None) -> None:
+    """Ask the notifier to send a family email (a link token goes sealed with the event key)."""
+    uow.emit("family_email.requested", {
+        "template": template, "to": to, "recipient_name": recipient_name, "account_id": account_id,
+        "logins": logins or [], "reference": reference,
+        "link_token_encrypted": box.seal(token) if token else None, "expires_at": expires_at, **(extra or {}),
+    }, school_uai=school_uai)
+
+
 def _request_email(uow: UnitOfWork, box: SecretBox, account: Account, template: str, to: str, *,
                    token: str | None = None, reference: str | None = None, logins: list[str] | None = None,
                    expires_at: datetime | None = None) -> None:
     school_uai = next((link.school_uai for link in active_links(uow.session, account.id)), None)
-    uow.emit("family_email.requested", {
-        "template": template, "to": to, "recipient_name": _display_name(uow, account), "account_id": account.id,
-        "logins": logins or [], "reference": reference,
-        "link_token_encrypted": box.seal(token) if token else None, "expires_at": expires_at,
-    }, school_uai=school_uai)
+    request_family_email(uow, box, school_uai=school_uai, template=template, to=to,
+                         recipient_name=_display_name(uow, account), account_id=account.id, token=token,
+                         reference=reference, logins=logins, expires_at=expires_at)
 
 
 def _fail(uow: UnitOfWork, keys, now: datetime, message: str = WRONG_CREDENTIALS) -> AuthenticationFailed:
@@ -255,11 +265,10 @@ def confirm_email(uow: UnitOfWork, *, token: str, now: datetime) -> Profile:
     return result
 
 
-def resend_confirmation(uow: UnitOfWork, box: SecretBox, *, account_id: str, email: str | None,
-                        email_again: str | None, now: datetime) -> str:
-    """H3: send the confirmation link again, to a corrected address if one is given. Returns the
-    address it was sent to."""
-    account = get_account(uow.session, account_id)
+def send_confirmation_link(uow: UnitOfWork, box: SecretBox, account: Account, *, email: str | None,
+                           email_again: str | None, now: datetime, actor: str) -> str:
+    """Send the confirmation link of a pending activation again, to a corrected address if one is
+    given (families, H3; staff, E2). The 7 days start again. Returns the address used."""
     if account.state != AccountState.ACTIVATING.value or account.closed_at is not None:
         raise Refused("Ce compte n'attend pas de confirmation d'adresse électronique.")
     if email:
@@ -267,14 +276,21 @@ def resend_confirmation(uow: UnitOfWork, box: SecretBox, *, account_id: str, ema
         account.version += 1
     token = issue_token(uow.session, account.id, CONFIRM_EMAIL, now=now, lifetime=CONFIRMATION_LINK_LIFETIME,
                         email=account.email)
-    # The 7 days start again: the family is acting on it.
     account.activation_started_at = now
-    record_history(uow.session, [account.id], "confirmation_resent", now=now, actor=FAMILY,
+    record_history(uow.session, [account.id], "confirmation_resent", now=now, actor=actor,
                    detail={"address_corrected": bool(email)})
     _request_email(uow, box, account, "confirm_email", account.email, token=token,
                    expires_at=now + CONFIRMATION_LINK_LIFETIME)
-    uow.commit()
     return account.email
+
+
+def resend_confirmation(uow: UnitOfWork, box: SecretBox, *, account_id: str, email: str | None,
+                        email_again: str | None, now: datetime) -> str:
+    """H3: the family asks for the link again (maybe to a corrected address)."""
+    sent_to = send_confirmation_link(uow, box, get_account(uow.session, account_id), email=email,
+                                     email_again=email_again, now=now, actor=FAMILY)
+    uow.commit()
+    return sent_to
 
 
 # --- H4, H5: self-service recovery ---------------------------------------------------------------

@@ -51,7 +51,8 @@ def family_email_context(payload: dict, *, public_url: str, box: SecretBox) -> d
         link = f"{public_url}{LINK_PATHS[payload['template']]}?{urlencode({'jeton': token})}"
     return {"recipient_name": payload["recipient_name"], "to": payload["to"], "logins": payload["logins"],
             "reference": payload["reference"], "link": link, "expires_on": french_datetime(payload["expires_at"]),
-            "portal_url": f"{public_url}/"}
+            "portal_url": f"{public_url}/", "subject": payload["subject"] or "", "body": payload["body"] or "",
+            "school_name": payload["school_name"] or ""}
 
 
 def send_family_email(uow: UnitOfWork, event: Event) -> None:

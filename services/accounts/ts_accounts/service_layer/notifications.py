@@ -1,0 +1,137 @@
+"""E1, F1, E2: notifying accounts — the accounts side.
+
+Accounts decides, for each selected couple, the channel (email or paper letter), the letter's
+case and whether a new temporary password is issued (only its hash is kept; the clear value
+travels encrypted in the event); then it emits one `notification.requested` per recipient of the
+batch. The notifier renders and sends, and reports each delivery: only a delivered notification
+makes the account Notifié, with its date and mode (see `record_delivery`).
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+
+from ts_accounts.adapters.orm import Account, AccountLink, Guardian, School, Student
+from ts_accounts.domain.contacts import is_valid_email
+from ts_accounts.domain.lifecycle import AccountKind
+from ts_accounts.service_layer.accounts import prepare_letter, record_notification
+from ts_accounts.service_layer.audit import Actor, record
+from ts_accounts.service_layer.directory import record_history, snapshots
+from ts_accounts.service_layer.errors import InvalidInput
+from ts_shared.crypto import SecretBox
+from ts_shared.unit_of_work import UnitOfWork
+
+EMAIL_AND_PAPER, EMAIL, PAPER = "email_and_paper", "email", "paper"
+MODES = {EMAIL_AND_PAPER: "courriel et courrier", EMAIL: "courriel uniquement", PAPER: "courrier uniquement"}
+
+
+@dataclass(frozen=True)
+class Couple:
+    """A student (guardian None) or a guardian × student of the school, by SIECLE ids."""
+
+    student_id: str
+    guardian_id: str | None = None
+
+
+@dataclass
+class NotificationOrder:
+    batch_id: str
+    deliveries: int = 0
+    by_channel: dict[str, int] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (who, why)
+
+
+def _who(student: Student, guardian: Guardian | None) -> str:
+    name = f"{student.first_name} {student.display_last_name}"
+    return f"{guardian.first_name} {guardian.last_name} (responsable de {name})".strip() if guardian else name
+
+
+def request_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: str, couples: list[Couple],
+                          mode: str, reset_password: bool, now: datetime, label: str) -> NotificationOrder:
+    """Issue the credentials and the notification requests of one batch (one transaction)."""
+    if mode not in MODES:
+        raise InvalidInput(f"Mode de transmission inconnu « {mode} ».")
+    if not couples:
+        raise InvalidInput("Aucun compte n'est sélectionné.")
+    session = uow.session
+    school = session.get(School, uai)
+    order = NotificationOrder(batch_id=str(uuid.uuid4()))
+    planned = []
+    for couple in couples:
+        student = session.scalar(select(Student).where(Student.school_uai == uai, Student.siecle_id == couple.student_id))
+        guardian = couple.guardian_id and session.scalar(select(Guardian).where(
+            Guardian.school_uai == uai, Guardian.siecle_id == couple.guardian_id))
+        if student is None or (couple.guardian_id and guardian is None):
+            order.skipped.append((couple.student_id, "inconnu dans l'établissement"))
+            continue
+        link = session.scalar(select(AccountLink).where(
+            AccountLink.school_uai == uai, AccountLink.student_id == student.id, AccountLink.ended_at.is_(None),
+            AccountLink.guardian_id.is_(None) if guardian is None else AccountLink.guardian_id == guardian.id))
+        account = session.get(Account, link.account_id) if link else None
+        who = _who(student, guardian or None)
+        if account is None or account.closed_at is not None:
+            order.skipped.append((who, "pas de compte (réimportez ou créez un nouveau compte)"))
+            continue
+        if account.access_refused_at is not None:
+            order.skipped.append((who, "l'accès aux services en ligne a été retiré"))
+            continue
+        if account.kind == AccountKind.STUDENT.value or mode == PAPER:
+            channel = "paper"
+        elif is_valid_email(guardian.email):
+            channel = "email"
+        elif mode == EMAIL:
+            order.skipped.append((who, "pas d'adresse électronique valide dans SIECLE"))
+            continue
+        else:
+            channel = "paper"
+        planned.append((student, guardian or None, account, channel))
+
+    order.deliveries = len(planned)
+    accounts = {snapshot["account_id"]: snapshot for snapshot in snapshots(session, [a.id for _, _, a, _ in planned])}
+    for student, guardian, account, channel in planned:
+        decision, password = prepare_letter(uow, account, reset_password=reset_password, now=now, actor=actor.login)
+        snapshot = dict(accounts[account.id], version=account.version)
+        recipient = ({"civility": guardian.civility, "last_name": guardian.last_name, "first_name": guardian.first_name,
+                      "email": guardian.email if channel == "email" else None,
+                      "address": {"lines": list(guardian.address_lines), "postal_code": guardian.postal_code,
+                                  "city": guardian.city, "country": guardian.country}}
+                     if guardian else
+                     {"civility": None, "last_name": student.display_last_name, "first_name": student.first_name,
+                      "email": None, "address": None})
+        uow.emit("notification.requested", {
+            "batch_id": order.batch_id, "delivery_id": str(uuid.uuid4()), "batch_size": order.deliveries,
+            "channel": channel, "letter_case": decision.letter_case.value, "account": snapshot,
+            "recipient": recipient,
+            "student": {"student_id": student.siecle_id, "last_name": student.display_last_name,
+                        "first_name": student.first_name, "birth_date": student.birth_date, "division": student.division},
+            "temporary_password_encrypted": box.seal(password) if password else None,
+        }, school_uai=uai)
+        record_history(session, [account.id], "notification_requested", now=now, actor=actor.login,
+                       detail={"batch_id": order.batch_id, "channel": channel, "letter_case": decision.letter_case.value})
+        order.by_channel[channel] = order.by_channel.get(channel, 0) + 1
+    if order.deliveries:
+        channels = ", ".join(f"{n} par {'courriel' if c == 'email' else 'courrier'}" for c, n in sorted(order.by_channel.items()))
+        record(session, actor, school_uai=uai, action="notification.requested", target=order.batch_id,
+               summary=f"{label} : {order.deliveries} compte(s) à notifier ({channels})"
+                       + (" avec réinitialisation des mots de passe" if reset_password else ""),
+               detail={"batch_id": order.batch_id, "mode": mode, "reset_password": reset_password,
+                       "skipped": len(order.skipped)})
+    return order
+
+
+def record_delivery(uow: UnitOfWork, *, account_id: str, channel: str, delivered_at: datetime, batch_id: str) -> None:
+    """notification.delivered: the family got it — Notifié, with the date and mode (B4)."""
+    account = uow.session.get(Account, account_id)
+    if account is None or account.closed_at is not None:
+        return  # closed meanwhile (expired, replaced): nothing to mark
+    record_notification(uow, account_id, channel, at=delivered_at, actor="notificateur")
+
+
+def record_failure(uow: UnitOfWork, *, account_id: str, channel: str, error: str, at: datetime, batch_id: str) -> None:
+    """notification.failed: the account stays as it was; the history says why."""
+    if uow.session.get(Account, account_id) is not None:
+        record_history(uow.session, [account_id], "notification_failed", now=at, actor="notificateur",
+                       detail={"batch_id": batch_id, "channel": channel, "error": error[:500]})

@@ -1,0 +1,267 @@
+"""E2 and F2: finding and supporting one account — « Gérer le compte responsable / élève ».
+
+Staff search a school's couples (guardian × student) or students, open one, see the guardian,
+the student, the current account and its history, and act on it. Every query is scoped to the
+school: an account is reachable only through a couple of the staff member's school."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from ts_accounts.adapters.orm import (
+    Account, AccountEvent, AccountLink, Guardian, GuardianLink, Mef, School, Student,
+)
+from ts_accounts.domain.contacts import is_valid_email
+from ts_accounts.domain.lifecycle import AccountKind
+from ts_accounts.service_layer.accounts import active_links, couple_accounts
+from ts_accounts.service_layer.audit import Actor, record
+from ts_accounts.service_layer.directory import NewCouple, create_accounts, emit_account_events, record_history
+from ts_accounts.service_layer.errors import InvalidInput, NotFound
+from ts_accounts.service_layer.identity import request_family_email
+from ts_shared.unit_of_work import UnitOfWork
+
+PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    name_prefix: str | None = None  # first letters of the student's last name
+    mef_code: str | None = None
+    division: str | None = None
+    states: tuple[str, ...] = ()  # empty: every state
+    legal_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class CoupleRow:
+    """A row of the search: a student (student accounts) or a guardian of a student."""
+
+    student_siecle_id: str
+    student_last_name: str
+    student_first_name: str
+    birth_date: date
+    division: str | None
+    mef_code: str | None
+    guardian_siecle_id: str | None
+    guardian_name: str | None
+    legal_rank: int | None
+    email: str | None
+    email_valid: bool
+    address: str | None
+    account_id: str | None
+    login: str | None
+    state: str | None
+    notified_at: datetime | None
+    notification_mode: str | None
+    last_login_at: datetime | None
+    kept_from_previous_school: bool
+    access_refused: bool
+
+
+def _address(guardian: Guardian | None) -> str | None:
+    if guardian is None:
+        return None
+    parts = [*guardian.address_lines, " ".join(p for p in (guardian.postal_code, guardian.city) if p)]
+    if guardian.country and guardian.country.upper() != "FRANCE":
+        parts.append(guardian.country)
+    return ", ".join(p for p in parts if p) or None
+
+
+def search(session: Session, uai: str, kind: AccountKind, filters: SearchFilters) -> list[CoupleRow]:
+    """The school's enrolled students (kind student) or legal guardian couples (kind guardian)
+    matching the filters, with their current account, ordered by student then legal rank."""
+    guardian = aliased(Guardian)
+    link = aliased(AccountLink)
+    conditions = [Student.school_uai == uai, Student.departed_at.is_(None)]
+    if filters.name_prefix:
+        prefix = filters.name_prefix.strip().lower()
+        conditions.append(func.lower(func.coalesce(Student.usage_name, Student.last_name)).like(f"{prefix}%"))
+    if filters.mef_code:
+        conditions.append(Student.mef_code == filters.mef_code)
+    if filters.division:
+        conditions.append(Student.division == filters.division)
+    if kind == AccountKind.STUDENT:
+        query = (select(Student, None, None, link, Account)
+                 .outerjoin(link, (link.student_id == Student.id) & link.guardian_id.is_(None) & link.ended_at.is_(None))
+                 .outerjoin(Account, (Account.id == link.account_id) & Account.closed_at.is_(None)))
+    else:
+        query = (select(Student, GuardianLink, guardian, link, Account)
+                 .join(GuardianLink, GuardianLink.student_id == Student.id)
+                 .join(guardian, guardian.id == GuardianLink.guardian_id)
+                 .outerjoin(link, (link.student_id == Student.id) & (link.guardian_id == guardian.id)
+                            & link.ended_at.is_(None))
+                 .outerjoin(Account, (Account.id == link.account_id) & Account.closed_at.is_(None)))
+        conditions += [GuardianLink.legal_rank.in_((1, 2)), guardian.departed_at.is_(None)]
+        if filters.legal_rank in (1, 2):
+            conditions.append(GuardianLink.legal_rank == filters.legal_rank)
+    if filters.states:
+        conditions.append(Account.state.in_(filters.states))
+    rows = []
+    for student, guardian_link, person, account_link, account in session.execute(query.where(*conditions)):
+        rows.append(CoupleRow(
+            student_siecle_id=student.siecle_id, student_last_name=student.display_last_name,
+            student_first_name=student.first_name, birth_date=student.birth_date, division=student.division,
+            mef_code=student.mef_code, guardian_siecle_id=person.siecle_id if person else None,
+            guardian_name=" ".join(p for p in (person.last_name, person.first_name) if p) if person else None,
+            legal_rank=guardian_link.legal_rank if guardian_link else None,
+            email=person.email if person else None, email_valid=is_valid_email(person.email) if person else False,
+            address=_address(person), account_id=account.id if account else None,
+            login=account.login if account else None, state=account.state if account else None,
+            notified_at=account.notified_at if account else None,
+            notification_mode=account.notification_mode if account else None,
+            last_login_at=account.last_login_at if account else None,
+            kept_from_previous_school=bool(account_link and account_link.kept_from_previous_school),
+            access_refused=bool(account and account.access_refused_at),
+        ))
+    rows.sort(key=lambda r: (r.student_last_name.lower(), r.student_first_name.lower(), r.student_siecle_id,
+                             r.legal_rank or 0))
+    return rows
+
+
+def school_choices(session: Session, uai: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """The MEFs (code, label) and divisions that have enrolled students, for the filters."""
+    mefs = session.execute(
+        select(Student.mef_code, func.max(Mef.short_label)).outerjoin(
+            Mef, (Mef.school_uai == Student.school_uai) & (Mef.code == Student.mef_code))
+        .where(Student.school_uai == uai, Student.departed_at.is_(None), Student.mef_code.is_not(None))
+        .group_by(Student.mef_code).order_by(Student.mef_code)).all()
+    divisions = session.scalars(select(Student.division).where(
+        Student.school_uai == uai, Student.departed_at.is_(None), Student.division.is_not(None))
+        .distinct().order_by(Student.division)).all()
+    return [(code, label or code) for code, label in mefs], list(divisions)
+
+
+# --- one couple ------------------------------------------------------------------------------------
+
+@dataclass
+class CoupleDetail:
+    student: Student
+    mef_label: str | None
+    guardian: Guardian | None
+    legal_rank: int | None
+    account: Account | None
+    link: AccountLink | None
+    other_children: list[tuple[Student, str]] = field(default_factory=list)  # (student, school uai)
+    history: list[tuple[Account, AccountLink]] = field(default_factory=list)
+    events: list[AccountEvent] = field(default_factory=list)
+
+    @property
+    def guardian_email_valid(self) -> bool:
+        return bool(self.guardian) and is_valid_email(self.guardian.email)
+
+    @property
+    def address(self) -> str | None:
+        return _address(self.guardian)
+
+
+def couple_detail(session: Session, uai: str, student_siecle_id: str, guardian_siecle_id: str | None) -> CoupleDetail:
+    """The couple of the school with its current account — NotFound for anything outside the
+    school (another school's ids are simply unknown here)."""
+    student = session.scalar(select(Student).where(Student.school_uai == uai, Student.siecle_id == student_siecle_id))
+    if student is None:
+        raise NotFound("Cet élève n'existe pas dans l'établissement.")
+    guardian, rank = None, None
+    if guardian_siecle_id is not None:
+        guardian = session.scalar(select(Guardian).where(Guardian.school_uai == uai, Guardian.siecle_id == guardian_siecle_id))
+        guardian_link = guardian and session.get(GuardianLink, (guardian.id, student.id))
+        if guardian is None or guardian_link is None:
+            raise NotFound("Ce responsable n'est pas responsable de cet élève dans l'établissement.")
+        rank = guardian_link.legal_rank
+    link = session.scalar(select(AccountLink).where(
+        AccountLink.school_uai == uai, AccountLink.student_id == student.id,
+        AccountLink.guardian_id.is_(None) if guardian is None else AccountLink.guardian_id == guardian.id,
+        AccountLink.ended_at.is_(None)))
+    account = session.get(Account, link.account_id) if link else None
+    detail = CoupleDetail(student=student, mef_label=None, guardian=guardian, legal_rank=rank, account=account, link=link)
+    mef = session.get(Mef, (uai, student.mef_code)) if student.mef_code else None
+    detail.mef_label = mef.long_label or mef.short_label if mef else None
+    if account is not None:
+        for other in active_links(session, account.id):
+            if other.student_id != student.id:
+                detail.other_children.append((session.get(Student, other.student_id), other.school_uai))
+        detail.events = list(session.scalars(select(AccountEvent).where(AccountEvent.account_id == account.id)
+                                             .order_by(AccountEvent.at.desc(), AccountEvent.id.desc())))
+    detail.history = couple_accounts(session, student.id, guardian.id if guardian else None)
+    return detail
+
+
+def create_new_account(uow: UnitOfWork, actor: Actor, detail: CoupleDetail, *, uai: str, now: datetime) -> Account:
+    """E2: a new account with a new normalised login for this couple. The old account stops
+    serving it; closed if it serves nobody else (a merged account keeps its other children)."""
+    session = uow.session
+    old, link = detail.account, detail.link
+    if link is not None:
+        link.ended_at, link.ended_reason = now, "replaced_by_new_account"
+    student, guardian = detail.student, detail.guardian
+    if guardian is not None and detail.legal_rank not in (1, 2):
+        raise InvalidInput("Seuls les responsables légaux 1 et 2 ont un compte.")
+    couple = (NewCouple(AccountKind.GUARDIAN, uai, student.id, guardian.id, detail.legal_rank, guardian.first_name,
+                        guardian.last_name) if guardian else
+              NewCouple(AccountKind.STUDENT, uai, student.id, None, None, student.first_name, student.display_last_name))
+    [new_id] = create_accounts(session, session.get(School, uai).academy_code, [couple], now=now, actor=actor.login)
+    session.flush()
+    new = session.get(Account, new_id)
+    if old is not None:
+        still_serving = active_links(session, old.id)
+        old.version += 1
+        if not still_serving:
+            old.closed_at, old.closed_reason = now, "replaced"
+            record_history(session, [old.id], "deleted", now=now, actor=actor.login,
+                           detail={"reason": "replaced", "new_login": new.login})
+            emit_account_events(uow, "account.deleted", [old.id], school_uai=uai, extra={"reason": "replaced"})
+        else:
+            record_history(session, [old.id], "link_ended", now=now, actor=actor.login,
+                           detail={"replaced_by": new.login})
+            emit_account_events(uow, "account.updated", [old.id], school_uai=uai)
+    emit_account_events(uow, "account.created", [new.id], school_uai=uai)
+    who = (f"{guardian.last_name} {guardian.first_name} (responsable de {student.first_name} {student.display_last_name})"
+           if guardian else f"{student.first_name} {student.display_last_name}")
+    record(session, actor, school_uai=uai, action="account.recreated", target=new.login,
+           summary=f"Nouveau compte {new.login} pour {who}" + (f", à la place de {old.login}" if old else ""),
+           detail={"old_login": old.login if old else None, "new_login": new.login})
+    return new
+
+
+
+@dataclass
+class EmailOutcome:
+    sent_to: list[str] = field(default_factory=list)
+    without_address: list[str] = field(default_factory=list)
+
+
+def write_to_guardians(uow: UnitOfWork, box, actor: Actor, *, uai: str, couples: list[tuple[str, str]], subject: str,
+                       body: str, now: datetime) -> EmailOutcome:
+    """« Écrire un courriel » (E2) / « Écrire à plusieurs responsables » (E1): one email per
+    selected guardian who has a usable address — the account's confirmed one, else SIECLE's."""
+    subject, body = (subject or "").strip(), (body or "").strip()
+    if not subject or len(subject) > 200:
+        raise InvalidInput("L'objet est obligatoire (200 caractères au plus).")
+    if not body or len(body) > 10000:
+        raise InvalidInput("Le message est obligatoire (10 000 caractères au plus).")
+    session = uow.session
+    school = session.get(School, uai)
+    outcome, seen = EmailOutcome(), set()
+    for student_siecle_id, guardian_siecle_id in couples:
+        detail = couple_detail(session, uai, student_siecle_id, guardian_siecle_id)
+        guardian, account = detail.guardian, detail.account
+        confirmed = account.email if account and account.email_confirmed_at else None
+        address = confirmed or (guardian.email if is_valid_email(guardian.email) else None)
+        name = f"{guardian.first_name} {guardian.last_name}".strip()
+        if address is None:
+            outcome.without_address.append(name)
+            continue
+        if address.lower() in seen:  # one email per guardian, even with several children selected
+            continue
+        seen.add(address.lower())
+        request_family_email(uow, box, school_uai=uai, template="staff_message", to=address,
+                             recipient_name=name, account_id=account.id if account else None,
+                             extra={"subject": subject, "body": body, "school_name": school.name})
+        outcome.sent_to.append(address)
+    if outcome.sent_to:
+        record(session, actor, school_uai=uai, action="email.written", target=", ".join(outcome.sent_to[:5]),
+               summary=f"Courriel « {subject} » envoyé à {len(outcome.sent_to)} responsable(s)",
+               detail={"subject": subject, "recipients": len(outcome.sent_to)})
+    return outcome

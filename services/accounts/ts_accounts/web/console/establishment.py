@@ -1,0 +1,107 @@
+"""The head of school's pages: delegations of the console (J1) and the audit log (J2)."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import DateField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField, widgets
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from ts_accounts.service_layer import audit as audit_log
+from ts_accounts.service_layer.errors import AccountsError
+from ts_accounts.service_layer.staff import RIGHT_LABELS, delegate, list_delegates, revoke_delegation
+from ts_accounts.web.console.common import console_page
+from ts_shared.web.app import runtime_of
+from ts_shared.web.staff_session import DELEGABLE_RIGHTS, RIGHT_AUDIT, RIGHT_DELEGATE
+
+blueprint = Blueprint("establishment", __name__, url_prefix="/admin", template_folder="templates")
+
+
+class MultiCheckbox(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class DelegationForm(FlaskForm):
+    login = StringField("Identifiant du personnel", validators=[DataRequired("L'identifiant est obligatoire."),
+                                                               Length(max=100)])
+    display_name = StringField("Nom (nouveau compte seulement)", validators=[Optional(), Length(max=200)])
+    email = EmailField("Courriel (facultatif)", validators=[Optional(), Email("Adresse électronique invalide.")])
+    initial_password = PasswordField("Mot de passe initial (nouveau compte seulement, 10 caractères au moins)",
+                                     validators=[Optional(), Length(max=200)])
+    rights = MultiCheckbox("Parties de la console déléguées",
+                           choices=[(right, RIGHT_LABELS[right]) for right in DELEGABLE_RIGHTS],
+                           validators=[DataRequired("Choisissez au moins une partie de la console.")])
+
+
+class RevokeForm(FlaskForm):
+    pass
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    personnel = SelectField("Personnel", validators=[Optional()])
+    action = SelectField("Action", validators=[Optional()])
+    texte = StringField("Compte ou texte", validators=[Optional(), Length(max=100)])
+    du = DateField("Du", validators=[Optional()])
+    au = DateField("Au", validators=[Optional()])
+
+
+@blueprint.route("/delegations", methods=["GET", "POST"])
+@console_page(RIGHT_DELEGATE)
+def delegations():
+    form = DelegationForm()
+    if form.validate_on_submit():
+        try:
+            with runtime_of().uow() as uow:
+                staff = delegate(uow, g.actor, uai=g.school.uai, login=form.login.data, rights=form.rights.data,
+                                 display_name=form.display_name.data, email=form.email.data,
+                                 initial_password=form.initial_password.data)
+                uow.commit()
+        except AccountsError as error:
+            flash(str(error), "error")
+        else:
+            flash(f"Délégation enregistrée pour {staff.display_name} ({staff.login}).", "success")
+            return redirect(url_for("establishment.delegations"))
+    with runtime_of().uow() as uow:
+        delegates = list_delegates(uow, g.school.uai)
+    return render_template("accounts/establishment/delegations.html", form=form, delegates=delegates,
+                           revoke_form=RevokeForm(), right_labels=RIGHT_LABELS,
+                           breadcrumb=[("Établissement", "#"), ("Délégations", request.path)])
+
+
+@blueprint.post("/delegations/<int:staff_id>/revoke")
+@console_page(RIGHT_DELEGATE)
+def revoke(staff_id: int):
+    if not RevokeForm().validate_on_submit():
+        abort(400)
+    try:
+        with runtime_of().uow() as uow:
+            revoke_delegation(uow, g.actor, uai=g.school.uai, staff_id=staff_id)
+            uow.commit()
+    except AccountsError as error:
+        flash(str(error), "error")
+    else:
+        flash("La délégation est retirée.", "success")
+    return redirect(url_for("establishment.delegations"))
+
+
+@blueprint.get("/audit")
+@console_page(RIGHT_AUDIT)
+def audit_page():
+    """J2: who did what, when, on which account or setting — for the head of school."""
+    form = AuditFilterForm(request.args)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    with runtime_of().uow() as uow:
+        form.personnel.choices = [("", "Tous")] + [(login, login) for login in audit_log.staff_logins(uow.session, g.school.uai)]
+        form.action.choices = [("", "Toutes")] + [(a, a) for a in audit_log.actions(uow.session, g.school.uai)]
+        form.validate()
+        query = audit_log.AuditQuery(staff_login=form.personnel.data or None, action=form.action.data or None,
+                                     text=form.texte.data or None, since=form.du.data, until=form.au.data, page=page)
+        entries, total = audit_log.search(uow.session, g.school.uai, query)
+    pages = max((total + query.per_page - 1) // query.per_page, 1)
+    arguments = {key: value for key, value in request.args.items() if key != "page"}
+    return render_template("accounts/establishment/audit.html", form=form, entries=entries, total=total, page=page,
+                           pages=pages, arguments=arguments,
+                           breadcrumb=[("Établissement", "#"), ("Journal des actions", request.path)])

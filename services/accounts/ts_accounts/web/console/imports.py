@@ -1,0 +1,74 @@
+"""Import page: SIECLE exports (or the CSV format) uploaded by staff, then the import report."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, flash, g, render_template, request
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileRequired
+from werkzeug.utils import secure_filename
+from wtforms import MultipleFileField, RadioField
+
+from ts_accounts.adapters.csv_population import read_csv_population
+from ts_accounts.adapters.siecle import ImportFileError, inspect_export
+from ts_accounts.service_layer.errors import AccountsError
+from ts_accounts.service_layer.imports import import_population, source_from_csv, source_from_exports
+from ts_accounts.web.console.common import audit, console_page
+from ts_shared.web.app import runtime_of
+from ts_shared.web.staff_session import RIGHT_IMPORT
+
+blueprint = Blueprint("imports", __name__, url_prefix="/admin", template_folder="templates")
+
+
+class ImportForm(FlaskForm):
+    format = RadioField("Format", choices=[("siecle", "Exports SIECLE BEE (XML, zippés ou non)"),
+                                           ("csv", "Fichier CSV (établissements sans SIECLE)")], default="siecle")
+    files = MultipleFileField("Fichiers", validators=[FileRequired("Choisissez au moins un fichier.")])
+
+
+def _summary(report) -> str:
+    parts = [f"{report.created.get(kind, 0)} {kind} créés, {report.updated.get(kind, 0)} mis à jour, "
+             f"{report.departed.get(kind, 0)} partis" for kind in ("élèves", "responsables")
+             if any(kind in bucket for bucket in (report.created, report.updated, report.unchanged, report.departed))]
+    return "; ".join(parts) + f"; {report.accounts_created} compte(s) créé(s)"
+
+
+@blueprint.route("/import", methods=["GET", "POST"])
+@console_page(RIGHT_IMPORT)
+def import_page():
+    form = ImportForm()
+    report, problems = None, []
+    if form.validate_on_submit():
+        uploads = [f for f in request.files.getlist(form.files.name) if f and f.filename]
+        with tempfile.TemporaryDirectory(prefix="ts-import-") as folder:
+            paths = []
+            for number, upload in enumerate(uploads):
+                # Keep the file's own name for the report; a prefix keeps two uploads apart.
+                path = Path(folder) / f"{number:02d}-{secure_filename(upload.filename) or 'fichier'}"
+                upload.save(path)
+                paths.append(path)
+            try:
+                with runtime_of().uow() as uow:
+                    if form.format.data == "csv":
+                        if len(paths) != 1:
+                            raise ImportFileError("import", "un seul fichier CSV par import")
+                        source = source_from_csv(uploads[0].filename, read_csv_population(paths[0]))
+                    else:
+                        source = source_from_exports(g.school.uai, [inspect_export(path) for path in paths])
+                    report = import_population(uow, uai=g.school.uai, source=source, actor=g.actor.login)
+                    audit(uow, "import.done", f"Import de {', '.join(u.filename for u in uploads)} : {_summary(report)}",
+                          detail={"rejected": len(report.rejected), "warnings": len(report.warnings)})
+                    uow.commit()
+            except ImportFileError as error:
+                # The names of the temporary copies say nothing to staff: show the uploaded names.
+                problems = [str(problem) for problem in error.problems]
+                for number, upload in enumerate(uploads):
+                    problems = [p.replace(f"{number:02d}-{secure_filename(upload.filename)}", upload.filename) for p in problems]
+                flash("Import refusé : aucune donnée n'a été modifiée. Corrigez le fichier puis recommencez.", "error")
+            except AccountsError as error:
+                flash(str(error), "error")
+        if report is not None:
+            flash("Import terminé.", "success")
+    return render_template("accounts/imports/import.html", form=form, report=report, problems=problems,
+                           breadcrumb=[("Gestion des téléservices", "#"), ("Import des fichiers SIECLE", request.path)])
