@@ -386,3 +386,14 @@ def test_a_merge_is_refused_across_academies_or_from_an_account_not_yet_active(p
     jean = account(platform, "jean.dupont")
     assert "Seul un compte responsable activé" in api("merge", {
         "account_id": jean.id, "other_login": "helene.dupont", "other_password": "Lilas2026"}, expected=409).json["error"]
+
+
+def test_guessing_the_current_password_from_a_session_is_throttled(platform, api):
+    activate_guardian(platform, api)
+    account_id = account(platform, "helene.dupont").id
+    for _ in range(5):
+        api("change-password", {"account_id": account_id, "current_password": "Wrong2026", "new_password": "Neuf2026",
+                                "new_password_again": "Neuf2026"}, expected=401)
+    body = api("change-password", {"account_id": account_id, "current_password": "Lilas2026",
+                                   "new_password": "Neuf2026", "new_password_again": "Neuf2026"}, expected=429).json
+    assert body["retry_after"] > 0 and "Trop de tentatives" in body["error"]

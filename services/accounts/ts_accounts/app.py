@@ -5,13 +5,15 @@ from flask import Flask
 
 from ts_shared.config import Settings
 from ts_shared.service import ServiceRuntime
-from ts_shared.web.app import create_service_app
+from ts_shared.web.app import create_service_app, register_error_handlers
 from ts_shared.web.staff_session import STAFF_COOKIE, STAFF_SESSION_PURPOSE
 
 
 def create_app(settings: Settings | None = None, runtime: ServiceRuntime | None = None) -> Flask:
     from ts_accounts.domain.lifecycle import STATE_LABELS
     from ts_accounts.spec import SERVICE
+    from ts_accounts.web.api import register_api
+    from ts_accounts.web.api.meta import docs as api_docs
     from ts_accounts.web.console import console_blueprints
     from ts_accounts.web.identity_api import identity_api
 
@@ -23,6 +25,9 @@ def create_app(settings: Settings | None = None, runtime: ServiceRuntime | None 
     )
     for blueprint in console_blueprints():
         app.register_blueprint(blueprint)
+    app.extensions["ts.api"] = register_api(app)
+    register_error_handlers(app)  # flask-smorest replaced them with its own
+    app.register_blueprint(api_docs)
     app.register_blueprint(identity_api)
     app.context_processor(lambda: {"state_labels": [(state.value, label) for state, label in STATE_LABELS.items()]})
     app.extensions["csrf"].exempt(identity_api)  # JSON between services, token-protected, no cookies

@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None, runtime: ServiceRuntime | None 
     from ts_portal.web.pages import pages
 
     runtime = runtime or ServiceRuntime(SERVICE, settings or Settings.from_env())
-    settings = runtime.settings
+    settings = settings or runtime.settings
     app = create_service_app(
         __name__, runtime, url_prefix="", product_name="Scolarité services",
         tagline="Les services en ligne de votre établissement", session_cookie=FAMILY_COOKIE,

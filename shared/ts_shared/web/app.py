@@ -111,19 +111,7 @@ def create_service_app(import_name: str, runtime: ServiceRuntime, *, url_prefix:
         )
         return response
 
-    @app.errorhandler(CSRFError)
-    def _csrf_error(error: CSRFError):
-        return _error_response(400, "Le formulaire a expiré ou n'est pas valide. Rechargez la page et recommencez.")
-
-    @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException):
-        return _error_response(error.code or 500, _FRENCH_MESSAGES.get(error.code, error.description))
-
-    @app.errorhandler(Exception)
-    def _unexpected(error: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return _error_response(500, _FRENCH_MESSAGES[500])
-
+    register_error_handlers(app)
     return app
 
 
@@ -134,15 +122,46 @@ _FRENCH_MESSAGES = {
     404: "Cette page n'existe pas.",
     405: "Cette action n'est pas autorisée ici.",
     413: "Le fichier envoyé est trop volumineux.",
+    422: "Certaines valeurs envoyées ne sont pas valides.",
     429: "Trop de tentatives. Patientez quelques minutes avant de réessayer.",
     500: "Une erreur inattendue s'est produite. Réessayez ; si elle persiste, contactez l'assistance.",
     503: "Le service est momentanément indisponible. Réessayez dans quelques instants.",
 }
 
 
-def _error_response(status: int, message: str):
+def register_error_handlers(app: Flask) -> None:
+    """French error pages (JSON on /api and /internal). Call again after an extension that
+    registers its own handlers (flask-smorest does), so these stay in force."""
+
+    def csrf_error(error: CSRFError):
+        if wants_json():
+            return _error_response(400, "Jeton CSRF absent ou invalide : envoyez celui de GET /api/v1/csrf-token "
+                                        "dans l'en-tête X-CSRFToken.")
+        return _error_response(400, "Le formulaire a expiré ou n'est pas valide. Rechargez la page et recommencez.")
+
+    def http_error(error: HTTPException):
+        # A message given where the error was raised says more than the generic one.
+        specific = error.description if error.description != type(error).description else None
+        data = getattr(error, "data", None)
+        fields = data.get("messages") if isinstance(data, dict) else None
+        message = specific or _FRENCH_MESSAGES.get(error.code, error.description)
+        return _error_response(error.code or 500, message, fields=fields)
+
+    def unexpected(error: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _error_response(500, _FRENCH_MESSAGES[500])
+
+    app.register_error_handler(CSRFError, csrf_error)
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, unexpected)
+
+
+def _error_response(status: int, message: str, *, fields: dict | None = None):
     if wants_json():
-        return jsonify({"error": message, "status": status}), status
+        body = {"error": message, "status": status}
+        if fields:
+            body["fields"] = fields
+        return jsonify(body), status
     return render_template("ts_error.html", status=status, message=message), status
 
 

@@ -13,6 +13,9 @@ import requests
 from flask import current_app, jsonify, request
 
 TOKEN_HEADER = "X-TS-Internal-Token"
+# The `code` of the 401 answer to a missing or wrong internal token: a configuration fault of the
+# calling service (TS_INTERNAL_TOKEN differs), never the end user's.
+TOKEN_REFUSED_CODE = "internal_token_refused"
 
 
 class InternalServiceError(RuntimeError):
@@ -27,7 +30,7 @@ def internal_only(view):
         expected = current_app.extensions["ts.settings"].internal_token
         given = request.headers.get(TOKEN_HEADER, "")
         if not given or not hmac.compare_digest(given.encode(), expected.encode()):
-            return jsonify({"error": "internal token required", "status": 401}), 401
+            return jsonify({"error": "internal token required", "code": TOKEN_REFUSED_CODE, "status": 401}), 401
         return view(*args, **kwargs)
 
     return wrapper

@@ -357,8 +357,12 @@ def _signed_in_account(uow: UnitOfWork, account_id: str) -> Account:
 def change_password(uow: UnitOfWork, *, account_id: str, current_password: str, new_password: str,
                     new_password_again: str, now: datetime) -> None:
     account = _signed_in_account(uow, account_id)
+    # A stolen session must not let anyone guess the current password at leisure.
+    keys = throttling.keys("password", account.login, None)
+    throttling.check(uow.session, keys, now)
     if not verify_password(account.password_hash, current_password or ""):
-        raise AuthenticationFailed("Le mot de passe actuel est incorrect.")
+        raise _fail(uow, keys, now, "Le mot de passe actuel est incorrect.")
+    throttling.record_success(uow.session, keys)
     _check_new_password(new_password, new_password_again)
     account.password_hash = hash_password(new_password)
     record_history(uow.session, [account.id], "password_changed", now=now, actor=FAMILY)
@@ -369,8 +373,11 @@ def change_email(uow: UnitOfWork, box: SecretBox, *, account_id: str, password: 
                  email_again: str, now: datetime) -> None:
     """The new address is used once confirmed (the link goes to it); the old one stays until then."""
     account = _signed_in_account(uow, account_id)
+    keys = throttling.keys("password", account.login, None)
+    throttling.check(uow.session, keys, now)
     if not verify_password(account.password_hash, password or ""):
-        raise AuthenticationFailed("Le mot de passe est incorrect.")
+        raise _fail(uow, keys, now, "Le mot de passe est incorrect.")
+    throttling.record_success(uow.session, keys)
     address = _check_email(email, email_again, required=True)
     token = issue_token(uow.session, account.id, CONFIRM_EMAIL, now=now, lifetime=CONFIRMATION_LINK_LIFETIME,
                         email=address)

@@ -120,9 +120,12 @@ def _endpoint(schema: Schema):
                     return view(uow, body)
             except AccountsError as error:
                 status = next(code for kind, code in _STATUS if isinstance(error, kind))
-                response = jsonify({"error": str(error), "status": status})
+                body = {"error": str(error), "status": status}
                 if isinstance(error, Throttled):
-                    response.headers["Retry-After"] = str(int(error.retry_after.total_seconds()) + 1)
+                    body["retry_after"] = int(error.retry_after.total_seconds()) + 1
+                response = jsonify(body)
+                if isinstance(error, Throttled):
+                    response.headers["Retry-After"] = str(body["retry_after"])
                 return response, status
 
         return wrapper

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from ts_shared.web.internal_api import InternalServiceError
+from ts_shared.web.internal_api import TOKEN_REFUSED_CODE, InternalServiceError
 
 API = "/internal/v1"
 
@@ -131,7 +131,6 @@ _ERRORS: dict[int, type[IdentityError]] = {
     error.status: error for error in (InvalidRequest, WrongCredentials, AccessRefused, UnknownAccount, Refused,
                                       InvalidLink, Throttled)
 }
-_INTERNAL_TOKEN_REFUSED = "internal token required"
 
 
 # --- the client ----------------------------------------------------------------------------------
@@ -145,7 +144,7 @@ class IdentityClient:
         if status == 200:
             return body
         message = body.get("error") if isinstance(body, dict) else None
-        if status == 401 and message == _INTERNAL_TOKEN_REFUSED:
+        if status == 401 and isinstance(body, dict) and body.get("code") == TOKEN_REFUSED_CODE:
             # A configuration fault (TS_INTERNAL_TOKEN differs between services), not the family's.
             raise InternalServiceError(f"{endpoint}: the accounts service refused the internal token")
         error = _ERRORS.get(status)

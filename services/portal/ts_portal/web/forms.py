@@ -8,7 +8,7 @@ from datetime import date
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import InputRequired, Length, ValidationError
 
 PASSWORD_RULES = "8 à 14 caractères, chiffres ET lettres obligatoires."
 _DATE = re.compile(r"(\d{1,2})[/.\- ](\d{1,2})[/.\- ](\d{4})")
@@ -56,7 +56,8 @@ def _password(label: str, what: str = "le mot de passe", description: str = ""):
 
 
 def _email(label: str, required: bool = True, description: str = ""):
-    validators = [_required("l'adresse électronique")] if required else [Optional()]
+    # Not Optional(): it would stop the chain before FirstLoginForm's own check of the address.
+    validators = [_required("l'adresse électronique")] if required else []
     return EmailField(label, validators=validators + [Length(max=_TEXT)], description=description)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import wraps
 from pathlib import Path
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, flash, g, jsonify, redirect, request, url_for
 
 from ts_accounts.adapters.orm import School
 from ts_accounts.service_layer.audit import Actor, record
@@ -58,6 +58,9 @@ def console_page(*rights: str, any_of: bool = False, needs_activation: bool = Tr
                 if not allowed:
                     abort(403)
                 if needs_activation and school.services_activated_at is None:
+                    if request.path.startswith("/api/"):
+                        return jsonify({"error": "Les téléservices de l'établissement ne sont pas encore activés.",
+                                        "status": 409}), 409
                     return redirect(ACTIVATION_PATH)
             return view(*args, **kwargs)
 

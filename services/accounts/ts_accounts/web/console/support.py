@@ -141,9 +141,13 @@ def _couple_or_404(uow, student_id: str, guardian_id: str | None):
 
 
 def _action(population: str, student_id: str, guardian_id: str | None):
+    """Checks common to every action, before the form is even read: the population's right, then
+    the couple must exist in the staff member's school (404 otherwise)."""
     kind, _, _ = _population(population)
     if (kind == AccountKind.GUARDIAN) != (guardian_id is not None):
         abort(404)
+    with runtime_of().uow() as uow:
+        _couple_or_404(uow, student_id, guardian_id)
     return kind
 
 

@@ -1,0 +1,32 @@
+"""The staff JSON API (/api/v1), described by an OpenAPI document (flask-smorest) served at
+/api/v1/openapi.json and rendered at /api/v1/docs. It offers the console's operations with the
+same authorisation: the staff session (cookie) and, for every change, its CSRF token in the
+`X-CSRFToken` header (GET /api/v1/csrf-token)."""
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from ts_accounts.web.api import accounts, establishment, meta
+
+
+def register_api(app: Flask) -> Api:
+    app.config.update(
+        API_TITLE="Téléservices — API du personnel",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "info": {"description": __doc__},
+            "components": {"securitySchemes": {
+                "staffSession": {"type": "apiKey", "in": "cookie", "name": "ts_staff"},
+                "csrfToken": {"type": "apiKey", "in": "header", "name": "X-CSRFToken"},
+            }},
+            "security": [{"staffSession": []}],
+        },
+    )
+    api = Api(app)
+    for module in (meta, accounts, establishment):
+        api.register_blueprint(module.blueprint)
+    return api

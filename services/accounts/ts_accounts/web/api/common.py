@@ -1,0 +1,43 @@
+"""Shared pieces of the staff API: error bodies, the authorisation decorator, the population
+argument."""
+from __future__ import annotations
+
+from flask import abort, g
+from marshmallow import Schema, fields
+
+from ts_accounts.domain.lifecycle import AccountKind
+from ts_accounts.service_layer.errors import AccountsError, AlreadyExists, AuthenticationFailed, InvalidInput, NotFound
+from ts_accounts.web.console.common import console_page
+from ts_shared.web.staff_session import RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS
+
+api_view = console_page  # same checks as the console; JSON answers on /api paths
+
+POPULATIONS = {"guardians": (AccountKind.GUARDIAN, RIGHT_GUARDIAN_ACCESS),
+               "students": (AccountKind.STUDENT, RIGHT_STUDENT_ACCESS)}
+
+
+class ErrorSchema(Schema):
+    error = fields.String(required=True, metadata={"description": "A French message, to show as is"})
+    status = fields.Integer(required=True)
+
+
+def population(name: str) -> AccountKind:
+    """The population of a path, if the staff member holds its right (404 for an unknown one)."""
+    if name not in POPULATIONS:
+        abort(404)
+    kind, right = POPULATIONS[name]
+    if not g.staff.can(right):
+        abort(403)
+    return kind
+
+
+def http_status(error: AccountsError) -> int:
+    for kind, status in ((NotFound, 404), (AlreadyExists, 409), (AuthenticationFailed, 401), (InvalidInput, 400)):
+        if isinstance(error, kind):
+            return status
+    return 400
+
+
+def fail(error: AccountsError):
+    """Answer with the use case's French message and the matching status."""
+    abort(http_status(error), description=str(error))

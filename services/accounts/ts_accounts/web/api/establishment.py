@@ -1,0 +1,176 @@
+"""/api/v1: the audit log, delegations and imports of the school."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from flask import g, request
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from werkzeug.utils import secure_filename
+
+from ts_accounts.adapters.csv_population import read_csv_population
+from ts_accounts.adapters.siecle import ImportFileError, inspect_export
+from ts_accounts.service_layer import audit as audit_log
+from ts_accounts.service_layer.errors import AccountsError, InvalidInput
+from ts_accounts.service_layer.imports import import_population, source_from_csv, source_from_exports
+from ts_accounts.service_layer.staff import delegate, list_delegates, revoke_delegation
+from ts_accounts.web.api.common import api_view, fail
+from ts_accounts.web.console.common import audit
+from ts_shared.web.app import runtime_of
+from ts_shared.web.staff_session import DELEGABLE_RIGHTS, RIGHT_AUDIT, RIGHT_DELEGATE, RIGHT_IMPORT
+
+blueprint = Blueprint("api_establishment", __name__, url_prefix="/api/v1",
+                      description="Journal des actions, délégations et imports de l'établissement")
+
+
+class AuditArgs(Schema):
+    staff = fields.String(load_default=None)
+    action = fields.String(load_default=None)
+    text = fields.String(load_default=None)
+    since = fields.Date(load_default=None)
+    until = fields.Date(load_default=None)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+
+
+class AuditEntrySchema(Schema):
+    at = fields.DateTime()
+    staff_login = fields.String()
+    action = fields.String()
+    summary = fields.String()
+    target = fields.String(allow_none=True)
+    client_address = fields.String(allow_none=True)
+    detail = fields.Dict()
+
+
+class AuditPageSchema(Schema):
+    total = fields.Integer()
+    page = fields.Integer()
+    entries = fields.List(fields.Nested(AuditEntrySchema))
+
+
+class DelegateSchema(Schema):
+    staff_id = fields.Integer()
+    login = fields.String()
+    display_name = fields.String()
+    email = fields.String(allow_none=True)
+    rights = fields.List(fields.String())
+    last_login_at = fields.DateTime(allow_none=True)
+
+
+class DelegationBody(Schema):
+    login = fields.String(required=True, validate=validate.Length(min=2, max=100))
+    rights = fields.List(fields.String(validate=validate.OneOf(DELEGABLE_RIGHTS)), required=True,
+                         validate=validate.Length(min=1))
+    display_name = fields.String(load_default=None, metadata={"description": "For a staff member without an account"})
+    email = fields.Email(load_default=None, allow_none=True)
+    initial_password = fields.String(load_default=None, load_only=True)
+
+
+class RejectionSchema(Schema):
+    source = fields.String()
+    record = fields.String()
+    reason = fields.String()
+
+
+class ImportReportSchema(Schema):
+    files = fields.List(fields.String())
+    created = fields.Dict(keys=fields.String(), values=fields.Integer())
+    updated = fields.Dict(keys=fields.String(), values=fields.Integer())
+    unchanged = fields.Dict(keys=fields.String(), values=fields.Integer())
+    departed = fields.Dict(keys=fields.String(), values=fields.Integer())
+    rejected = fields.List(fields.Nested(RejectionSchema))
+    warnings = fields.List(fields.Nested(RejectionSchema))
+    accounts_created = fields.Integer()
+    accounts_kept_from_previous_school = fields.Integer()
+    account_links_ended = fields.Integer()
+
+
+class ImportArgs(Schema):
+    format = fields.String(load_default="siecle", validate=validate.OneOf(("siecle", "csv")))
+
+
+@blueprint.route("/audit")
+@blueprint.arguments(AuditArgs, location="query")
+@blueprint.response(200, AuditPageSchema)
+@api_view(RIGHT_AUDIT)
+def audit_entries(args):
+    """The school's audit log, newest first, 50 per page."""
+    query = audit_log.AuditQuery(staff_login=args["staff"], action=args["action"], text=args["text"],
+                                 since=args["since"], until=args["until"], page=args["page"])
+    with runtime_of().uow() as uow:
+        entries, total = audit_log.search(uow.session, g.school.uai, query)
+    return {"total": total, "page": args["page"], "entries": entries}
+
+
+@blueprint.route("/delegations")
+@blueprint.response(200, DelegateSchema(many=True))
+@api_view(RIGHT_DELEGATE)
+def delegations():
+    """Staff members the head delegated parts of the console to."""
+    with runtime_of().uow() as uow:
+        return list_delegates(uow, g.school.uai)
+
+
+@blueprint.route("/delegations", methods=["POST"])
+@blueprint.arguments(DelegationBody)
+@blueprint.response(201, DelegateSchema(many=True))
+@api_view(RIGHT_DELEGATE)
+def add_delegation(body):
+    """Delegate parts of the console to a staff member (created if new)."""
+    with runtime_of().uow() as uow:
+        try:
+            delegate(uow, g.actor, uai=g.school.uai, **body)
+        except AccountsError as error:
+            fail(error)
+        uow.commit()
+    with runtime_of().uow() as uow:
+        return list_delegates(uow, g.school.uai)
+
+
+@blueprint.route("/delegations/<int:staff_id>", methods=["DELETE"])
+@blueprint.response(204)
+@api_view(RIGHT_DELEGATE)
+def remove_delegation(staff_id: int):
+    """End a delegation."""
+    with runtime_of().uow() as uow:
+        try:
+            revoke_delegation(uow, g.actor, uai=g.school.uai, staff_id=staff_id)
+        except AccountsError as error:
+            fail(error)
+        uow.commit()
+
+
+@blueprint.route("/imports", methods=["POST"])
+@blueprint.arguments(ImportArgs, location="query")
+@blueprint.response(201, ImportReportSchema)
+@api_view(RIGHT_IMPORT)
+def import_files(args):
+    """Import SIECLE exports (multipart field `files`, one or more .xml/.zip) or one CSV file
+    (`format=csv`). A rejected file changes nothing (400, with every problem found)."""
+    uploads = [f for f in request.files.getlist("files") if f and f.filename]
+    if not uploads:
+        fail(InvalidInput("Envoyez au moins un fichier (champ « files »)."))
+    with tempfile.TemporaryDirectory(prefix="ts-import-") as folder:
+        paths = []
+        for number, upload in enumerate(uploads):
+            path = Path(folder) / f"{number:02d}-{secure_filename(upload.filename) or 'fichier'}"
+            upload.save(path)
+            paths.append(path)
+        try:
+            with runtime_of().uow() as uow:
+                if args["format"] == "csv":
+                    if len(paths) != 1:
+                        raise InvalidInput("Un seul fichier CSV par import.")
+                    source = source_from_csv(uploads[0].filename, read_csv_population(paths[0]))
+                else:
+                    source = source_from_exports(g.school.uai, [inspect_export(path) for path in paths])
+                report = import_population(uow, uai=g.school.uai, source=source, actor=g.actor.login)
+                audit(uow, "import.done", f"Import (API) de {', '.join(u.filename for u in uploads)}",
+                      detail={"accounts_created": report.accounts_created, "rejected": len(report.rejected)})
+                uow.commit()
+        except ImportFileError as error:
+            fail(InvalidInput("Import refusé, aucune donnée modifiée : " + " | ".join(str(p) for p in error.problems)))
+        except AccountsError as error:
+            fail(error)
+    return report
