@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 
 from kombu import Consumer, Producer
 from kombu.mixins import ConsumerMixin
-from sqlalchemy import Table, delete
+from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ts_shared.db import utcnow
@@ -61,14 +61,33 @@ class EventConsumer:
         )
         return uow.session.execute(statement).first() is not None
 
+    def _already_processed(self, uow: UnitOfWork, event: Event) -> bool:
+        table = self.processed_events
+        return uow.session.execute(select(table.c.event_id).where(table.c.event_id == event.id)).first() is not None
+
     def apply(self, event: Event) -> bool:
         """Apply the event's effect once; return False for a duplicate. Raises what the handler
-        raises (nothing is then committed)."""
+        raises (nothing is then committed).
+
+        A handler with a `prepare(uow, event)` method first gets a transaction of its own,
+        committed before the effect's, for what must be on record before an outside action (an
+        email handed to a mail server); what it returns is passed to the handler."""
         handler = self.subscription.handlers[event.type]
+        prepare = getattr(handler, "prepare", None)
+        prepared = None
+        if prepare is not None:
+            with self.uow_factory() as uow:
+                if self._already_processed(uow, event):
+                    return False
+                prepared = prepare(uow, event)
+                uow.commit()
         with self.uow_factory() as uow:
             if not self._record_once(uow, event):
                 return False
-            handler(uow, event)
+            if prepare is not None:
+                handler(uow, event, prepared)
+            else:
+                handler(uow, event)
             crash_point("consumer.before_commit")
             uow.commit()
         return True

@@ -162,6 +162,10 @@ class NotificationRequestedSchema(Schema):
     batch_id = fields.String(required=True)
     delivery_id = fields.String(required=True)
     batch_size = fields.Integer(required=True, validate=validate.Range(min=1))
+    batch_label = fields.String(load_default="Notification", validate=validate.Length(max=200))
+    requested_by = fields.String(load_default=None, allow_none=True)  # the staff login, for the batch page
+    # Which console population the batch belongs to (who may follow it): guardians or students.
+    population = fields.String(load_default="guardians", validate=validate.OneOf(("guardians", "students")))
     channel = fields.String(required=True, validate=validate.OneOf(NOTIFICATION_CHANNELS))
     letter_case = fields.String(required=True, validate=validate.OneOf(LETTER_CASES))
     account = fields.Nested(AccountSnapshotSchema, required=True)
@@ -169,6 +173,31 @@ class NotificationRequestedSchema(Schema):
     student = fields.Nested(StudentRefSchema, required=True)
     # Fernet token of the temporary password, or None when the letter only reminds the login.
     temporary_password_encrypted = fields.String(load_default=None, allow_none=True)
+
+
+class ClassListRowSchema(Schema):
+    student_id = fields.String(required=True)
+    last_name = fields.String(required=True)
+    first_name = fields.String(required=True)
+    division = fields.String(load_default=None, allow_none=True)
+    birth_date = fields.Date(required=True)
+    login = fields.String(load_default=None, allow_none=True)
+    # A new temporary password (account Notifié, not yet activated), sealed with the event key;
+    # otherwise `password_note` says « ***** » (used) or « Compte à notifier » (no letter yet).
+    temporary_password_encrypted = fields.String(load_default=None, allow_none=True)
+    password_note = fields.String(load_default=None, allow_none=True)
+    notified_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    state = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(ACCOUNT_STATES))
+    last_login_at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class ClassListRequestedSchema(Schema):
+    """F3: the account list of a division or group, to hand out in class (PDF and CSV)."""
+
+    batch_id = fields.String(required=True)
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    requested_by = fields.String(load_default=None, allow_none=True)
+    rows = fields.List(fields.Nested(ClassListRowSchema), required=True)
 
 
 class NotificationDeliveredSchema(Schema):
@@ -207,6 +236,7 @@ EVENT_SCHEMAS: dict[tuple[str, int], Schema] = {
     ("account.merged", 1): AccountMergedSchema(),
     ("school.settings_changed", 1): SchoolSettingsChangedSchema(),
     ("notification.requested", 1): NotificationRequestedSchema(),
+    ("class_list.requested", 1): ClassListRequestedSchema(),
     ("notification.delivered", 1): NotificationDeliveredSchema(),
     ("notification.failed", 1): NotificationFailedSchema(),
     ("portal.service_accessed", 1): ServiceAccessedSchema(),

@@ -36,16 +36,19 @@ MENU = (
         Entry("ENT et courrier de notification", "/admin/settings/ent", RIGHT_SETTINGS),
         Entry("Lien de contact établissement", "/admin/settings/contact", RIGHT_SETTINGS),
         Entry("Liens utiles", "/admin/settings/links", RIGHT_SETTINGS),
+        Entry("Courriers de notification", "/admin/letters/", RIGHT_SETTINGS),
     )),
     Section("Accès des responsables", (
-        Entry("Notifier en masse", "/admin/notifications/guardians", RIGHT_GUARDIAN_ACCESS),
+        Entry("Notifier en masse", "/admin/guardians/notify", RIGHT_GUARDIAN_ACCESS),
         Entry("Gérer le compte responsable / élève", "/admin/guardians/", RIGHT_GUARDIAN_ACCESS),
         Entry("Doublons de responsables", "/admin/guardians/duplicates", RIGHT_GUARDIAN_ACCESS),
+        Entry("Suivi des notifications", "/admin/notifications/", RIGHT_GUARDIAN_ACCESS),
     )),
     Section("Accès des élèves", (
-        Entry("Notifier en masse", "/admin/notifications/students", RIGHT_STUDENT_ACCESS),
+        Entry("Notifier en masse", "/admin/students/notify", RIGHT_STUDENT_ACCESS),
         Entry("Gérer le compte élève", "/admin/students/", RIGHT_STUDENT_ACCESS),
-        Entry("Éditer les listes des comptes élèves", "/admin/notifications/class-lists", RIGHT_STUDENT_ACCESS),
+        Entry("Éditer les listes des comptes élèves", "/admin/students/class-lists", RIGHT_STUDENT_ACCESS),
+        Entry("Suivi des notifications", "/admin/notifications/", RIGHT_STUDENT_ACCESS),
     )),
     Section("Statistiques", (
         Entry("Synthèse comptes élèves", "/admin/stats/", RIGHT_STATISTICS),

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from ts_accounts.adapters.orm import Account, AccountLink, Guardian, School, Student
 from ts_accounts.domain.contacts import is_valid_email
 from ts_accounts.domain.lifecycle import AccountKind
-from ts_accounts.service_layer.accounts import prepare_letter, record_notification
+from ts_accounts.service_layer.accounts import issue_temporary_password, prepare_letter, record_notification
 from ts_accounts.service_layer.audit import Actor, record
 from ts_accounts.service_layer.directory import record_history, snapshots
 from ts_accounts.service_layer.errors import InvalidInput
@@ -103,7 +103,8 @@ def request_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai:
                       "email": None, "address": None})
         uow.emit("notification.requested", {
             "batch_id": order.batch_id, "delivery_id": str(uuid.uuid4()), "batch_size": order.deliveries,
-            "channel": channel, "letter_case": decision.letter_case.value, "account": snapshot,
+            "batch_label": label[:200], "requested_by": actor.login,
+            "population": "guardians" if guardian else "students", "channel": channel, "letter_case": decision.letter_case.value, "account": snapshot,
             "recipient": recipient,
             "student": {"student_id": student.siecle_id, "last_name": student.display_last_name,
                         "first_name": student.first_name, "birth_date": student.birth_date, "division": student.division},
@@ -135,3 +136,52 @@ def record_failure(uow: UnitOfWork, *, account_id: str, channel: str, error: str
     if uow.session.get(Account, account_id) is not None:
         record_history(uow.session, [account_id], "notification_failed", now=at, actor="notificateur",
                        detail={"batch_id": batch_id, "channel": channel, "error": error[:500]})
+
+
+PASSWORD_HIDDEN = "*****"
+TO_NOTIFY = "Compte à notifier"
+
+
+def request_class_list(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: str, division: str | None = None,
+                       group: str | None = None, now: datetime) -> str:
+    """F3: the account list of a division or group, to hand out in class. A student whose
+    account is Notifié but not activated gets a NEW temporary password printed on the list (only a
+    hash of the previous one exists); used accounts show « ***** »; accounts never notified show
+    « Compte à notifier ». Returns the batch id the notifier will render under."""
+    if bool(division) == bool(group):
+        raise InvalidInput("Choisissez une division ou un groupe.")
+    session = uow.session
+    students = session.scalars(select(Student).where(Student.school_uai == uai, Student.departed_at.is_(None),
+                                                     Student.division == division if division else True)).all()
+    if group:
+        students = [student for student in students if group in (student.groups or [])]
+    if not students:
+        raise InvalidInput("Aucun élève dans cette division ou ce groupe.")
+    batch_id, rows = str(uuid.uuid4()), []
+    for student in sorted(students, key=lambda s: (s.display_last_name.lower(), s.first_name.lower(), s.siecle_id)):
+        link = session.scalar(select(AccountLink).where(AccountLink.school_uai == uai, AccountLink.student_id == student.id,
+                                                        AccountLink.guardian_id.is_(None), AccountLink.ended_at.is_(None)))
+        account = session.get(Account, link.account_id) if link else None
+        sealed, note = None, None
+        if account is None or account.state == "not_notified":
+            note = TO_NOTIFY
+        elif account.state == "used":
+            note = PASSWORD_HIDDEN
+        else:
+            password = issue_temporary_password(uow, account, now=now, actor=actor.login)
+            sealed = box.seal(password)
+            record_history(session, [account.id], "class_list_printed", now=now, actor=actor.login,
+                           detail={"batch_id": batch_id})
+        rows.append({
+            "student_id": student.siecle_id, "last_name": student.display_last_name, "first_name": student.first_name,
+            "division": student.division, "birth_date": student.birth_date,
+            "login": account.login if account else None, "temporary_password_encrypted": sealed, "password_note": note,
+            "notified_at": account.notified_at if account else None, "state": account.state if account else None,
+            "last_login_at": account.last_login_at if account else None,
+        })
+    title = f"Division {division}" if division else f"Groupe {group}"
+    uow.emit("class_list.requested", {"batch_id": batch_id, "title": title, "requested_by": actor.login, "rows": rows},
+             school_uai=uai)
+    record(session, actor, school_uai=uai, action="class_list.requested", target=title,
+           summary=f"Liste des comptes élèves : {title} ({len(rows)} élève(s))", detail={"batch_id": batch_id})
+    return batch_id

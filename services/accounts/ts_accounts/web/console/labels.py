@@ -5,6 +5,7 @@ EVENT_LABELS = {
     "temporary_password_issued": "Mot de passe provisoire attribué",
     "notification_requested": "Notification demandée",
     "notification_failed": "Échec de la notification",
+    "class_list_printed": "Mot de passe provisoire réattribué (liste de classe)",
     "notified": "Notifié",
     "first_login": "Première connexion",
     "email_confirmed": "Adresse électronique confirmée",
