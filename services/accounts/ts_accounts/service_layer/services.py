@@ -274,10 +274,10 @@ def add_publication_date(uow: UnitOfWork, actor: Actor, uai: str, *, mef_code: s
 
 
 def remove_publication_date(uow: UnitOfWork, actor: Actor, uai: str, date_id: int) -> NotesPublicationDate:
-    _require_notes_open(uow, uai)
     row = uow.session.get(NotesPublicationDate, date_id)
-    if row is None or row.school_uai != uai:
+    if row is None or row.school_uai != uai:  # first: another school's date does not exist here
         raise NotFound("Cette date de publication n'existe plus.")
+    _require_notes_open(uow, uai)
     pair = _pair_label(uow.session, uai, row.mef_code, row.division)
     uow.session.delete(row)
     record(uow.session, actor, school_uai=uai, action="notes.date_removed",

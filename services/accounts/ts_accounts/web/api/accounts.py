@@ -161,9 +161,9 @@ def _detail_json(detail) -> dict:
 
 
 @blueprint.route("")
+@api_view(RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, any_of=True)
 @blueprint.arguments(SearchArgs, location="query")
 @blueprint.response(200, AccountRowSchema(many=True))
-@api_view(RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, any_of=True)
 def search_accounts(args):
     """Search the school's students or guardian couples, with their current account."""
     kind = population_kind(args["population"])
@@ -175,8 +175,8 @@ def search_accounts(args):
 
 @blueprint.route("/<population>/<student_id>", endpoint="detail_student", defaults={"guardian_id": None})
 @blueprint.route("/<population>/<student_id>/<guardian_id>", endpoint="detail_couple")
-@blueprint.response(200, AccountDetailSchema)
 @api_view(RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, any_of=True)
+@blueprint.response(200, AccountDetailSchema)
 def detail(population: str, student_id: str, guardian_id: str | None):
     """One student, or one guardian × student couple: people, current account, history."""
     kind = population_kind(population)
@@ -187,9 +187,9 @@ def detail(population: str, student_id: str, guardian_id: str | None):
 @blueprint.route("/<population>/<student_id>/notify", endpoint="notify_student", methods=["POST"],
                  defaults={"guardian_id": None})
 @blueprint.route("/<population>/<student_id>/<guardian_id>/notify", endpoint="notify_couple", methods=["POST"])
+@api_view(RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, any_of=True)
 @blueprint.arguments(NotifyBody)
 @blueprint.response(202, NotificationSchema)
-@api_view(RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, any_of=True)
 def notify(body, population: str, student_id: str, guardian_id: str | None):
     """Renotify the account (a new temporary password when the rules or `reset_password` say so).
     The notifier renders and sends; follow the batch at /admin/notifications/batches/<batch_id>."""
@@ -212,8 +212,8 @@ def notify(body, population: str, student_id: str, guardian_id: str | None):
 @blueprint.route("/<population>/<student_id>/new-account", endpoint="new_account_student", methods=["POST"],
                  defaults={"guardian_id": None})
 @blueprint.route("/<population>/<student_id>/<guardian_id>/new-account", endpoint="new_account_couple", methods=["POST"])
-@blueprint.response(201, AccountDetailSchema)
 @api_view(RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, any_of=True)
+@blueprint.response(201, AccountDetailSchema)
 def new_account(population: str, student_id: str, guardian_id: str | None):
     """A new account with a new normalised login; the old one closes (or keeps its other children)."""
     kind = population_kind(population)
@@ -231,9 +231,9 @@ def new_account(population: str, student_id: str, guardian_id: str | None):
 @blueprint.route("/<population>/<student_id>/access", endpoint="access_student", methods=["PUT"],
                  defaults={"guardian_id": None})
 @blueprint.route("/<population>/<student_id>/<guardian_id>/access", endpoint="access_couple", methods=["PUT"])
+@api_view(RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, any_of=True)
 @blueprint.arguments(AccessBody)
 @blueprint.response(200, AccountDetailSchema)
-@api_view(RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, any_of=True)
 def access(body, population: str, student_id: str, guardian_id: str | None):
     """Remove (refusal coupon, B9) or restore the account's access to online services."""
     kind = population_kind(population)
@@ -251,9 +251,9 @@ def access(body, population: str, student_id: str, guardian_id: str | None):
 
 
 @blueprint.route("/guardians/<student_id>/<guardian_id>/resend-activation", methods=["POST"])
+@api_view(RIGHT_GUARDIAN_ACCESS)
 @blueprint.arguments(ResendBody)
 @blueprint.response(200, SentSchema)
-@api_view(RIGHT_GUARDIAN_ACCESS)
 def resend_activation(body, student_id: str, guardian_id: str):
     """Send the activation (confirmation) email again, to a corrected address if given."""
     with runtime_of().uow() as uow:
@@ -273,9 +273,9 @@ def resend_activation(body, student_id: str, guardian_id: str):
 
 
 @blueprint.route("/guardians/<student_id>/<guardian_id>/write", methods=["POST"])
+@api_view(RIGHT_GUARDIAN_ACCESS)
 @blueprint.arguments(WriteBody)
 @blueprint.response(200, SentSchema)
-@api_view(RIGHT_GUARDIAN_ACCESS)
 def write(body, student_id: str, guardian_id: str):
     """Write an email to the guardian (their confirmed address, else SIECLE's)."""
     with runtime_of().uow() as uow:

@@ -91,9 +91,9 @@ class ImportArgs(Schema):
 
 
 @blueprint.route("/audit")
+@api_view(RIGHT_AUDIT)
 @blueprint.arguments(AuditArgs, location="query")
 @blueprint.response(200, AuditPageSchema)
-@api_view(RIGHT_AUDIT)
 def audit_entries(args):
     """The school's audit log, newest first, 50 per page."""
     query = audit_log.AuditQuery(staff_login=args["staff"], action=args["action"], text=args["text"],
@@ -104,8 +104,8 @@ def audit_entries(args):
 
 
 @blueprint.route("/delegations")
-@blueprint.response(200, DelegateSchema(many=True))
 @api_view(RIGHT_DELEGATE)
+@blueprint.response(200, DelegateSchema(many=True))
 def delegations():
     """Staff members the head delegated parts of the console to."""
     with runtime_of().uow() as uow:
@@ -113,9 +113,9 @@ def delegations():
 
 
 @blueprint.route("/delegations", methods=["POST"])
+@api_view(RIGHT_DELEGATE)
 @blueprint.arguments(DelegationBody)
 @blueprint.response(201, DelegateSchema(many=True))
-@api_view(RIGHT_DELEGATE)
 def add_delegation(body):
     """Delegate parts of the console to a staff member (created if new)."""
     with runtime_of().uow() as uow:
@@ -129,8 +129,8 @@ def add_delegation(body):
 
 
 @blueprint.route("/delegations/<int:staff_id>", methods=["DELETE"])
-@blueprint.response(204)
 @api_view(RIGHT_DELEGATE)
+@blueprint.response(204)
 def remove_delegation(staff_id: int):
     """End a delegation."""
     with runtime_of().uow() as uow:
@@ -142,9 +142,9 @@ def remove_delegation(staff_id: int):
 
 
 @blueprint.route("/imports", methods=["POST"])
+@api_view(RIGHT_IMPORT)
 @blueprint.arguments(ImportArgs, location="query")
 @blueprint.response(201, ImportReportSchema)
-@api_view(RIGHT_IMPORT)
 def import_files(args):
     """Import SIECLE exports (multipart field `files`, one or more .xml/.zip) or one CSV file
     (`format=csv`). A rejected file changes nothing (400, with every problem found)."""

@@ -27,8 +27,8 @@ class CsrfSchema(Schema):
 
 
 @blueprint.route("/me")
-@blueprint.response(200, MeSchema)
 @api_view(school_optional=True)
+@blueprint.response(200, MeSchema)
 def me():
     """The signed-in staff member, the school worked on and the rights held there."""
     staff = g.staff
@@ -37,8 +37,8 @@ def me():
 
 
 @blueprint.route("/csrf-token")
-@blueprint.response(200, CsrfSchema)
 @api_view(school_optional=True, needs_activation=False)
+@blueprint.response(200, CsrfSchema)
 def csrf_token():
     """The CSRF token of the session, for the X-CSRFToken header of POST, PUT and DELETE calls."""
     return {"csrf_token": generate_csrf()}

@@ -7,7 +7,7 @@ from wtforms import DateField, EmailField, PasswordField, SelectField, SelectMul
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from ts_accounts.service_layer import audit as audit_log
-from ts_accounts.service_layer.errors import AccountsError
+from ts_accounts.service_layer.errors import AccountsError, NotFound
 from ts_accounts.service_layer.staff import RIGHT_LABELS, delegate, list_delegates, revoke_delegation
 from ts_accounts.web.console.common import console_page
 from ts_shared.web.app import runtime_of
@@ -80,10 +80,9 @@ def revoke(staff_id: int):
         with runtime_of().uow() as uow:
             revoke_delegation(uow, g.actor, uai=g.school.uai, staff_id=staff_id)
             uow.commit()
-    except AccountsError as error:
-        flash(str(error), "error")
-    else:
-        flash("La délégation est retirée.", "success")
+    except NotFound:
+        abort(404)  # no such delegation in this school
+    flash("La délégation est retirée.", "success")
     return redirect(url_for("establishment.delegations"))
 
 

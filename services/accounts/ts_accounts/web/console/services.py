@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import abort, Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, RadioField, StringField
 from wtforms.fields import SelectChoice
@@ -264,7 +264,9 @@ def remove_publication_date(date_id: int):
         with runtime_of().uow() as uow:
             row = cases.remove_publication_date(uow, g.actor, g.school.uai, date_id)
             uow.commit()
-    except (NotFound, AccountsError) as error:
+    except NotFound:
+        abort(404)
+    except AccountsError as error:
         failed(str(error))
         return redirect(url_for("console_services.notes"))
     return done(f"Date de publication du {row.publication_date:%d/%m/%Y} supprimée pour la division {row.division}.",
