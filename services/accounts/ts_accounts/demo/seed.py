@@ -1,18 +1,21 @@
 """Demo data of the embedded run: a school whose population comes from bundled synthetic SIECLE
-exports (demo/siecle/), its head and an academy administrator."""
+exports (demo/siecle/), its identity block, its head and an academy administrator, and what the
+academy offers (an ENT address, a TIPI client number). Online services are NOT activated: the
+demo starts where a school starts (C1)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from sqlalchemy import select
 
-from ts_accounts.adapters.orm import School, StaffUser
+from ts_accounts.adapters.orm import AcademyEntLink, School, SchoolEmail, StaffUser, TipiClient
 from ts_accounts.adapters.siecle import inspect_export
 from ts_accounts.service_layer.imports import import_population, source_from_exports
-from ts_accounts.service_layer.schools import add_school
+from ts_accounts.service_layer.schools import add_school, announce_settings
 from ts_accounts.service_layer.staff import create_staff
 
 DEMO_UAI = "0541234X"
+DEMO_ACADEMY = "NCY"
 DEMO_EXPORT = Path(__file__).resolve().parent / "siecle"
 DEMO_HEAD = ("chef.demo", "Mme Claire Martin (cheffe d'établissement)", "demo-chef-2026")
 DEMO_ADMIN = ("admin.academie", "M. Paul Durand (académie)", "demo-admin-2026")
@@ -23,7 +26,17 @@ def seed_demo(runtime) -> list[str]:
     runs only in embedded mode, never in production)."""
     with runtime.uow() as uow:
         if uow.session.get(School, DEMO_UAI) is None:
-            add_school(uow, uai=DEMO_UAI, name="Collège Jean Moulin", academy_code="NCY", city="Nancy")
+            school = add_school(uow, uai=DEMO_UAI, name="Collège Jean Moulin", academy_code=DEMO_ACADEMY, city="Nancy")
+            school.address_lines, school.postal_code, school.phone = ["12 rue de la République"], "54000", "03 83 00 00 00"
+            school.siecle_modules = ["notes"]
+            uow.session.add_all([
+                SchoolEmail(school_uai=DEMO_UAI, address="ce.0541234x@ac-nancy-metz.fr", label="Secrétariat"),
+                SchoolEmail(school_uai=DEMO_UAI, address="vie-scolaire.0541234x@ac-nancy-metz.fr", label="Vie scolaire"),
+                AcademyEntLink(academy_code=DEMO_ACADEMY, label="ENT académique Mon Bureau Numérique",
+                               url="https://monbureaunumerique.example.fr"),
+                TipiClient(number="054123", holder="Agence comptable du collège Jean Moulin", academy_code=DEMO_ACADEMY),
+            ])
+            announce_settings(uow, school)
             login, name, password = DEMO_HEAD
             create_staff(uow, login=login, display_name=name, password=password, head_of=DEMO_UAI)
             login, name, password = DEMO_ADMIN
