@@ -19,7 +19,8 @@ from werkzeug.test import Client
 from support.settings import settings_for
 from support.siecle_files import ADDRESSES, LINKS, PEOPLE, STUDENTS, guardians_file, student_xml, students_file
 from ts_accounts.adapters.orm import (
-    NotesPublicationDate, NotesSettings, SchoolEmail, SchoolService, StaffAssignment, TipiClient, UsefulLink,
+    AcademyEntLink, NotesPublicationDate, NotesSettings, SchoolEmail, SchoolService, StaffAssignment, TipiClient,
+    UsefulLink,
 )
 from ts_accounts.adapters.siecle import inspect_export
 from ts_accounts.service_layer.imports import import_population, source_from_exports
@@ -70,6 +71,33 @@ VALID_BODIES = {
     "api_accounts.resend_activation": {},
     "api_accounts.write": {"subject": "Objet", "body": "Message"},
     "api_establishment.remove_delegation": {},
+    "api_services.set_services": {"services": {"vie_scolaire": True}},
+    "api_services.set_notes_publication": {"publication": "deadline"},
+    "api_services.add_publication_date": {"mef_code": "10210001110", "division": "4B", "date": "2026-12-19"},
+    "api_services.remove_publication_date": {},
+    "api_services.set_payment": {"tipi_client_number": "999999", "minimum_amount": "15,50",
+                                 "contact_email": "intendance@example.org"},
+    "api_settings.set_welcome_message": {"html": "<p>Bienvenue</p>"},
+    "api_settings.preview_welcome_message": {"html": "<p>Bienvenue</p>"},
+    "api_settings.set_ent": {"letter_type": "mixed", "ent_url": "https://ent.example.org"},
+    "api_settings.set_contact": {"active": False},
+    "api_settings.add_link": {"label": "Lien", "url": "https://example.org"},
+    "api_settings.update_link": {"label": "Lien", "url": "https://example.org"},
+    "api_settings.delete_link": {},
+    "api_academy.add_school": {"uai": "0880001Y", "name": "Nouveau collège", "academy_code": "NCY", "city": "Épinal"},
+    "api_academy.update_school": {"name": "Collège renommé", "address_lines": ["1 rue de la Paix"],
+                                  "postal_code": "54000", "city": "Nancy", "phone": None, "siecle_modules": []},
+    "api_academy.add_school_email": {"address": "secretariat@example.org", "label": None},
+    "api_academy.remove_school_email": {},
+    "api_academy.appoint_school_head": {"login": "chef.b", "display_name": "Chef", "initial_password": PASSWORD},
+    "api_academy.service_flags": {"enabled": False},
+    "api_academy.add_academic_service": {"label": "Service", "url": "https://example.org"},
+    "api_academy.update_academic_service": {"label": "Service", "url": "https://example.org"},
+    "api_academy.delete_academic_service": {},
+    "api_academy.add_ent_link": {"label": "ENT", "url": "https://ent.example.org"},
+    "api_academy.remove_ent_link": {},
+    "api_academy.add_tipi_client": {"number": "123456", "holder": "Agence comptable"},
+    "api_academy.remove_tipi_client": {},
 }
 
 
@@ -95,6 +123,8 @@ def world(tmp_path_factory):
         uow.session.add_all([UsefulLink(school_uai=B, label="Site B", url="https://b.example.org"),
                              SchoolEmail(school_uai=B, address="contact@b.example.org"),
                              TipiClient(number="999999", holder="Agence B", academy_code="NCY"),
+                             AcademyEntLink(academy_code="NCY", label="ENT de l'académie",
+                                            url="https://ent.example.org"),
                              SchoolService(school_uai=B, service_code="notes", open=True),
                              NotesSettings(school_uai=B, publication="deadline"),
                              NotesPublicationDate(school_uai=B, mef_code="10210001110", division="4B",
@@ -117,6 +147,7 @@ def world(tmp_path_factory):
             "email_id": uow.session.scalar(select(SchoolEmail.id).where(SchoolEmail.school_uai == B)),
             "date_id": uow.session.scalar(select(NotesPublicationDate.id).where(NotesPublicationDate.school_uai == B)),
             "academy_code": "NCY", "code": "vie_scolaire", "number": "999999", "filename": "dsfr/dsfr.min.css",
+            "ent_link_id": uow.session.scalar(select(AcademyEntLink.id).where(AcademyEntLink.academy_code == "NCY")),
         }
     app = platform.spec("accounts").create_app(platform.settings, accounts)
     yield platform, app, values
@@ -202,8 +233,9 @@ def test_pages_without_parameters_never_show_another_schools_people(world):
 def test_only_academy_administrators_open_the_academy_pages(world):
     platform, app, values = world
     client, token = signed_in(app, "chef.a")
-    academy = [(rule, method) for rule, method in routes(app) if rule.rule.startswith("/admin/academy")]
-    assert academy
+    academy = [(rule, method) for rule, method in routes(app)
+               if rule.rule.startswith(("/admin/academy", "/api/v1/academy"))]
+    assert academy and any(rule.rule.startswith("/api/v1/academy") for rule, _ in academy)
     for rule, method in academy:
         values_a = dict(values, uai=A)
         response = call(client, method, url_for_rule(rule, values_a), token=token,

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from flask import Flask
 
+from ts_notifier.web.batches import blueprint as batches_blueprint
+from ts_notifier.web.letters import blueprint as letters_blueprint
 from ts_shared.config import Settings
 from ts_shared.service import ServiceRuntime
 from ts_shared.web.app import create_service_app
@@ -13,7 +15,10 @@ def create_app(settings: Settings | None = None, runtime: ServiceRuntime | None 
     from ts_notifier.spec import SERVICE
 
     runtime = runtime or ServiceRuntime(SERVICE, settings or Settings.from_env())
-    return create_service_app(
+    app = create_service_app(
         __name__, runtime, url_prefix="/admin/notifications", product_name="Administration Téléservices",
         tagline="Notifications et courriers", session_cookie=STAFF_COOKIE, session_purpose=STAFF_SESSION_PURPOSE,
     )
+    app.register_blueprint(letters_blueprint)
+    app.register_blueprint(batches_blueprint)
+    return app

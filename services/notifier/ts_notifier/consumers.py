@@ -1,6 +1,7 @@
 """Events the notifier consumes: its handlers table."""
 from __future__ import annotations
 
+from ts_notifier.service_layer.batches import receive_class_list, receive_notification
 from ts_notifier.service_layer.family_emails import send_family_email
 from ts_notifier.service_layer.school_settings import record_school_settings
 from ts_shared.messaging.envelope import Event
@@ -14,4 +15,7 @@ def school_settings_changed(uow: UnitOfWork, event: Event) -> None:
 HANDLERS = {
     "school.settings_changed": school_settings_changed,
     "family_email.requested": send_family_email,
+    # A two-phase handler: an email is on record as « sending » before it goes (see batches).
+    "notification.requested": receive_notification,
+    "class_list.requested": receive_class_list,
 }

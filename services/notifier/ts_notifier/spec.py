@@ -4,7 +4,8 @@ from pathlib import Path
 from ts_notifier.adapters.orm import MESSAGING, Base
 from ts_notifier.app import create_app
 from ts_notifier.consumers import HANDLERS
-from ts_shared.service import ServiceSpec
+from ts_notifier.jobs import purge_files_job
+from ts_shared.service import Job, ServiceSpec
 
 SERVICE = ServiceSpec(
     name="notifier",
@@ -13,4 +14,5 @@ SERVICE = ServiceSpec(
     tables=MESSAGING,
     migrations_dir=Path(__file__).resolve().parent.parent / "migrations",
     handlers=HANDLERS,
+    jobs=(Job("purge_files", every_seconds=600, run=purge_files_job),),
 )

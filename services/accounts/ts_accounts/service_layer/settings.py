@@ -1,7 +1,9 @@
 """The « Paramétrage » menu (D1, D2, D4, D5): what a school shows its families on the portal and
 which address its letters give. Every change bumps the school's settings version and announces
-it (`school.settings_changed`), in the same transaction; a change that changes nothing announces
-nothing. Errors are French, per field where a form has several (`SettingsRejected.errors`)."""
+it (`school.settings_changed`) and records it in the audit log (J2) for `actor`, in the same
+transaction — the same action, summary, target and detail whoever asks (the console or the staff
+API); a change that changes nothing announces and records nothing. Errors are French, per field
+where a form has several (`SettingsRejected.errors`)."""
 from __future__ import annotations
 
 import re
@@ -15,6 +17,7 @@ from marshmallow.validate import URL
 from sqlalchemy import select
 
 from ts_accounts.adapters.orm import AcademyEntLink, School, SchoolEmail, UsefulLink
+from ts_accounts.service_layer.audit import Actor, record
 from ts_accounts.service_layer.errors import InvalidInput, NotFound
 from ts_accounts.service_layer.schools import announce_settings, get_school
 from ts_shared.unit_of_work import UnitOfWork
@@ -181,7 +184,7 @@ def too_long_message(length: int | None) -> str:
             "Raccourcissez-le puis validez à nouveau.")
 
 
-def set_welcome_message(uow: UnitOfWork, uai: str, raw_html: str | None) -> SettingsChange:
+def set_welcome_message(uow: UnitOfWork, actor: Actor, uai: str, raw_html: str | None) -> SettingsChange:
     """D1: store the sanitised message (shown at once on every family's home page). Refused,
     nothing changed, beyond 2000 visible characters."""
     preview = preview_welcome(raw_html)
@@ -193,7 +196,15 @@ def set_welcome_message(uow: UnitOfWork, uai: str, raw_html: str | None) -> Sett
     school = get_school(uow, uai)
     before = {"welcome_message_html": school.welcome_message_html or ""}
     school.welcome_message_html = preview.html
-    return _apply(uow, school, before, {"welcome_message_html": preview.html})
+    change = _apply(uow, school, before, {"welcome_message_html": preview.html})
+    if change.changed:
+        html, length = preview.html, preview.length
+        record(uow.session, actor, school_uai=uai, action="settings.welcome_message",
+               summary=f"Message d'accueil modifié ({length} caractères)" if html else "Message d'accueil supprimé",
+               target="message d'accueil",
+               detail={"visible_characters": length, "welcome_message_html": html,
+                       "previous_visible_characters": len(visible_text(before["welcome_message_html"]))})
+    return change
 
 
 # --- D2 ENT and notification letter ---------------------------------------------------------------
@@ -211,8 +222,8 @@ def academy_ent_links(uow: UnitOfWork, academy_code: str) -> list[AcademyEntLink
                                     .order_by(AcademyEntLink.label, AcademyEntLink.id)))
 
 
-def set_ent_and_letter(uow: UnitOfWork, uai: str, *, letter_type: str, academy_link_id: int | None = None,
-                       typed_url: str | None = None) -> SettingsChange:
+def set_ent_and_letter(uow: UnitOfWork, actor: Actor, uai: str, *, letter_type: str,
+                       academy_link_id: int | None = None, typed_url: str | None = None) -> SettingsChange:
     """D2: the letter type, and for « Mixte » and « ENT seul » the ENT address — one of the
     academy's (`academy_link_id`) or typed (`typed_url`). « Téléservices » keeps the address
     stored (it is neither shown nor sent while that type is chosen)."""
@@ -239,7 +250,14 @@ def set_ent_and_letter(uow: UnitOfWork, uai: str, *, letter_type: str, academy_l
             except InvalidInput as error:
                 raise SettingsRejected({"ent_url": str(error)}) from None
     school.letter_type, school.ent_url = letter_type, ent_url
-    return _apply(uow, school, before, {"letter_type": letter_type, "ent_url": ent_url})
+    change = _apply(uow, school, before, {"letter_type": letter_type, "ent_url": ent_url})
+    if change.changed:
+        summary = f"Type de courrier « {LETTER_TYPES[letter_type]} »"
+        if letter_type in ENT_LETTER_TYPES:
+            summary += f", adresse de l'ENT {ent_url}"
+        record(uow.session, actor, school_uai=uai, action="settings.ent", summary=summary,
+               target="ENT et courrier de notification", detail={"before": change.before, "after": change.after})
+    return change
 
 
 # --- D4 contact link ------------------------------------------------------------------------------
@@ -253,7 +271,8 @@ def school_emails(uow: UnitOfWork, uai: str) -> list[SchoolEmail]:
                                     .order_by(SchoolEmail.address, SchoolEmail.id)))
 
 
-def set_contact_link(uow: UnitOfWork, uai: str, *, active: bool, email_id: int | None) -> SettingsChange:
+def set_contact_link(uow: UnitOfWork, actor: Actor, uai: str, *, active: bool,
+                     email_id: int | None) -> SettingsChange:
     """D4: the portal's contact link, active or not, and the school address it sends to (one of
     the school's configured addresses). Impossible while the school has none."""
     school = get_school(uow, uai)
@@ -273,7 +292,12 @@ def set_contact_link(uow: UnitOfWork, uai: str, *, active: bool, email_id: int |
                                                  "écriront."})
     before = {"contact_active": bool(school.contact_active), "contact_email": school.contact_email}
     school.contact_active, school.contact_email = active, address
-    return _apply(uow, school, before, {"contact_active": active, "contact_email": address})
+    change = _apply(uow, school, before, {"contact_active": active, "contact_email": address})
+    if change.changed:
+        summary = f"Lien de contact actif vers {address}" if active else "Lien de contact non actif"
+        record(uow.session, actor, school_uai=uai, action="settings.contact", summary=summary,
+               target="lien de contact", detail={"before": change.before, "after": change.after})
+    return change
 
 
 # --- D5 useful links ------------------------------------------------------------------------------
@@ -310,7 +334,8 @@ def _checked_link(label: str | None, url: str | None) -> tuple[str, str]:
     return label, url
 
 
-def add_useful_link(uow: UnitOfWork, uai: str, *, label: str | None, url: str | None) -> UsefulLink:
+def add_useful_link(uow: UnitOfWork, actor: Actor, uai: str, *, label: str | None,
+                    url: str | None) -> UsefulLink:
     """D5: a new link, shown after the existing ones."""
     label, url = _checked_link(label, url)
     school = get_school(uow, uai)
@@ -318,22 +343,33 @@ def add_useful_link(uow: UnitOfWork, uai: str, *, label: str | None, url: str | 
     uow.session.add(link)
     uow.session.flush()
     announce_settings(uow, school)
+    record(uow.session, actor, school_uai=uai, action="settings.useful_link_added",
+           summary=f"Lien utile ajouté : « {label} » ({url})", target=f"lien utile {link.id}",
+           detail={"label": label, "url": url})
     return link
 
 
-def update_useful_link(uow: UnitOfWork, uai: str, link_id: int, *, label: str | None,
+def update_useful_link(uow: UnitOfWork, actor: Actor, uai: str, link_id: int, *, label: str | None,
                        url: str | None) -> SettingsChange:
     """D5: a link keeps its place in the list when it is changed."""
     link = useful_link(uow, uai, link_id)
     label, url = _checked_link(label, url)
     before = {"label": link.label, "url": link.url}
     link.label, link.url = label, url
-    return _apply(uow, get_school(uow, uai), before, {"label": label, "url": url})
+    change = _apply(uow, get_school(uow, uai), before, {"label": label, "url": url})
+    if change.changed:
+        record(uow.session, actor, school_uai=uai, action="settings.useful_link_changed",
+               summary=f"Lien utile modifié : « {label} » ({url})", target=f"lien utile {link_id}",
+               detail={"before": change.before, "after": change.after})
+    return change
 
 
-def delete_useful_link(uow: UnitOfWork, uai: str, link_id: int) -> UsefulLink:
+def delete_useful_link(uow: UnitOfWork, actor: Actor, uai: str, link_id: int) -> UsefulLink:
     link = useful_link(uow, uai, link_id)
     uow.session.delete(link)
     uow.session.flush()
     announce_settings(uow, get_school(uow, uai))
+    record(uow.session, actor, school_uai=uai, action="settings.useful_link_deleted",
+           summary=f"Lien utile supprimé : « {link.label} » ({link.url})", target=f"lien utile {link_id}",
+           detail={"label": link.label, "url": link.url})
     return link

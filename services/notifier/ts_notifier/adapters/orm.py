@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Integer, String
+from sqlalchemy import JSON, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ts_shared.db import UTCDateTime, new_metadata, timestamp
@@ -33,7 +33,27 @@ class SchoolLetterSettings(Base):
     open_services: Mapped[list[str]] = mapped_column(JSON)
     address_lines: Mapped[list[str]] = mapped_column(JSON)
     phone: Mapped[str | None] = mapped_column(String(40))
+    # What letters print when school.settings_changed carries it (older events do not): the
+    # academy's name (« Académie de … »), the city (« <ville>, le <date> »), the head's name under
+    # the signature, and the labels of academy services (code → label).
+    academy_name: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(100))
+    head_name: Mapped[str | None] = mapped_column(String(200))
+    service_labels: Mapped[dict[str, str] | None] = mapped_column(JSON)
     updated_at: Mapped[timestamp]
+
+
+class LetterPart(Base):
+    """A part of the notification letters (D3) that a school customised: the header, or the body
+    of one letter case. No row: the default text of that part."""
+
+    __tablename__ = "letter_parts"
+
+    school_uai: Mapped[str] = mapped_column(String(8), primary_key=True)
+    part: Mapped[str] = mapped_column(String(40), primary_key=True)  # "header" or a letter case
+    source: Mapped[str] = mapped_column(Text)  # sanitised HTML with {{ fields }}, checked on save
+    updated_at: Mapped[timestamp]
+    updated_by: Mapped[str] = mapped_column(String(100))  # the staff login
 
 
 class OutgoingEmail(Base):
@@ -51,3 +71,8 @@ class OutgoingEmail(Base):
     status: Mapped[str] = mapped_column(String(10))  # sent | refused
     error: Mapped[str | None] = mapped_column(String(2000))
     sent_at: Mapped[timestamp]
+
+
+# The batches' tables live in their own module; importing it here puts them in the metadata
+# (Alembic, the drift check) whatever is imported first.
+from ts_notifier.adapters import batches as _batches  # noqa: E402,F401

@@ -19,6 +19,11 @@ def record_school_settings(session: Session, uai: str, settings: dict) -> bool:
         "open_services": list(settings["open_services"]),
         "address_lines": list(settings["address_lines"]),
         "phone": settings["phone"],
+        # Not in every version of the event yet: absent means unknown (letters do without).
+        "academy_name": settings.get("academy_name"),
+        "city": settings.get("city"),
+        "head_name": settings.get("head_name"),
+        "service_labels": dict(settings.get("service_labels") or {}) or None,
         "updated_at": utcnow(),
     }
     return upsert_if_newer(session, SchoolLetterSettings.__table__, values, key="uai", version_column="settings_version")

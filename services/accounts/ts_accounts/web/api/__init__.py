@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from ts_accounts.web.api import accounts, establishment, meta
+from ts_accounts.web.api import academy, accounts, establishment, meta, school
 
 
 def register_api(app: Flask) -> Api:
@@ -27,6 +27,7 @@ def register_api(app: Flask) -> Api:
         },
     )
     api = Api(app)
-    for module in (meta, accounts, establishment):
-        api.register_blueprint(module.blueprint)
+    for blueprint in (meta.blueprint, accounts.blueprint, establishment.blueprint, *school.blueprints,
+                      academy.blueprint):
+        api.register_blueprint(blueprint)
     return api

@@ -1,8 +1,8 @@
 """The « Paramétrage » menu of the console: welcome message (D1), ENT and notification letter (D2),
 contact link (D4) and useful links (D5). Each view loads the form, calls one use case of
-`service_layer.settings` (which announces the new settings to the portal), records the action in
-the audit log in the same transaction, then redirects; a refused form comes back with its errors
-and nothing saved. The pages work without JavaScript; the scripts of `static/` only add the
+`service_layer.settings` (which announces the new settings to the portal and records the action
+in the audit log, in the same transaction), then redirects; a refused form comes back with its
+errors and nothing saved. The pages work without JavaScript; the scripts of `static/` only add the
 editor, the live counter and preview, and the show/hide of the ENT part."""
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from ts_accounts.adapters.orm import School
 from ts_accounts.service_layer import settings as cases
 from ts_accounts.service_layer.errors import InvalidInput, NotFound
 from ts_accounts.service_layer.settings import SettingsRejected
-from ts_accounts.web.console.common import audit, console_page, done
+from ts_accounts.web.console.common import console_page, done
 from ts_shared.web.app import runtime_of
 from ts_shared.web.staff_session import RIGHT_SETTINGS
 
@@ -65,9 +65,7 @@ def welcome():
                     status = 400
             else:
                 with runtime_of().uow() as uow:
-                    change = cases.set_welcome_message(uow, g.school.uai, raw)
-                    if change.changed:
-                        _audit_welcome(uow, change)
+                    change = cases.set_welcome_message(uow, g.actor, g.school.uai, raw)
                     uow.commit()
                 if not change.changed:
                     return done(NOTHING_CHANGED, "settings.welcome")
@@ -82,15 +80,6 @@ def welcome():
         form.message.data = preview.html
     return render_template("accounts/settings/welcome.html", form=form, preview=preview,
                            breadcrumb=_breadcrumb(("Message d'accueil", url_for("settings.welcome")))), status
-
-
-def _audit_welcome(uow, change: cases.SettingsChange) -> None:
-    html = change.after["welcome_message_html"]
-    length = len(cases.visible_text(html))
-    summary = (f"Message d'accueil modifié ({length} caractères)" if html else "Message d'accueil supprimé")
-    audit(uow, "settings.welcome_message", summary, target="message d'accueil",
-          detail={"visible_characters": length, "welcome_message_html": html,
-                  "previous_visible_characters": len(cases.visible_text(change.before["welcome_message_html"]))})
 
 
 @blueprint.post("/settings/welcome/preview")
@@ -136,15 +125,8 @@ def ent():
             link_id = int(choice[5:]) if choice[5:].isdigit() else 0
         try:
             with runtime_of().uow() as uow:
-                change = cases.set_ent_and_letter(uow, g.school.uai, letter_type=form.letter_type.data or "",
+                change = cases.set_ent_and_letter(uow, g.actor, g.school.uai, letter_type=form.letter_type.data or "",
                                                   academy_link_id=link_id, typed_url=form.ent_url.data)
-                if change.changed:
-                    letter = cases.LETTER_TYPES[change.after["letter_type"]]
-                    summary = f"Type de courrier « {letter} »"
-                    if change.after["letter_type"] in cases.ENT_LETTER_TYPES:
-                        summary += f", adresse de l'ENT {change.after['ent_url']}"
-                    audit(uow, "settings.ent", summary, target="ENT et courrier de notification",
-                          detail={"before": change.before, "after": change.after})
                 uow.commit()
         except SettingsRejected as error:
             _show_errors(form, error)
@@ -199,14 +181,9 @@ def contact():
         email_id = form.contact_email.data
         try:
             with runtime_of().uow() as uow:
-                change = cases.set_contact_link(uow, g.school.uai, active=form.contact_active.data == "active",
+                change = cases.set_contact_link(uow, g.actor, g.school.uai,
+                                                active=form.contact_active.data == "active",
                                                 email_id=int(email_id) if (email_id or "").isdigit() else None)
-                if change.changed:
-                    after = change.after
-                    summary = (f"Lien de contact actif vers {after['contact_email']}" if after["contact_active"]
-                               else "Lien de contact non actif")
-                    audit(uow, "settings.contact", summary, target="lien de contact",
-                          detail={"before": change.before, "after": after})
                 uow.commit()
         except SettingsRejected as error:
             _show_errors(form, error)
@@ -249,9 +226,7 @@ def links():
     if form.validate_on_submit():
         try:
             with runtime_of().uow() as uow:
-                link = cases.add_useful_link(uow, g.school.uai, label=form.label.data, url=form.url.data)
-                audit(uow, "settings.useful_link_added", f"Lien utile ajouté : « {link.label} » ({link.url})",
-                      target=f"lien utile {link.id}", detail={"label": link.label, "url": link.url})
+                link = cases.add_useful_link(uow, g.actor, g.school.uai, label=form.label.data, url=form.url.data)
                 uow.commit()
         except SettingsRejected as error:
             _show_errors(form, error)
@@ -281,12 +256,8 @@ def edit_link(link_id: int):
     if form.validate_on_submit():
         try:
             with runtime_of().uow() as uow:
-                change = cases.update_useful_link(uow, g.school.uai, link_id, label=form.label.data,
+                change = cases.update_useful_link(uow, g.actor, g.school.uai, link_id, label=form.label.data,
                                                   url=form.url.data)
-                if change.changed:
-                    audit(uow, "settings.useful_link_changed",
-                          f"Lien utile modifié : « {change.after['label']} » ({change.after['url']})",
-                          target=f"lien utile {link_id}", detail={"before": change.before, "after": change.after})
                 uow.commit()
         except NotFound:
             abort(404)
@@ -311,9 +282,7 @@ def delete_link(link_id: int):
     if form.validate_on_submit():
         try:
             with runtime_of().uow() as uow:
-                deleted = cases.delete_useful_link(uow, g.school.uai, link_id)
-                audit(uow, "settings.useful_link_deleted", f"Lien utile supprimé : « {deleted.label} » ({deleted.url})",
-                      target=f"lien utile {link_id}", detail={"label": deleted.label, "url": deleted.url})
+                deleted = cases.delete_useful_link(uow, g.actor, g.school.uai, link_id)
                 uow.commit()
         except NotFound:
             abort(404)

@@ -1,0 +1,135 @@
+"""Use cases of the letter editor (D3): list a school's parts, save one (checked, sanitised), reset
+one to its default. A refused text changes nothing: the previous version stays.
+
+Staff actions belong in the audit log, which the accounts service keeps; until the notifier can
+report them there, each save and reset is written to the notifier's log (INFO, logger
+`ts_notifier.letters.audit`) with who, which school, which part."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from jinja2 import TemplateError
+from sqlalchemy.orm import Session
+
+from ts_notifier.adapters.orm import LetterPart
+from ts_notifier.adapters.pdf import PdfRenderingFailed
+from ts_notifier.domain.letters import CASES_WITH_PASSWORD, HEADER, PART_LABELS, PARTS
+from ts_notifier.service_layer import letter_templates as templates
+from ts_notifier.service_layer.letters import preview_pdf
+from ts_shared.db import utcnow
+
+audit_log = logging.getLogger("ts_notifier.letters.audit")
+
+
+@dataclass(frozen=True)
+class PartState:
+    part: str
+    label: str
+    customised: bool
+    updated_at: datetime | None
+    updated_by: str | None
+
+
+def list_parts(session: Session, school_uai: str) -> list[PartState]:
+    stored = templates.customised_parts(session, school_uai)
+    return [PartState(part, PART_LABELS[part], part in stored, stored[part].updated_at if part in stored else None,
+                      stored[part].updated_by if part in stored else None) for part in PARTS]
+
+
+def current_source(session: Session, school_uai: str, part: str) -> str:
+    row = session.get(LetterPart, (school_uai, part))
+    return row.source if row is not None else templates.default_source(part)
+
+
+@dataclass(frozen=True)
+class CheckedText:
+    source: str  # sanitised
+    cleaned: bool  # the sanitiser removed something from what was typed
+    warnings: list[str]  # allowed, but probably not what the school wants
+    pdf: bytes  # the part rendered with the sample family (the last check)
+
+
+def _warnings(part: str, source: str) -> list[str]:
+    if part == HEADER:
+        used = templates.fields_used(source)
+        missing = [label for field, label in (("destinataire", "le nom du destinataire"),
+                                             ("adresse_destinataire", "son adresse"),
+                                             ("etablissement", "le nom de l'établissement")) if field not in used]
+        return [f"L'en-tête n'imprime plus {', '.join(missing)}."] if missing else []
+    used = templates.fields_used(source)
+    needed = [("identifiant", "l'identifiant"), ("adresse_portail", "l'adresse internet des services")]
+    if part in CASES_WITH_PASSWORD:
+        needed.append(("mot_de_passe", "le mot de passe provisoire"))
+    missing = [label for field, label in needed if field not in used]
+    return [f"Attention : ce courrier ne donne plus {', '.join(missing)} au destinataire."] if missing else []
+
+
+def _in_order_within(kept: list[str], typed: list[str]) -> bool:
+    """Whether the sanitiser only dropped fields (those of a comment or of a removed tag), without
+    moving or altering any (nh3 moves text out of table rows, and escapes < > &)."""
+    remaining = iter(typed)
+    return all(token in remaining for token in kept)
+
+
+def check_text(session: Session, school_uai: str, part: str, raw: str, *, public_url: str, on: date) -> CheckedText:
+    """The text `raw` as it would be saved for `part`, checked and rendered with the sample
+    family; raises LetterPartRejected with every reason otherwise."""
+    if part not in PARTS:
+        raise templates.LetterPartRejected([f"La partie « {part} » n'existe pas."])
+    raw = (raw or "").replace("\r\n", "\n")
+    if len(raw) > templates.MAX_SOURCE_LENGTH * 2:
+        raise templates.LetterPartRejected([f"Le texte est trop long ({len(raw)} caractères, "
+                                            f"{templates.MAX_SOURCE_LENGTH} au plus)."])
+    source = templates.sanitise(raw)
+    typed = templates.JINJA_TOKEN.findall(raw)
+    kept = templates.JINJA_TOKEN.findall(source)
+    if not _in_order_within(kept, typed):
+        raise templates.LetterPartRejected([
+            "Le nettoyage du HTML a déplacé ou modifié des champs {{ … }} ou des instructions {% … %} : n'y mettez "
+            "pas les caractères < > &, et dans un tableau placez les conditions à l'intérieur des cellules."])
+    errors = templates.check_source(part, source)
+    if errors:
+        raise templates.LetterPartRejected(errors)
+    try:
+        pdf = preview_pdf(session, school_uai, part, public_url=public_url, on=on, source=source)
+    except (TemplateError, PdfRenderingFailed, ValueError, TypeError) as error:
+        raise templates.LetterPartRejected([f"Le courrier ne peut pas être produit avec ce texte pour la famille "
+                                            f"d'exemple : {error}"]) from error
+    return CheckedText(source, templates.sanitising_changed_text(raw, source), _warnings(part, source), pdf)
+
+
+def save_part(session: Session, school_uai: str, part: str, raw: str, *, by: str, public_url: str,
+              on: date) -> CheckedText:
+    """Save the school's text of `part` once every check passes (the caller commits)."""
+    checked = check_text(session, school_uai, part, raw, public_url=public_url, on=on)
+    row = session.get(LetterPart, (school_uai, part))
+    if checked.source == templates.sanitise(templates.default_source(part)):
+        if row is not None:
+            session.delete(row)  # back to the default text: nothing to keep
+    elif row is None:
+        session.add(LetterPart(school_uai=school_uai, part=part, source=checked.source, updated_at=utcnow(),
+                               updated_by=by))
+    else:
+        row.source, row.updated_at, row.updated_by = checked.source, utcnow(), by
+    audit_log.info("letter part saved: school %s, part %s (%s), by %s, %d characters", school_uai, part,
+                   PART_LABELS[part], by, len(checked.source),
+                   extra={"audit_action": "letters.part_saved", "school_uai": school_uai, "part": part,
+                          "staff_login": by})
+    return checked
+
+
+def reset_part(session: Session, school_uai: str, part: str, *, by: str) -> bool:
+    """Back to the default text; False when the part already had it (the caller commits)."""
+    if part not in PARTS:
+        raise templates.LetterPartRejected([f"La partie « {part} » n'existe pas."])
+    row = session.get(LetterPart, (school_uai, part))
+    if row is None:
+        return False
+    session.delete(row)
+    audit_log.info("letter part reset to its default: school %s, part %s (%s), by %s", school_uai, part,
+                   PART_LABELS[part], by,
+                   extra={"audit_action": "letters.part_reset", "school_uai": school_uai, "part": part,
+                          "staff_login": by})
+    return True
