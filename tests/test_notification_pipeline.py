@@ -3,57 +3,29 @@ notifier sends the emails over real SMTP and puts the paper letters in one PDF, 
 Notifié only what was delivered."""
 from __future__ import annotations
 
-import email
-import email.policy
 import io
-import json
 
 import pytest
-from aiosmtpd.controller import Controller
 from pypdf import PdfReader
 from sqlalchemy import select
 
 from support.bus import reset_memory_broker
+from support.notifying import (
+    ACTOR, UAI, SmtpServer, add_school_with_population, batch_completed, batch_pdf, division_rows,
+    notified_accounts, notifier_knows_the_school, notify, passwords_sent,
+)
 from support.pipeline import run_services
 from support.settings import settings_for
 from ts_accounts.adapters.orm import Account
-from ts_accounts.adapters.siecle import inspect_export
-from ts_accounts.demo.synthetic_siecle import generate_school, write_export
 from ts_accounts.domain.contacts import is_valid_email
-from ts_accounts.service_layer.audit import Actor
-from ts_accounts.service_layer.imports import import_population, source_from_exports
-from ts_accounts.service_layer.notifications import Couple, request_class_list, request_notifications
-from ts_accounts.service_layer.schools import activate_services, add_school
-from ts_accounts.service_layer.support import SearchFilters, search
 from ts_accounts.domain.lifecycle import AccountKind
-from ts_notifier.adapters.batches import Delivery, GeneratedFile, NotificationBatch
+from ts_accounts.service_layer.notifications import Couple, request_class_list
+from ts_notifier.adapters.batches import Delivery, GeneratedFile
 from ts_notifier.service_layer.batches import files_folder
 from ts_shared.config import SmtpSettings
 from ts_shared.crypto import SecretBox
 from ts_shared.db import utcnow
-from ts_shared.messaging.envelope import parse_event
-from ts_shared.runtime.mail_sink import free_port
 from ts_shared.runtime.process import Platform
-
-UAI = "0541234X"
-ACTOR = Actor("chef.demo")
-
-
-class SmtpServer:
-    """A real SMTP server in-process that keeps what it accepts and refuses some mailboxes (550)."""
-
-    def __init__(self, refused=()):
-        self.refused, self.messages = set(refused), []
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refused:
-            return "550 5.1.1 Mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.original_content, policy=email.policy.default))
-        return "250 OK"
 
 
 @pytest.fixture
@@ -61,16 +33,13 @@ def smtp():
     servers = []
 
     def start(refused=()):
-        handler = SmtpServer(refused)
-        port = free_port()
-        controller = Controller(handler, hostname="127.0.0.1", port=port)
-        controller.start()
-        servers.append(controller)
-        return handler, port
+        server = SmtpServer(refused).start()
+        servers.append(server)
+        return server, server.port
 
     yield start
-    for controller in servers:
-        controller.stop()
+    for server in servers:
+        server.stop()
 
 
 @pytest.fixture
@@ -83,17 +52,9 @@ def make_platform(tmp_path):
             smtp=SmtpSettings(host="127.0.0.1", port=smtp_port, sender="Collège <ce@example.org>"),
             public_url="https://scolarite.example.org")
         platform = Platform(settings)
-        with platform.runtime("accounts").uow() as uow:
-            add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY", city="Nancy")
-            activate_services(uow, UAI)
-            uow.commit()
-        files = write_export(generate_school(UAI, 60, seed=5), tmp_path / f"export{len(platforms)}")
-        with platform.runtime("accounts").uow() as uow:
-            import_population(uow, uai=UAI, source=source_from_exports(UAI, [inspect_export(f) for f in files]),
-                              actor="test")
-            uow.commit()
+        add_school_with_population(platform, tmp_path / f"export{len(platforms)}")
         # The notifier learns the school (its letters print it) from the settings event.
-        run_services(platform, lambda: _has_school(platform), services=("accounts", "notifier"))
+        run_services(platform, lambda: notifier_knows_the_school(platform), services=("accounts", "notifier"))
         platforms.append(platform)
         return platform
 
@@ -103,53 +64,8 @@ def make_platform(tmp_path):
     reset_memory_broker()
 
 
-def _has_school(platform) -> bool:
-    from ts_notifier.adapters.orm import SchoolLetterSettings
-
-    with platform.runtime("notifier").uow() as uow:
-        return uow.session.get(SchoolLetterSettings, UAI) is not None
-
-
-def _division_couples(platform, division: str):
-    with platform.runtime("accounts").uow() as uow:
-        rows = search(uow.session, UAI, AccountKind.GUARDIAN, SearchFilters(division=division))
-    return rows
-
-
-def _notify(platform, couples, mode, **kwargs):
-    with platform.runtime("accounts").uow() as uow:
-        order = request_notifications(uow, SecretBox(platform.settings.event_key), ACTOR, uai=UAI, couples=couples,
-                                      mode=mode, reset_password=kwargs.get("reset_password", False), now=utcnow(),
-                                      label="Notification des responsables de 6A")
-        uow.commit()
-    return order
-
-
 def _batch_done(platform, batch_id: str, expected_notified: int) -> bool:
-    with platform.runtime("notifier").uow() as uow:
-        batch = uow.session.get(NotificationBatch, batch_id)
-        if batch is None or batch.completed_at is None:
-            return False
-    with platform.runtime("accounts").uow() as uow:
-        notified = uow.session.scalars(select(Account).where(Account.notified_at.is_not(None))).all()
-    return len(notified) >= expected_notified
-
-
-def _passwords_sent(platform) -> dict[str, str]:
-    """login -> the temporary password accounts sealed into the requests (what letters must print)."""
-    outbox = platform.runtime("accounts").spec.tables.outbox
-    box = SecretBox(platform.settings.event_key)
-    with platform.runtime("accounts").engine.connect() as connection:
-        events = [parse_event(json.loads(row)) for row in connection.execute(
-            select(outbox.c.envelope).where(outbox.c.event_type == "notification.requested")).scalars()]
-    return {e.payload["account"]["login"]: box.open(e.payload["temporary_password_encrypted"]) for e in events}
-
-
-def _pdf(platform, batch_id: str) -> PdfReader:
-    with platform.runtime("notifier").uow() as uow:
-        [file] = uow.session.scalars(select(GeneratedFile).where(GeneratedFile.batch_id == batch_id,
-                                                                 GeneratedFile.kind == "pdf")).all()
-    return PdfReader(io.BytesIO((files_folder(platform.settings) / file.id).read_bytes()))
+    return batch_completed(platform, batch_id) and notified_accounts(platform) >= expected_notified
 
 
 @pytest.mark.parametrize("mode", ["email_and_paper", "email", "paper"])
@@ -157,22 +73,22 @@ def test_a_division_of_guardians_is_notified_in_each_mode(make_platform, smtp, m
     server, port = smtp()
     platform = make_platform(port)
     division = "6A"
-    rows = _division_couples(platform, division)
+    rows = division_rows(platform, division)
     with_email = [r for r in rows if r.email and is_valid_email(r.email)]
-    order = _notify(platform, [Couple(r.student_siecle_id, r.guardian_siecle_id) for r in rows], mode)
+    order = notify(platform, [Couple(r.student_siecle_id, r.guardian_siecle_id) for r in rows], mode)
     expected_email = len(with_email) if mode != "paper" else 0
     expected_paper = {"email_and_paper": len(rows) - len(with_email), "email": 0, "paper": len(rows)}[mode]
     assert order.deliveries == expected_email + expected_paper
     run_services(platform, lambda: _batch_done(platform, order.batch_id, order.deliveries))
 
-    passwords = _passwords_sent(platform)
+    passwords = passwords_sent(platform)
     assert len(server.messages) == expected_email
     for message in server.messages:
         text = message.get_body(preferencelist=("plain",)).get_content()
         login = next(login for login in passwords if login in text)
         assert passwords[login] in text  # the right password with the right login
     if expected_paper:
-        pdf = _pdf(platform, order.batch_id)
+        pdf = batch_pdf(platform, order.batch_id)
         assert len(pdf.pages) == expected_paper  # one page per paper recipient
         paper_logins = [login for login in passwords if not any(login in m.get_body(preferencelist=("plain",)).get_content()
                                                                  for m in server.messages)]
@@ -190,10 +106,10 @@ def test_recipients_the_mail_server_refuses_are_exactly_those_in_the_recap(make_
     rows = None
     server, port = smtp()
     platform = make_platform(port)
-    rows = [r for r in _division_couples(platform, "6A") if r.email and is_valid_email(r.email)]
+    rows = [r for r in division_rows(platform, "6A") if r.email and is_valid_email(r.email)]
     refused = {rows[0].email, rows[-1].email}
     server.refused |= refused
-    order = _notify(platform, [Couple(r.student_siecle_id, r.guardian_siecle_id) for r in rows], "email")
+    order = notify(platform, [Couple(r.student_siecle_id, r.guardian_siecle_id) for r in rows], "email")
     run_services(platform, lambda: _batch_done(platform, order.batch_id, order.deliveries - len(refused)))
     with platform.runtime("notifier").uow() as uow:
         failed = uow.session.scalars(select(Delivery).where(Delivery.batch_id == order.batch_id,
@@ -215,7 +131,7 @@ def test_a_class_list_is_rendered_as_pdf_and_csv_with_the_new_passwords(make_pla
         for account in students[:5]:
             account.state, account.notified_at = "notified", utcnow()
         uow.commit()
-        division = search(uow.session, UAI, AccountKind.STUDENT, SearchFilters(division="6A"))
+    division = division_rows(platform, "6A", AccountKind.STUDENT)
     with platform.runtime("accounts").uow() as uow:
         batch_id = request_class_list(uow, SecretBox(platform.settings.event_key), ACTOR, uai=UAI, division="6A",
                                       now=utcnow())

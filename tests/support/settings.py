@@ -26,6 +26,11 @@ def environment_for(settings: Settings) -> dict[str, str]:
         "TS_RELAY_POLL_SECONDS": "0.1",
         "TS_RELAY_LEASE_SECONDS": str(settings.relay_lease_seconds),
     }
+    if settings.public_url:
+        env["TS_PUBLIC_URL"] = settings.public_url
+    smtp = settings.smtp
+    env.update({"TS_SMTP_HOST": smtp.host, "TS_SMTP_PORT": str(smtp.port), "TS_MAIL_FROM": smtp.sender,
+                "TS_SMTP_STARTTLS": "1" if smtp.starttls else "0"})
     for service, url in settings.database_urls.items():
         env[f"TS_{service.upper()}_DATABASE_URL"] = url
     return env
