@@ -159,6 +159,33 @@ def test_a_school_with_a_bad_field_is_refused_and_nothing_is_stored(platform, ad
     assert len(query(platform, select(School))) == 3 and audit(platform, "school.added") == []
 
 
+@pytest.fixture
+def ncy_admin(platform, app):
+    """An administrator of the academy of Nancy-Metz only."""
+    with platform.runtime("accounts").uow() as uow:
+        create_staff(uow, login="admin.ncy", display_name="Mme Anne Roux", password=ADMIN[2], academy_admin=True,
+                     academy_code="NCY")
+        uow.commit()
+    return sign_in(app, "admin.ncy", ADMIN[2])
+
+
+def test_an_administrator_of_one_academy_sees_and_adds_only_its_schools(platform, ncy_admin):
+    page = text(ncy_admin.get("/admin/academy/schools"))
+    assert "Collège Jean Moulin" in page and "Lycée Henri Poincaré" in page
+    assert "Académie XYZ" not in page and "Collège d'une autre académie" not in page
+    assert re.search(r'name="academy_code"[^>]*value="NCY"', page)  # the form proposes its academy
+    assert ncy_admin.get(f"/admin/academy/schools/{OTHER_UAI}").status_code == 404
+    assert ncy_admin.get("/admin/academy/services?academy=XYZ").status_code == 404
+    response = post_form(ncy_admin, "/admin/academy/schools", {"uai": "0540001A", "name": "Collège Victor Hugo",
+                                                               "academy_code": "XYZ", "city": ""},
+                         page="/admin/academy/schools")
+    assert response.status_code == 400
+    assert "Le code de l'académie doit être NCY : vous administrez cette académie seulement." in text(response)
+    assert get(platform, School, "0540001A") is None
+    api = ncy_admin.get("/api/v1/academy/schools").json
+    assert [group["code"] for group in api] == ["NCY"]
+
+
 IDENTITY = {"name": "Collège Jean Moulin", "address_line_1": "5 bis boulevard Louis XIV", "address_line_2": "BP 12",
             "address_line_3": "", "address_line_4": "", "postal_code": "54000", "city": "Nancy",
             "phone": "03 83 00 00 00", "siecle_modules": "notes"}

@@ -19,7 +19,7 @@ from werkzeug.test import Client
 from support.settings import settings_for
 from support.siecle_files import ADDRESSES, LINKS, PEOPLE, STUDENTS, guardians_file, student_xml, students_file
 from ts_accounts.adapters.orm import (
-    AcademyEntLink, NotesPublicationDate, NotesSettings, SchoolEmail, SchoolService, StaffAssignment, TipiClient,
+    AcademyEntLink, NotesPublicationDate, NotesSettings, School, SchoolEmail, SchoolService, StaffAssignment, TipiClient,
     UsefulLink,
 )
 from ts_accounts.adapters.siecle import inspect_export
@@ -118,6 +118,8 @@ def world(tmp_path_factory):
         create_staff(uow, login="chef.b.existing", display_name="Chef B", password=PASSWORD, head_of=B)
         nobody = create_staff(uow, login="sans.droit", display_name="Sans droit", password=PASSWORD)
         nobody.assignments.append(StaffAssignment(school_uai=A, is_head=False, rights=[]))
+        create_staff(uow, login="admin.xyz", display_name="Admin XYZ", password=PASSWORD, academy_admin=True,
+                     academy_code="XYZ")
         b_delegate = create_staff(uow, login="delegue.b", display_name="Délégué B", password=PASSWORD)
         b_delegate.assignments.append(StaffAssignment(school_uai=B, is_head=False, rights=["statistics"]))
         uow.session.add_all([UsefulLink(school_uai=B, label="Site B", url="https://b.example.org"),
@@ -241,6 +243,29 @@ def test_only_academy_administrators_open_the_academy_pages(world):
         response = call(client, method, url_for_rule(rule, values_a), token=token,
                         body=VALID_BODIES.get(rule.endpoint) if method != "GET" else None)
         assert response.status_code == 403, f"{method} {rule.rule}: {response.status_code}"
+
+
+def test_an_administrator_of_another_academy_neither_sees_nor_changes_this_academy(world):
+    platform, app, values = world
+    client, token = signed_in(app, "admin.xyz")
+    checked = 0
+    for rule, method in routes(app):
+        if not rule.rule.startswith(("/admin/academy", "/api/v1/academy")):
+            continue
+        body = VALID_BODIES.get(rule.endpoint) if method != "GET" else None
+        response = call(client, method, url_for_rule(rule, values), token=token, body=body)
+        text = response.get_data(as_text=True)
+        assert "Collège B" not in text and "Agence B" not in text, f"{method} {rule.rule} shows academy NCY"
+        if is_resource(rule) or rule.endpoint in ("console_academy.schools", "api_academy.add_school"):
+            expected = (404,) if is_resource(rule) else (200, 201, 400) if method == "GET" else (400,)
+            assert response.status_code in expected, f"{method} {rule.rule}: {response.status_code} {text[:300]}"
+            checked += 1
+    assert checked >= 15
+    assert client.get("/api/v1/academy/services?academy=NCY").status_code == 404
+    with platform.runtime("accounts").uow() as uow:
+        assert uow.session.get(School, B).name == "Collège B"
+        assert uow.session.get(School, "0880001Y") is None  # « Nouveau collège » of NCY was refused
+        assert uow.session.get(TipiClient, "999999") is not None
 
 
 def test_a_delegate_without_a_right_opens_nothing_but_what_everyone_has(world):

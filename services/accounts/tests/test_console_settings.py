@@ -550,5 +550,5 @@ def test_every_settings_change_lands_in_the_audit_log_with_the_staff_login(head,
         "settings.welcome_message", "settings.ent", "settings.contact", "settings.useful_link_added",
         "settings.useful_link_changed", "settings.useful_link_deleted"]
     assert {entry.staff_login for entry in entries} == {HEAD}
-    # Six changes, six announcements (after the school's creation and activation).
-    assert [event.payload["settings_version"] for event in settings_events(platform)][-6:] == list(range(3, 9))
+    # Six changes, six announcements (after the school's creation, its head's appointment and its activation).
+    assert [event.payload["settings_version"] for event in settings_events(platform)][-6:] == list(range(4, 10))

@@ -11,7 +11,7 @@ from werkzeug.test import Client
 import ts_accounts.web.identity_api as identity_api_module
 from support.settings import settings_for
 from support.siecle_files import ADDRESSES, LINKS, OTHER_UAI, PEOPLE, STUDENTS, UAI, guardians_file, student_xml, students_file
-from ts_accounts.adapters.orm import Account, AccountLink, OneTimeToken
+from ts_accounts.adapters.orm import Account, OneTimeToken
 from ts_accounts.adapters.siecle import inspect_export
 from ts_accounts.service_layer.accounts import expire_accounts, prepare_letter, record_notification
 from ts_accounts.service_layer.imports import import_population, source_from_exports

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from support.settings import settings_for
-from ts_accounts.adapters.orm import Account, AccountLink, Guardian, GuardianLink, Student
+from ts_accounts.adapters.orm import Account, Guardian, GuardianLink, Student
 from ts_accounts.adapters.siecle import ImportFileError, inspect_export
 from ts_accounts.service_layer.imports import import_population, source_from_exports
 from ts_accounts.service_layer.listing import CSV_HEADER, school_accounts

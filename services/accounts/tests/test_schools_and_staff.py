@@ -2,13 +2,29 @@
 from __future__ import annotations
 
 import pytest
-
+from click.testing import CliRunner
+from sqlalchemy import select
 from support.settings import settings_for
+from ts_accounts.adapters.orm import Academy, AcademyService, StaffUser
 from ts_accounts.domain.schools import InvalidUai, normalise_uai
-from ts_accounts.service_layer.errors import AlreadyExists, AuthenticationFailed, InvalidInput, NotFound
-from ts_accounts.service_layer.schools import add_school
-from ts_accounts.service_layer.staff import create_staff, sign_in_staff
+from ts_accounts.service_layer.academy import add_academic_service
+from ts_accounts.service_layer.audit import Actor
+from ts_accounts.service_layer.errors import (
+    AlreadyExists,
+    AuthenticationFailed,
+    InvalidInput,
+    NotFound,
+)
+from ts_accounts.service_layer.schools import (
+    activate_services,
+    add_school,
+    set_academy_name,
+)
+from ts_accounts.service_layer.services import set_services
+from ts_accounts.service_layer.staff import appoint_head, create_staff, sign_in_staff
 from ts_accounts.spec import SERVICE
+from ts_shared.messaging.events import SchoolSettingsChangedSchema
+from ts_shared.runtime.cli import cli
 from ts_shared.service import ServiceRuntime
 
 
@@ -39,6 +55,38 @@ def test_adding_a_school_announces_its_settings(accounts):
     assert event.type == "school.settings_changed" and event.school_uai == "0541234X"
     assert event.payload["name"] == "Collège Jean Moulin" and event.payload["academy_code"] == "NCY"
     assert event.payload["services_activated"] is False
+
+
+def test_the_settings_tell_the_letters_the_academy_name_the_city_the_head_and_the_service_labels(accounts):
+    with accounts.uow() as uow:
+        add_school(uow, uai="0541234X", name="Collège Jean Moulin", academy_code="NCY", city="Nancy")
+        activate_services(uow, "0541234X")
+        add_academic_service(uow, Actor("test"), "NCY", label="Réservation de repas", url="https://repas.example.org")
+        code = uow.session.scalars(select(AcademyService.code).where(AcademyService.scope == "academic")).one()
+        set_services(uow, Actor("test"), "0541234X", {code: True})
+        create_staff(uow, login="ancien.chef", display_name="M. Jean Dupont", password="x" * 12, head_of="0541234X")
+        appoint_head(uow, Actor("test"), uai="0541234X", login="chef.nouveau", display_name="Mme Claire Martin",
+                     initial_password="y" * 12)
+        set_academy_name(uow, "ncy", "  Nancy-Metz ")
+        last = uow.pending_events[-1]
+        uow.commit()
+    payload = SchoolSettingsChangedSchema().load(last.payload)
+    assert payload["academy_name"] == "Nancy-Metz" and payload["city"] == "Nancy"
+    assert payload["head_name"] == "Mme Claire Martin"  # the head appointed last signs
+    assert payload["service_labels"][code] == "Réservation de repas"
+    assert set(payload["service_labels"]) == set(payload["open_services"]) and code in payload["open_services"]
+
+
+@pytest.mark.parametrize("academy,name,error", [("ncy", "", InvalidInput), ("ncy", "x" * 201, InvalidInput),
+                                                ("XYZ", "Nulle part", NotFound)])
+def test_a_bad_academy_name_is_refused_and_changes_nothing(accounts, academy, name, error):
+    with accounts.uow() as uow:
+        add_school(uow, uai="0541234X", name="Collège Jean Moulin", academy_code="NCY")
+        uow.commit()
+    with accounts.uow() as uow, pytest.raises(error):
+        set_academy_name(uow, academy, name)
+    with accounts.uow() as uow:
+        assert uow.session.get(Academy, "NCY").name is None
 
 
 def test_a_school_cannot_be_added_twice(accounts):
@@ -101,3 +149,24 @@ def test_a_staff_login_is_unique(accounts):
         uow.commit()
     with accounts.uow() as uow, pytest.raises(AlreadyExists):
         create_staff(uow, login="chef.demo", display_name="M. Autre", password="another passphrase")
+
+
+def test_ops_name_an_academy_and_create_its_administrator_with_tsctl(accounts, tmp_path, monkeypatch):
+    monkeypatch.setenv("TS_DATA_DIR", str(tmp_path))
+    with accounts.uow() as uow:
+        add_school(uow, uai="0541234X", name="Collège Jean Moulin", academy_code="NCY")
+        uow.commit()
+    result = CliRunner().invoke(cli, ["academy", "set-name", "NCY", "Nancy-Metz"])
+    assert result.exit_code == 0 and "Académie NCY : Nancy-Metz." in result.output
+    result = CliRunner().invoke(cli, ["staff", "create", "--login", "admin.ncy", "--name", "Mme Anne Roux",
+                                      "--academy-admin", "--academy", "ncy"], env={"TS_STAFF_PASSWORD": "z" * 14})
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli, ["academy", "set-name", "ABC", "Nulle part"])
+    assert result.exit_code == 1 and "L'académie ABC n'existe pas." in result.output
+    result = CliRunner().invoke(cli, ["staff", "create", "--login", "chef.x", "--name", "X", "--academy", "NCY"],
+                                env={"TS_STAFF_PASSWORD": "z" * 14})
+    assert result.exit_code == 1 and "Seul un administrateur académique est rattaché à une académie." in result.output
+    with accounts.uow() as uow:
+        assert uow.session.get(Academy, "NCY").name == "Nancy-Metz"
+        staff = uow.session.scalars(select(StaffUser).where(StaffUser.login.in_(["admin.ncy", "chef.x"]))).all()
+        assert [(s.login, s.academy_admin, s.academy_code) for s in staff] == [("admin.ncy", True, "NCY")]

@@ -66,16 +66,18 @@ def staff_group():
 @click.option("--name", "display_name", required=True, help="Name shown in the console and the audit log")
 @click.option("--email", default=None)
 @click.option("--head-of", default=None, help="UAI of the school this person heads (all rights on it)")
-@click.option("--academy-admin", is_flag=True, help="Manages schools and heads of the academy")
+@click.option("--academy-admin", is_flag=True, help="Manages schools, heads and the services catalogue")
+@click.option("--academy", "academy_code", default=None,
+              help="With --academy-admin: the academy managed (e.g. NCY); without it, every academy")
 @click.password_option("--password", help="Prompted (hidden, twice) when not given; use TS_STAFF_PASSWORD in scripts",
                        envvar="TS_STAFF_PASSWORD")
 @click.pass_context
-def staff_create(ctx, login, display_name, email, head_of, academy_admin, password):
+def staff_create(ctx, login, display_name, email, head_of, academy_admin, academy_code, password):
     """Create a staff user (e.g. the first academy administrator)."""
     try:
         with _runtime(ctx).uow() as uow:
             staff = staff_cases.create_staff(uow, login=login, display_name=display_name, password=password,
-                                             email=email, academy_admin=academy_admin,
+                                             email=email, academy_admin=academy_admin, academy_code=academy_code,
                                              head_of=head_of.upper() if head_of else None)
             uow.commit()
     except AccountsError as error:
@@ -108,6 +110,21 @@ def academy_set_login_format(ctx, academy_code, login_format):
     except AccountsError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Académie {academy.code} : nouveaux identifiants au format {academy.login_format}.")
+
+
+@academy_group.command("set-name")
+@click.argument("academy_code")
+@click.argument("name")
+@click.pass_context
+def academy_set_name(ctx, academy_code, name):
+    """The academy's name as letters print it (e.g. NCY "Nancy-Metz")."""
+    try:
+        with _runtime(ctx).uow() as uow:
+            academy = school_cases.set_academy_name(uow, academy_code, name)
+            uow.commit()
+    except AccountsError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Académie {academy.code} : {academy.name}.")
 
 
 def print_report(report: ImportReport) -> None:

@@ -15,7 +15,7 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Callable, Iterable
 
-from kombu import Consumer, Producer
+from kombu import Producer
 from kombu.mixins import ConsumerMixin
 from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite

@@ -95,9 +95,15 @@ class SchoolSettingsChangedSchema(Schema):
     settings_version = fields.Integer(required=True, validate=validate.Range(min=1))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     academy_code = fields.String(required=True, validate=validate.Length(min=1, max=10))
+    # What the letters print: « Académie de … », « <city>, le … », the head's signature.
+    academy_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    city = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    head_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     services_activated = fields.Boolean(required=True)
     welcome_message_html = fields.String(load_default="", validate=validate.Length(max=20000))
     open_services = fields.List(fields.String(), load_default=list)
+    # code -> label of the academy's own services (national ones are known by every service).
+    service_labels = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
     letter_type = fields.String(load_default="teleservices", validate=validate.OneOf(("teleservices", "mixed", "ent_only")))
     ent_url = fields.String(load_default=None, allow_none=True)
     contact_email = fields.Email(load_default=None, allow_none=True)

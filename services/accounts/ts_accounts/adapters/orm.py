@@ -68,6 +68,8 @@ class StaffUser(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     password_hash: Mapped[str] = mapped_column(String(200))
     academy_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The academy an administrator manages; None: every academy (a national administrator).
+    academy_code: Mapped[str | None] = mapped_column(String(10))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[timestamp] = mapped_column(default=utcnow)
     last_login_at: Mapped[timestamp | None]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from ts_accounts.adapters.orm import AcademyEntLink, School, SchoolEmail, StaffUser, TipiClient
+from ts_accounts.adapters.orm import Academy, AcademyEntLink, School, SchoolEmail, StaffUser, TipiClient
 from ts_accounts.adapters.siecle import inspect_export
 from ts_accounts.service_layer.imports import import_population, source_from_exports
 from ts_accounts.service_layer.schools import add_school, announce_settings
@@ -17,8 +17,8 @@ from ts_accounts.service_layer.staff import create_staff
 DEMO_UAI = "0541234X"
 DEMO_ACADEMY = "NCY"
 DEMO_EXPORT = Path(__file__).resolve().parent / "siecle"
-DEMO_HEAD = ("chef.demo", "Mme Claire Martin (cheffe d'établissement)", "demo-chef-2026")
-DEMO_ADMIN = ("admin.academie", "M. Paul Durand (académie)", "demo-admin-2026")
+DEMO_HEAD = ("chef.demo", "Mme Claire Martin", "demo-chef-2026")  # the letters' signature
+DEMO_ADMIN = ("admin.academie", "M. Paul Durand", "demo-admin-2026")  # administrator of Nancy-Metz only
 
 
 def seed_demo(runtime) -> list[str]:
@@ -27,6 +27,7 @@ def seed_demo(runtime) -> list[str]:
     with runtime.uow() as uow:
         if uow.session.get(School, DEMO_UAI) is None:
             school = add_school(uow, uai=DEMO_UAI, name="Collège Jean Moulin", academy_code=DEMO_ACADEMY, city="Nancy")
+            uow.session.get(Academy, DEMO_ACADEMY).name = "Nancy-Metz"
             school.address_lines, school.postal_code, school.phone = ["12 rue de la République"], "54000", "03 83 00 00 00"
             school.siecle_modules = ["notes"]
             uow.session.add_all([
@@ -40,7 +41,8 @@ def seed_demo(runtime) -> list[str]:
             login, name, password = DEMO_HEAD
             create_staff(uow, login=login, display_name=name, password=password, head_of=DEMO_UAI)
             login, name, password = DEMO_ADMIN
-            create_staff(uow, login=login, display_name=name, password=password, academy_admin=True)
+            create_staff(uow, login=login, display_name=name, password=password, academy_admin=True,
+                         academy_code=DEMO_ACADEMY)
             uow.session.flush()
             exports = [inspect_export(path) for path in sorted(DEMO_EXPORT.glob("*.xml"))]
             import_population(uow, uai=DEMO_UAI, source=source_from_exports(DEMO_UAI, exports), actor="démonstration")

@@ -19,10 +19,13 @@ from ts_accounts.adapters.orm import (
     StaffUser, TipiClient,
 )
 from ts_accounts.domain.contacts import is_valid_email
+from ts_accounts.service_layer.academy_scope import (
+    check_academy, check_new_school_academy, managed_academy, school_in_scope,
+)
 from ts_accounts.service_layer.audit import Actor, record
 from ts_accounts.service_layer.errors import AlreadyExists, InvalidInput, NotFound
 from ts_accounts.service_layer.schools import (
-    NATIONAL_SERVICES, SIECLE_MODULES, add_school, announce_settings, get_school, open_service_codes,
+    NATIONAL_SERVICES, SIECLE_MODULES, add_school, announce_settings, open_service_codes,
 )
 from ts_accounts.service_layer.services import normalise_tipi_number
 from ts_shared.unit_of_work import UnitOfWork
@@ -90,11 +93,16 @@ def _heads(session, uais) -> dict[str, list[Head]]:
     return heads
 
 
-def schools_by_academy(uow: UnitOfWork) -> list[AcademySchools]:
-    """Every school, grouped by academy (academy administrators act at national level for now)."""
-    schools = list(uow.session.scalars(select(School).order_by(School.academy_code, School.name, School.uai)))
+def schools_by_academy(uow: UnitOfWork, actor: Actor) -> list[AcademySchools]:
+    """The schools the administrator manages, grouped by academy (every academy listed)."""
+    scope = managed_academy(uow, actor)
+    query = select(School).order_by(School.academy_code, School.name, School.uai)
+    academies_query = select(Academy)
+    if scope is not None:
+        query, academies_query = query.where(School.academy_code == scope), academies_query.where(Academy.code == scope)
+    schools = list(uow.session.scalars(query))
     heads = _heads(uow.session, [school.uai for school in schools])
-    names = {academy.code: academy.name for academy in uow.session.scalars(select(Academy))}
+    names = {academy.code: academy.name for academy in uow.session.scalars(academies_query)}
     groups: dict[str, list[SchoolLine]] = {code: [] for code in sorted(names)}
     for school in schools:
         groups.setdefault(school.academy_code, []).append(SchoolLine(
@@ -105,6 +113,7 @@ def schools_by_academy(uow: UnitOfWork) -> list[AcademySchools]:
 
 def create_school(uow: UnitOfWork, actor: Actor, *, uai: str, name: str, academy_code: str,
                   city: str | None = None) -> School:
+    check_new_school_academy(uow, actor, academy_code)
     school = add_school(uow, uai=uai, name=name, academy_code=academy_code, city=city)
     record(uow.session, actor, school_uai=school.uai, action="school.added", target=school.uai,
            summary=f"Ajout de l'établissement {school.name} ({school.uai}), académie {school.academy_code}")
@@ -118,8 +127,8 @@ class SchoolDetail:
     heads: tuple[Head, ...]
 
 
-def school_detail(uow: UnitOfWork, uai: str) -> SchoolDetail:
-    school = get_school(uow, uai)
+def school_detail(uow: UnitOfWork, actor: Actor, uai: str) -> SchoolDetail:
+    school = school_in_scope(uow, actor, uai)
     emails = tuple(uow.session.scalars(select(SchoolEmail).where(SchoolEmail.school_uai == uai)
                                        .order_by(SchoolEmail.address)))
     return SchoolDetail(school, emails, tuple(_heads(uow.session, [uai]).get(uai, ())))
@@ -130,7 +139,7 @@ def update_identity(uow: UnitOfWork, actor: Actor, uai: str, *, name: str, addre
                     siecle_modules: list[str]) -> list[str]:
     """The school's identity block (letters, portal contact page) and the SIECLE modules it uses
     (C2: some services need one). Returns the French names of what changed; announced if any."""
-    school = get_school(uow, uai)
+    school = school_in_scope(uow, actor, uai)
     name = _text(name, "Le nom de l'établissement", 200)
     lines = [line for line in (" ".join((line or "").split()) for line in address_lines) if line]
     if len(lines) > MAX_ADDRESS_LINES:
@@ -173,7 +182,7 @@ def update_identity(uow: UnitOfWork, actor: Actor, uai: str, *, name: str, addre
 
 def add_school_email(uow: UnitOfWork, actor: Actor, uai: str, *, address: str, label: str | None = None) -> SchoolEmail:
     """An address of the school (D4 offers them as the portal's contact address)."""
-    school = get_school(uow, uai)
+    school = school_in_scope(uow, actor, uai)
     address = (address or "").strip()
     if not is_valid_email(address) or len(address) > 254:
         raise InvalidInput("Saisissez une adresse électronique valide, par exemple ce.0541234x@ac-nancy-metz.fr.")
@@ -193,7 +202,7 @@ def add_school_email(uow: UnitOfWork, actor: Actor, uai: str, *, address: str, l
 def remove_school_email(uow: UnitOfWork, actor: Actor, uai: str, email_id: int) -> tuple[SchoolEmail, bool]:
     """Returns the address removed and whether it was the portal's contact address (D4), which
     the portal then stops offering."""
-    school = get_school(uow, uai)
+    school = school_in_scope(uow, actor, uai)
     email = uow.session.get(SchoolEmail, email_id)
     if email is None or email.school_uai != uai:
         raise NotFound("Cette adresse électronique n'existe plus.")
@@ -219,8 +228,11 @@ class Catalogue:
     schools: int
 
 
-def academies(uow: UnitOfWork) -> list[Academy]:
-    return list(uow.session.scalars(select(Academy).order_by(Academy.code)))
+def academies(uow: UnitOfWork, actor: Actor) -> list[Academy]:
+    """The academies the administrator manages."""
+    scope = managed_academy(uow, actor)
+    query = select(Academy).order_by(Academy.code)
+    return list(uow.session.scalars(query if scope is None else query.where(Academy.code == scope)))
 
 
 def get_academy(uow: UnitOfWork, code: str) -> Academy:
@@ -230,8 +242,13 @@ def get_academy(uow: UnitOfWork, code: str) -> Academy:
     return academy
 
 
-def catalogue(uow: UnitOfWork, code: str) -> Catalogue:
-    academy = get_academy(uow, code)
+def _academy(uow: UnitOfWork, actor: Actor, code: str) -> Academy:
+    check_academy(uow, actor, code)
+    return get_academy(uow, code)
+
+
+def catalogue(uow: UnitOfWork, actor: Actor, code: str) -> Catalogue:
+    academy = _academy(uow, actor, code)
     services = list(uow.session.scalars(select(AcademyService).where(AcademyService.academy_code == academy.code)
                                         .order_by(AcademyService.position, AcademyService.code)))
     links = uow.session.scalars(select(AcademyEntLink).where(AcademyEntLink.academy_code == academy.code)
@@ -274,7 +291,7 @@ def set_service_flags(uow: UnitOfWork, actor: Actor, academy_code: str, code: st
                       enabled: bool | None = None, mandatory: bool | None = None) -> AcademyService:
     """Offer a service to the academy's schools or not (C2), make it mandatory there or not.
     Services mandatory nationally (Livret scolaire du lycée) stay offered and mandatory."""
-    academy = get_academy(uow, academy_code)
+    academy = _academy(uow, actor, academy_code)
     service = _service(uow, academy.code, code)
     nationally_mandatory = service.code in NATIONALLY_MANDATORY and service.scope == "national"
     if nationally_mandatory and (enabled is False or mandatory is False):
@@ -300,7 +317,7 @@ def set_service_flags(uow: UnitOfWork, actor: Actor, academy_code: str, code: st
 
 def add_academic_service(uow: UnitOfWork, actor: Actor, academy_code: str, *, label: str, url: str) -> AcademyService:
     """An academy's own service (« Service académique »): closed in every school until opened."""
-    academy = get_academy(uow, academy_code)
+    academy = _academy(uow, actor, academy_code)
     label = _text(label, "Le libellé du téléservice", 200)
     url = check_web_address(url, "L'adresse du téléservice")
     services = list(uow.session.scalars(select(AcademyService).where(AcademyService.academy_code == academy.code)))
@@ -329,7 +346,7 @@ def _academic(uow: UnitOfWork, academy_code: str, code: str) -> AcademyService:
 
 def update_academic_service(uow: UnitOfWork, actor: Actor, academy_code: str, code: str, *, label: str,
                             url: str) -> AcademyService:
-    academy = get_academy(uow, academy_code)
+    academy = _academy(uow, actor, academy_code)
     service = _academic(uow, academy.code, code)
     label = _text(label, "Le libellé du téléservice", 200)
     url = check_web_address(url, "L'adresse du téléservice")
@@ -352,7 +369,7 @@ def update_academic_service(uow: UnitOfWork, actor: Actor, academy_code: str, co
 
 def delete_academic_service(uow: UnitOfWork, actor: Actor, academy_code: str, code: str) -> AcademyService:
     """Removes the service from the academy and its schools (their opening of it included)."""
-    academy = get_academy(uow, academy_code)
+    academy = _academy(uow, actor, academy_code)
     service = _academic(uow, academy.code, code)
     before = _open_services_of(uow.session, academy.code)
     uais = select(School.uai).where(School.academy_code == academy.code)
@@ -368,7 +385,7 @@ def delete_academic_service(uow: UnitOfWork, actor: Actor, academy_code: str, co
 
 def add_ent_link(uow: UnitOfWork, actor: Actor, academy_code: str, *, label: str, url: str) -> AcademyEntLink:
     """D2: an ENT address the academy's schools can choose."""
-    academy = get_academy(uow, academy_code)
+    academy = _academy(uow, actor, academy_code)
     label = _text(label, "Le libellé de l'ENT", 200)
     url = check_web_address(url, "L'adresse de l'ENT")
     if uow.session.scalar(select(AcademyEntLink).where(AcademyEntLink.academy_code == academy.code,
@@ -384,7 +401,7 @@ def add_ent_link(uow: UnitOfWork, actor: Actor, academy_code: str, *, label: str
 
 def remove_ent_link(uow: UnitOfWork, actor: Actor, academy_code: str, link_id: int) -> AcademyEntLink:
     """Schools that chose this address keep it (they typed or copied it in D2)."""
-    academy = get_academy(uow, academy_code)
+    academy = _academy(uow, actor, academy_code)
     link = uow.session.get(AcademyEntLink, link_id)
     if link is None or link.academy_code != academy.code:
         raise NotFound("Cet ENT n'est plus dans la liste de l'académie.")
@@ -396,7 +413,7 @@ def remove_ent_link(uow: UnitOfWork, actor: Actor, academy_code: str, link_id: i
 
 def add_tipi_client(uow: UnitOfWork, actor: Actor, academy_code: str, *, number: str, holder: str) -> TipiClient:
     """C4: a TIPI client number of the academy's reference list, and who holds it."""
-    academy = get_academy(uow, academy_code)
+    academy = _academy(uow, actor, academy_code)
     number = normalise_tipi_number(number)
     holder = _text(holder, "Le titulaire du numéro client TIPI", 200)
     existing = uow.session.get(TipiClient, number)
@@ -412,7 +429,7 @@ def add_tipi_client(uow: UnitOfWork, actor: Actor, academy_code: str, *, number:
 
 
 def remove_tipi_client(uow: UnitOfWork, actor: Actor, academy_code: str, number: str) -> TipiClient:
-    academy = get_academy(uow, academy_code)
+    academy = _academy(uow, actor, academy_code)
     client = uow.session.get(TipiClient, number)
     if client is None or client.academy_code != academy.code:
         raise NotFound("Ce numéro client TIPI n'est plus dans le référentiel de l'académie.")

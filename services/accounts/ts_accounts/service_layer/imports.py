@@ -11,7 +11,7 @@ lost legal ranks stop serving them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Callable, Iterable
 
 from sqlalchemy import bindparam, delete, insert, select, update

@@ -20,7 +20,7 @@ from ts_accounts.domain.lifecycle import AccountKind
 from ts_accounts.service_layer.accounts import issue_temporary_password, prepare_letter, record_notification
 from ts_accounts.service_layer.audit import Actor, record
 from ts_accounts.service_layer.directory import record_history, snapshots
-from ts_accounts.service_layer.errors import InvalidInput
+from ts_accounts.service_layer.errors import InvalidInput, NotFound
 from ts_shared.crypto import SecretBox
 from ts_shared.unit_of_work import UnitOfWork
 
@@ -57,7 +57,8 @@ def request_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai:
     if not couples:
         raise InvalidInput("Aucun compte n'est sélectionné.")
     session = uow.session
-    school = session.get(School, uai)
+    if session.get(School, uai) is None:
+        raise NotFound(f"L'établissement {uai} n'existe pas.")
     order = NotificationOrder(batch_id=str(uuid.uuid4()))
     planned = []
     for couple in couples:

@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from ts_accounts.adapters.orm import (
-    Academy, AcademyService, Account, AccountLink, School, SchoolEmail, SchoolService, Student, UsefulLink,
+    Academy, AcademyService, Account, AccountLink, School, SchoolEmail, SchoolService, StaffAssignment, StaffUser,
+    Student, UsefulLink,
 )
 from ts_accounts.domain.logins import LoginFormat
 from ts_accounts.domain.schools import InvalidUai, normalise_uai
@@ -58,6 +59,14 @@ def open_service_codes(session, school: School) -> list[str]:
             and (service.required_module is None or service.required_module in modules)]
 
 
+def _head_name(session, uai: str) -> str | None:
+    """The head who signs the letters: the one appointed last, if several."""
+    return session.scalar(
+        select(StaffUser.display_name).join(StaffAssignment, StaffAssignment.staff_id == StaffUser.id)
+        .where(StaffAssignment.school_uai == uai, StaffAssignment.is_head.is_(True), StaffUser.active.is_(True))
+        .order_by(StaffAssignment.id.desc()).limit(1))
+
+
 def settings_payload(session, school: School) -> dict:
     """What the portal and the notifier need to know of a school (school.settings_changed)."""
     emails_configured = {e.address for e in session.scalars(select(SchoolEmail).where(SchoolEmail.school_uai == school.uai))}
@@ -65,13 +74,21 @@ def settings_payload(session, school: School) -> dict:
     links = session.scalars(select(UsefulLink).where(UsefulLink.school_uai == school.uai)
                             .order_by(UsefulLink.created_at, UsefulLink.id)).all()
     activated = school.services_activated_at is not None
+    open_services = open_service_codes(session, school) if activated else []
+    academy = session.get(Academy, school.academy_code)
+    labels = dict(session.execute(select(AcademyService.code, AcademyService.label).where(
+        AcademyService.academy_code == school.academy_code, AcademyService.code.in_(open_services))).all())
     return {
         "settings_version": school.settings_version,
         "name": school.name,
         "academy_code": school.academy_code,
+        "academy_name": academy.name if academy else None,
+        "city": school.city,
+        "head_name": _head_name(session, school.uai),
         "services_activated": activated,
         "welcome_message_html": school.welcome_message_html,
-        "open_services": open_service_codes(session, school) if activated else [],
+        "open_services": open_services,
+        "service_labels": labels,
         "letter_type": school.letter_type,
         "ent_url": school.ent_url if school.letter_type != "teleservices" else None,
         "contact_email": contact,
@@ -144,6 +161,21 @@ def set_login_format(uow: UnitOfWork, academy_code: str, login_format: str) -> A
     if academy is None:
         raise NotFound(f"L'académie {academy_code} n'existe pas.")
     academy.login_format = login_format.value
+    return academy
+
+
+def set_academy_name(uow: UnitOfWork, academy_code: str, name: str) -> Academy:
+    """The academy's name, as letters print it (« Académie de Nancy-Metz »)."""
+    academy = uow.session.get(Academy, (academy_code or "").strip().upper())
+    if academy is None:
+        raise NotFound(f"L'académie {academy_code} n'existe pas.")
+    name = " ".join((name or "").split())
+    if not name or len(name) > 200:
+        raise InvalidInput("Le nom de l'académie est obligatoire (200 caractères au plus), par exemple Nancy-Metz.")
+    if academy.name != name:
+        academy.name = name
+        for school in uow.session.scalars(select(School).where(School.academy_code == academy.code)):
+            announce_settings(uow, school)
     return academy
 
 

@@ -10,8 +10,10 @@ from sqlalchemy import select
 from ts_accounts.adapters.orm import School, StaffAssignment, StaffUser
 from ts_accounts.adapters.passwords import hash_password, needs_rehash, verify_password
 from ts_accounts.service_layer import throttling
+from ts_accounts.service_layer.academy_scope import school_in_scope
 from ts_accounts.service_layer.audit import Actor, record
 from ts_accounts.service_layer.errors import AlreadyExists, AuthenticationFailed, InvalidInput, NotFound
+from ts_accounts.service_layer.schools import announce_settings
 from ts_shared.db import utcnow
 from ts_shared.unit_of_work import UnitOfWork
 from ts_shared.web.staff_session import DELEGABLE_RIGHTS, SCHOOL_RIGHTS
@@ -75,16 +77,25 @@ def _check_new_staff(uow: UnitOfWork, login: str, display_name: str, password: s
 
 
 def create_staff(uow: UnitOfWork, *, login: str, display_name: str, password: str, email: str | None = None,
-                 academy_admin: bool = False, head_of: str | None = None) -> StaffUser:
+                 academy_admin: bool = False, academy_code: str | None = None,
+                 head_of: str | None = None) -> StaffUser:
+    """A staff user; an academy administrator manages `academy_code` (None: every academy)."""
     login = _check_new_staff(uow, login, display_name, password)
+    academy_code = (academy_code or "").strip().upper() or None
+    if academy_code is not None and not academy_admin:
+        raise InvalidInput("Seul un administrateur académique est rattaché à une académie.")
     staff = StaffUser(login=login, display_name=display_name.strip(), email=email, password_hash=hash_password(password),
-                      academy_admin=academy_admin, active=True)
+                      academy_admin=academy_admin, academy_code=academy_code, active=True)
+    school = None
     if head_of is not None:
-        if uow.session.get(School, head_of) is None:
+        school = uow.session.get(School, head_of)
+        if school is None:
             raise NotFound(f"L'établissement {head_of} n'existe pas.")
         staff.assignments.append(StaffAssignment(school_uai=head_of, is_head=True, rights=list(SCHOOL_RIGHTS)))
     uow.session.add(staff)
     uow.session.flush()
+    if school is not None:
+        announce_settings(uow, school)  # the letters sign with the head's name
     return staff
 
 
@@ -185,10 +196,8 @@ def revoke_delegation(uow: UnitOfWork, actor: Actor, *, uai: str, staff_id: int)
 
 def appoint_head(uow: UnitOfWork, actor: Actor, *, uai: str, login: str, display_name: str | None = None,
                  email: str | None = None, initial_password: str | None = None) -> StaffUser:
-    """The academy names a head of school (created here if new)."""
-    school = uow.session.get(School, uai)
-    if school is None:
-        raise NotFound(f"L'établissement {uai} n'existe pas.")
+    """The academy names a head of school (created here if new); the letters sign with the name."""
+    school = school_in_scope(uow, actor, uai)
     login = (login or "").strip().lower()
     staff = uow.session.scalar(select(StaffUser).where(StaffUser.login == login))
     if staff is None:
@@ -204,4 +213,5 @@ def appoint_head(uow: UnitOfWork, actor: Actor, *, uai: str, login: str, display
     record(uow.session, actor, school_uai=uai, action="head.appointed", target=staff.login,
            summary=f"{staff.display_name} ({staff.login}) nommé(e) chef d'établissement de {school.name}")
     uow.session.flush()
+    announce_settings(uow, school)
     return staff

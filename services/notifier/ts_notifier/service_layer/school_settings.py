@@ -19,7 +19,7 @@ def record_school_settings(session: Session, uai: str, settings: dict) -> bool:
         "open_services": list(settings["open_services"]),
         "address_lines": list(settings["address_lines"]),
         "phone": settings["phone"],
-        # Not in every version of the event yet: absent means unknown (letters do without).
+        # Absent from events older than these fields: unknown, the letters then do without.
         "academy_name": settings.get("academy_name"),
         "city": settings.get("city"),
         "head_name": settings.get("head_name"),

@@ -122,7 +122,7 @@ def _school(detail: cases.SchoolDetail, changed: list[str] | None = None) -> dic
 def schools():
     """Every school, grouped by academy (every academy listed, even without schools)."""
     with runtime_of().uow() as uow:
-        return cases.schools_by_academy(uow)
+        return cases.schools_by_academy(uow, g.actor)
 
 
 @blueprint.route("/schools", methods=["POST"])
@@ -147,7 +147,7 @@ def school(uai: str):
     """A school's identity block, SIECLE modules, email addresses and heads."""
     with runtime_of().uow() as uow:
         try:
-            return _school(cases.school_detail(uow, uai))
+            return _school(cases.school_detail(uow, g.actor, uai))
         except AccountsError as error:
             refuse(error)
 
@@ -168,7 +168,7 @@ def update_school(body, uai: str):
             refuse(error)
         uow.commit()
     with runtime_of().uow() as uow:
-        return _school(cases.school_detail(uow, uai), changed)
+        return _school(cases.school_detail(uow, g.actor, uai), changed)
 
 
 @blueprint.route("/schools/<uai>/emails", methods=["POST"])
@@ -301,7 +301,7 @@ def catalogue(args):
     The services offered to its schools, its ENT addresses, its TIPI reference list."""
     with runtime_of().uow() as uow:
         try:
-            return cases.catalogue(uow, args["academy"])
+            return cases.catalogue(uow, g.actor, args["academy"])
         except AccountsError as error:
             refuse(error)
 

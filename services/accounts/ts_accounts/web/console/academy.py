@@ -124,7 +124,9 @@ def schools():
     elif request.method == "POST":
         status = 400
     with runtime_of().uow() as uow:
-        groups = cases.schools_by_academy(uow)
+        groups = cases.schools_by_academy(uow, g.actor)
+        if request.method == "GET":
+            form.academy_code.data = cases.managed_academy(uow, g.actor)
     return render_template("accounts/academy/schools.html", form=form, groups=groups,
                            breadcrumb=_menu(SCHOOLS)), status
 
@@ -133,7 +135,7 @@ def _school_page(uai: str, *, identity_form: IdentityForm | None = None, email_f
                  head_form: HeadForm | None = None, status: int = 200):
     with runtime_of().uow() as uow:
         try:
-            detail = cases.school_detail(uow, uai)
+            detail = cases.school_detail(uow, g.actor, uai)
         except NotFound:
             return render_template("ts_error.html", status=404, message="Cet établissement n'existe pas."), 404
     school = detail.school
@@ -278,13 +280,13 @@ FLAG_CHANGES = {"enable": {"enabled": True}, "disable": {"enabled": False}, "man
 
 def _catalogue_page(academy_code: str | None, *, service_form=None, ent_form=None, tipi_form=None, status=200):
     with runtime_of().uow() as uow:
-        academies = cases.academies(uow)
+        academies = cases.academies(uow, g.actor)
         if not academies:
             return render_template("accounts/academy/services.html", academies=[], catalogue=None,
                                    breadcrumb=_menu(SERVICES)), status
         code = (academy_code or academies[0].code).strip().upper()
         try:
-            catalogue = cases.catalogue(uow, code)
+            catalogue = cases.catalogue(uow, g.actor, code)
         except NotFound:
             return render_template("ts_error.html", status=404, message=f"L'académie {code} n'existe pas."), 404
     return render_template(
@@ -358,7 +360,7 @@ def add_academic_service(academy_code: str):
 def edit_academic_service(academy_code: str, code: str):
     with runtime_of().uow() as uow:
         try:
-            catalogue = cases.catalogue(uow, academy_code)
+            catalogue = cases.catalogue(uow, g.actor, academy_code)
         except NotFound as error:
             failed(str(error))
             return redirect(url_for("console_academy.services"))
@@ -406,7 +408,7 @@ def delete_academic_service(academy_code: str, code: str):
         return _back(academy_code)
     with runtime_of().uow() as uow:
         try:
-            catalogue = cases.catalogue(uow, academy_code)
+            catalogue = cases.catalogue(uow, g.actor, academy_code)
         except NotFound as error:
             failed(str(error))
             return redirect(url_for("console_academy.services"))

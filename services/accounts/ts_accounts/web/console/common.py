@@ -41,6 +41,7 @@ def console_page(*rights: str, any_of: bool = False, needs_activation: bool = Tr
                     end_staff_session()
                     return redirect("/admin/login")
                 school = uow.session.get(School, access.uai) if access else None
+                foreign = academy and _outside_managed_academy(uow.session, staff, kwargs)
             fresh = StaffIdentity(staff.id, staff.login, staff.display_name, access.uai if access else None,
                                   access.name if access else None, access.rights if access else frozenset(),
                                   staff.academy_admin, identity.expires_at, len(staff.assignments))
@@ -50,6 +51,8 @@ def console_page(*rights: str, any_of: bool = False, needs_activation: bool = Tr
             if academy:
                 if not staff.academy_admin:
                     abort(403)
+                if foreign:
+                    abort(404)  # another academy's school or catalogue does not exist for this administrator
             elif school is None:
                 if not school_optional:
                     abort(403)
@@ -67,6 +70,17 @@ def console_page(*rights: str, any_of: bool = False, needs_activation: bool = Tr
         return wrapper
 
     return decorator
+
+
+def _outside_managed_academy(session, staff, view_arguments: dict) -> bool:
+    """Whether the page names a school or an academy other than the one the administrator
+    manages (the academy use cases check it again)."""
+    if staff.academy_code is None:
+        return False
+    if "academy_code" in view_arguments and view_arguments["academy_code"].strip().upper() != staff.academy_code:
+        return True
+    school = session.get(School, view_arguments["uai"].strip().upper()) if "uai" in view_arguments else None
+    return school is not None and school.academy_code != staff.academy_code
 
 
 def audit(uow, action: str, summary: str, *, target: str | None = None, detail: dict | None = None) -> None:
