@@ -4,28 +4,44 @@ Notifié only what was delivered."""
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
-
 from support.bus import reset_memory_broker
 from support.notifying import (
-    ACTOR, UAI, SmtpServer, add_school_with_population, batch_completed, batch_pdf, division_rows,
-    notified_accounts, notifier_knows_the_school, notify, passwords_sent,
+    ACTOR,
+    UAI,
+    SmtpServer,
+    add_school_with_population,
+    batch_completed,
+    batch_pdf,
+    division_rows,
+    notified_accounts,
+    notifier_knows_the_school,
+    notify,
+    passwords_sent,
 )
 from support.pipeline import run_services
 from support.settings import settings_for
-from ts_accounts.adapters.orm import Account
+from ts_accounts.adapters.orm import Account, AuditEntry
 from ts_accounts.domain.contacts import is_valid_email
 from ts_accounts.domain.lifecycle import AccountKind
 from ts_accounts.service_layer.notifications import Couple, request_class_list
+from ts_accounts.service_layer.schools import activate_services, add_school
+from ts_accounts.service_layer.staff import create_staff, delegate
 from ts_notifier.adapters.batches import Delivery, GeneratedFile
 from ts_notifier.service_layer.batches import files_folder
 from ts_shared.config import SmtpSettings
 from ts_shared.crypto import SecretBox
 from ts_shared.db import utcnow
+from ts_shared.runtime.gateway import Gateway
 from ts_shared.runtime.process import Platform
+from werkzeug.test import Client
+
+OTHER_UAI = "0540099B"
+PASSWORD = "un mot de passe du personnel"
 
 
 @pytest.fixture
@@ -153,3 +169,53 @@ def test_a_class_list_is_rendered_as_pdf_and_csv_with_the_new_passwords(make_pla
     assert any("Compte à notifier" in line for line in lines)
     pdf = PdfReader(io.BytesIO((files_folder(platform.settings) / files["pdf"].id).read_bytes()))
     assert "Liste des comptes élèves – Division 6A" in pdf.pages[0].extract_text()
+
+
+def _console(platform, login: str, password: str) -> Client:
+    """A staff member signed in to the console, through the gateway (accounts signs in, the
+    notifier reads the same session)."""
+    gateway = Gateway({name: spec.create_app(platform.settings, platform.runtime(name))
+                       for name, spec in platform.specs.items()})
+    client = Client(gateway)
+    page = client.get("/admin/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    response = client.post("/admin/login", data={"csrf_token": token, "login": login, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+def test_the_letters_pdf_goes_once_to_the_staff_of_its_school_and_the_download_is_audited(make_platform, smtp):
+    _, port = smtp()
+    platform = make_platform(port)
+    with platform.runtime("accounts").uow() as uow:
+        add_school(uow, uai=OTHER_UAI, name="Collège Victor Hugo", academy_code="NCY")
+        activate_services(uow, OTHER_UAI)
+        create_staff(uow, login="chef.moulin", display_name="Mme Claire Martin", password=PASSWORD, head_of=UAI)
+        create_staff(uow, login="chef.hugo", display_name="M. Jean Hugo", password=PASSWORD, head_of=OTHER_UAI)
+        delegate(uow, ACTOR, uai=UAI, login="stats.moulin", rights=["statistics"], display_name="M. Stats",
+                 initial_password=PASSWORD)
+        uow.commit()
+    rows = division_rows(platform, "6A")
+    order = notify(platform, [Couple(r.student_siecle_id, r.guardian_siecle_id) for r in rows], "paper")
+    run_services(platform, lambda: _batch_done(platform, order.batch_id, order.deliveries))
+    with platform.runtime("notifier").uow() as uow:
+        [pdf] = uow.session.scalars(select(GeneratedFile).where(GeneratedFile.batch_id == order.batch_id)).all()
+    url = f"/admin/notifications/files/{pdf.id}"
+
+    assert _console(platform, "chef.hugo", PASSWORD).get(url).status_code == 404  # another school's head
+    assert _console(platform, "stats.moulin", PASSWORD).get(url).status_code == 403  # no access right
+    head = _console(platform, "chef.moulin", PASSWORD)
+    response = head.get(url)
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    assert len(PdfReader(io.BytesIO(response.data)).pages) == order.deliveries
+    assert head.get(url).status_code == 404  # once: deleted from the server on download
+    assert not (files_folder(platform.settings) / pdf.id).exists()
+
+    def audited():
+        with platform.runtime("accounts").uow() as uow:
+            return uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "files.downloaded")).all()
+
+    run_services(platform, lambda: len(audited()) == 1)
+    [entry] = audited()
+    assert (entry.school_uai, entry.staff_login, entry.target) == (UAI, "chef.moulin", pdf.filename)
+    assert entry.summary.startswith(f"Téléchargement des courriers « {pdf.filename} »")

@@ -1,6 +1,7 @@
 """Events the accounts service consumes: its handlers table."""
 from __future__ import annotations
 
+from ts_accounts.service_layer.audit import record_reported_action
 from ts_accounts.service_layer.notifications import record_delivery, record_failure
 from ts_shared.messaging.envelope import Event
 from ts_shared.unit_of_work import UnitOfWork
@@ -18,7 +19,12 @@ def notification_failed(uow: UnitOfWork, event: Event) -> None:
                    at=event.occurred_at, batch_id=payload["batch_id"])
 
 
+def staff_action_recorded(uow: UnitOfWork, event: Event) -> None:
+    record_reported_action(uow.session, event.school_uai, event.payload)
+
+
 HANDLERS = {
     "notification.delivered": notification_delivered,
     "notification.failed": notification_failed,
+    "staff_action.recorded": staff_action_recorded,
 }

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import base64
 import io
-import logging
+import json
 from datetime import date
 
 import pytest
 from jinja2.sandbox import SecurityError
 from PIL import Image
 from pypdf import PdfReader
+from sqlalchemy import select
 
 from support.settings import settings_for
 from ts_notifier.adapters.orm import LetterPart
@@ -23,8 +24,10 @@ from ts_notifier.service_layer.letters import (
     LetterData, LetterSettingsMissing, render_letter_email, render_letters_pdf, sample_letter,
 )
 from ts_notifier.service_layer.school_settings import record_school_settings
+from ts_shared.messaging.envelope import parse_event
 from ts_shared.messaging.events import LETTER_CASES
 from ts_shared.runtime.process import Platform
+from ts_shared.staff_actions import StaffActor
 
 UAI = "0541234X"
 PORTAL = "https://teleservices.ac-nancy-metz.fr"
@@ -164,7 +167,7 @@ def test_a_letter_never_spans_two_pages_even_when_its_text_is_long(school):
     long_body = letter_templates.default_source("guardian_new").replace(
         "{{ services }}", "{{ services }}" + "<p>Un paragraphe ajouté par l'établissement, assez long.</p>" * 60)
     with school.uow() as uow:
-        letter_parts.save_part(uow.session, UAI, "guardian_new", long_body, by="chef", public_url=PORTAL, on=ON)
+        letter_parts.save_part(uow, UAI, "guardian_new", long_body, by=StaffActor("chef"), public_url=PORTAL, on=ON)
         uow.commit()
     letters = [letter("guardian_new", number) for number in range(3)] + [letter("student_new", 3)]
     pages = pdf_pages(school, letters)
@@ -256,7 +259,7 @@ def test_the_email_gives_the_same_text_with_a_sentence_instead_of_the_paper_coup
 
 def save(runtime, part, text):
     with runtime.uow() as uow:
-        checked = letter_parts.save_part(uow.session, UAI, part, text, by="chef.moulin", public_url=PORTAL, on=ON)
+        checked = letter_parts.save_part(uow, UAI, part, text, by=StaffActor("chef.moulin"), public_url=PORTAL, on=ON)
         uow.commit()
     return checked
 
@@ -358,13 +361,13 @@ def test_reset_brings_back_the_default_text(school):
     save(school, "guardian_continuity", "<p>Texte maison {{ identifiant }} {{ adresse_portail }}</p>{{ mention_cnil }}")
     assert "Texte maison" in one_page_text(school, letter("guardian_continuity"))
     with school.uow() as uow:
-        assert letter_parts.reset_part(uow.session, UAI, "guardian_continuity", by="chef.moulin") is True
+        assert letter_parts.reset_part(uow, UAI, "guardian_continuity", by=StaffActor("chef.moulin")) is True
         uow.commit()
     assert stored(school, "guardian_continuity") is None
     text = one_page_text(school, letter("guardian_continuity"))
     assert "Texte maison" not in text and "Vous étiez titulaire d'un compte internet" in text
     with school.uow() as uow:
-        assert letter_parts.reset_part(uow.session, UAI, "guardian_continuity", by="chef.moulin") is False
+        assert letter_parts.reset_part(uow, UAI, "guardian_continuity", by=StaffActor("chef.moulin")) is False
 
 
 def test_saving_the_default_text_keeps_no_customised_copy(school):
@@ -372,13 +375,19 @@ def test_saving_the_default_text_keeps_no_customised_copy(school):
     assert stored(school, "student_new") is None
 
 
-def test_saves_and_resets_are_written_to_the_log(school, caplog):
-    with caplog.at_level(logging.INFO, logger="ts_notifier.letters.audit"):
-        save(school, "student_new", "<p>{{ identifiant }} {{ mot_de_passe }} {{ adresse_portail }}</p>"
-                                    "{{ mention_cnil }}")
-        with school.uow() as uow:
-            letter_parts.reset_part(uow.session, UAI, "student_new", by="chef.moulin")
-            uow.commit()
-    actions = [(record.audit_action, record.staff_login, record.part) for record in caplog.records]
-    assert actions == [("letters.part_saved", "chef.moulin", "student_new"),
-                       ("letters.part_reset", "chef.moulin", "student_new")]
+def test_saves_and_resets_are_reported_to_the_audit_log(school):
+    save(school, "student_new", "<p>{{ identifiant }} {{ mot_de_passe }} {{ adresse_portail }}</p>"
+                                "{{ mention_cnil }}")
+    with school.uow() as uow:
+        letter_parts.reset_part(uow, UAI, "student_new", by=StaffActor("chef.moulin", 7, "10.0.0.8"))
+        uow.commit()
+    outbox = school.spec.tables.outbox
+    with school.engine.connect() as connection:
+        events = [parse_event(json.loads(row)) for row in connection.execute(
+            select(outbox.c.envelope).where(outbox.c.event_type == "staff_action.recorded").order_by(outbox.c.id))
+            .scalars()]
+    assert [(e.school_uai, e.payload["action"], e.payload["staff_login"], e.payload["target"]) for e in events] == [
+        (UAI, "letters.part_saved", "chef.moulin", "student_new"),
+        (UAI, "letters.part_reset", "chef.moulin", "student_new")]
+    assert events[1].payload["summary"] == "Retour au texte par défaut des courriers « Élève – compte nouveau ou non activé »"
+    assert (events[1].payload["staff_id"], events[1].payload["client_address"]) == (7, "10.0.0.8")

@@ -232,6 +232,20 @@ class ServiceAccessedSchema(Schema):
     accessed_at = fields.AwareDateTime(required=True)
 
 
+class StaffActionRecordedSchema(Schema):
+    """J2: a staff action done in another service than accounts (a letter text edited, a file of
+    passwords downloaded), for the audit log that accounts keeps. The school is the envelope's."""
+
+    staff_login = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    staff_id = fields.Integer(load_default=None, allow_none=True)
+    client_address = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
+    action = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    summary = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    target = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    detail = fields.Dict(keys=fields.String(), load_default=dict)
+    at = fields.AwareDateTime(required=True)
+
+
 EVENT_SCHEMAS: dict[tuple[str, int], Schema] = {
     ("account.created", 1): AccountChangedSchema(),
     ("account.updated", 1): AccountChangedSchema(),
@@ -247,6 +261,7 @@ EVENT_SCHEMAS: dict[tuple[str, int], Schema] = {
     ("notification.failed", 1): NotificationFailedSchema(),
     ("portal.service_accessed", 1): ServiceAccessedSchema(),
     ("family_email.requested", 1): FamilyEmailRequestedSchema(),
+    ("staff_action.recorded", 1): StaffActionRecordedSchema(),
 }
 
 EVENT_TYPES = frozenset(event_type for event_type, _ in EVENT_SCHEMAS)

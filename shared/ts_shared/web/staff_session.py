@@ -14,6 +14,8 @@ from typing import Iterable
 
 from flask import abort, g, jsonify, redirect, request, session
 
+from ts_shared.staff_actions import StaffActor
+
 STAFF_COOKIE = "ts_staff"
 STAFF_SESSION_PURPOSE = "staff-session"
 LOGIN_PATH = "/admin/login"
@@ -138,3 +140,8 @@ def staff_required(*rights: str, any_of: bool = False):
         return wrapper
 
     return decorator
+
+
+def staff_actor() -> StaffActor:
+    """The signed-in staff member of this request, as the audit log names them (J2)."""
+    return StaffActor(login=g.staff.login, staff_id=g.staff.staff_id, client_address=request.remote_addr)

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from ts_accounts.adapters.orm import AuditEntry
+from ts_accounts.adapters.orm import AuditEntry, StaffUser
 from ts_shared.calendar import start_of_day
 from ts_shared.db import utcnow
 
@@ -26,6 +26,18 @@ def record(session: Session, actor: Actor, *, school_uai: str | None, action: st
     entry = AuditEntry(at=now or utcnow(), staff_id=actor.staff_id, staff_login=actor.login, school_uai=school_uai,
                        action=action, summary=summary[:500], target=target, client_address=actor.client_address,
                        detail=detail or {})
+    session.add(entry)
+    return entry
+
+
+def record_reported_action(session: Session, school_uai: str | None, action: dict) -> AuditEntry:
+    """J2: a staff action another service reported (staff_action.recorded), e.g. a letter edited."""
+    staff_id = action["staff_id"]
+    if staff_id is not None and session.get(StaffUser, staff_id) is None:
+        staff_id = None  # the staff user has gone since; the login still says who
+    entry = AuditEntry(at=action["at"], staff_id=staff_id, staff_login=action["staff_login"], school_uai=school_uai,
+                       action=action["action"], summary=action["summary"], target=action["target"],
+                       client_address=action["client_address"], detail=action["detail"])
     session.add(entry)
     return entry
 

@@ -32,6 +32,7 @@ from ts_shared.crypto import SecretBox
 from ts_shared.db import utcnow
 from ts_shared.faults import crash_point
 from ts_shared.messaging.envelope import Event
+from ts_shared.staff_actions import StaffActor, report_staff_action
 from ts_shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -302,6 +303,23 @@ def progress(session: Session, batch: NotificationBatch) -> Progress:
     failures = session.scalars(select(Delivery).where(Delivery.batch_id == batch.id, Delivery.status == "failed")
                                .order_by(Delivery.sort_key)).all()
     return Progress(batch, counts, list(files), list(failures))
+
+
+def hand_over_file(uow: UnitOfWork, file: GeneratedFile, *, by: StaffActor, now: datetime) -> bytes | None:
+    """J3: the file's content for its one download, deleted from the server at once; the download
+    is in the audit log (J2). None when the file is no longer there."""
+    path = files_folder(uow.settings) / file.id
+    if file.deleted_at is not None or not path.exists():
+        return None
+    content = path.read_bytes()
+    delete_file(uow, file, now=now, downloaded=True)
+    batch = uow.session.get(NotificationBatch, file.batch_id)
+    what = "des courriers" if batch.kind == "notification" else "de la liste de classe"
+    report_staff_action(uow, by, school_uai=batch.school_uai, action="files.downloaded", target=file.filename,
+                        summary=f"Téléchargement {what} « {file.filename} » (mots de passe provisoires en clair ; "
+                                "fichier supprimé du serveur)",
+                        detail={"batch_id": file.batch_id, "kind": file.kind})
+    return content
 
 
 def delete_file(uow: UnitOfWork, file: GeneratedFile, *, now: datetime, downloaded: bool) -> None:

@@ -1,12 +1,8 @@
 """Use cases of the letter editor (D3): list a school's parts, save one (checked, sanitised), reset
-one to its default. A refused text changes nothing: the previous version stays.
-
-Staff actions belong in the audit log, which the accounts service keeps; until the notifier can
-report them there, each save and reset is written to the notifier's log (INFO, logger
-`ts_notifier.letters.audit`) with who, which school, which part."""
+one to its default. A refused text changes nothing: the previous version stays. Each save and reset
+is reported to the audit log (J2) that the accounts service keeps."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -19,8 +15,8 @@ from ts_notifier.domain.letters import CASES_WITH_PASSWORD, HEADER, PART_LABELS,
 from ts_notifier.service_layer import letter_templates as templates
 from ts_notifier.service_layer.letters import preview_pdf
 from ts_shared.db import utcnow
-
-audit_log = logging.getLogger("ts_notifier.letters.audit")
+from ts_shared.staff_actions import StaffActor, report_staff_action
+from ts_shared.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -100,9 +96,10 @@ def check_text(session: Session, school_uai: str, part: str, raw: str, *, public
     return CheckedText(source, templates.sanitising_changed_text(raw, source), _warnings(part, source), pdf)
 
 
-def save_part(session: Session, school_uai: str, part: str, raw: str, *, by: str, public_url: str,
+def save_part(uow: UnitOfWork, school_uai: str, part: str, raw: str, *, by: StaffActor, public_url: str,
               on: date) -> CheckedText:
     """Save the school's text of `part` once every check passes (the caller commits)."""
+    session = uow.session
     checked = check_text(session, school_uai, part, raw, public_url=public_url, on=on)
     row = session.get(LetterPart, (school_uai, part))
     if checked.source == templates.sanitise(templates.default_source(part)):
@@ -110,26 +107,24 @@ def save_part(session: Session, school_uai: str, part: str, raw: str, *, by: str
             session.delete(row)  # back to the default text: nothing to keep
     elif row is None:
         session.add(LetterPart(school_uai=school_uai, part=part, source=checked.source, updated_at=utcnow(),
-                               updated_by=by))
+                               updated_by=by.login))
     else:
-        row.source, row.updated_at, row.updated_by = checked.source, utcnow(), by
-    audit_log.info("letter part saved: school %s, part %s (%s), by %s, %d characters", school_uai, part,
-                   PART_LABELS[part], by, len(checked.source),
-                   extra={"audit_action": "letters.part_saved", "school_uai": school_uai, "part": part,
-                          "staff_login": by})
+        row.source, row.updated_at, row.updated_by = checked.source, utcnow(), by.login
+    report_staff_action(uow, by, school_uai=school_uai, action="letters.part_saved", target=part,
+                        summary=f"Modification du texte des courriers « {PART_LABELS[part]} »",
+                        detail={"part": part, "characters": len(checked.source)})
     return checked
 
 
-def reset_part(session: Session, school_uai: str, part: str, *, by: str) -> bool:
+def reset_part(uow: UnitOfWork, school_uai: str, part: str, *, by: StaffActor) -> bool:
     """Back to the default text; False when the part already had it (the caller commits)."""
     if part not in PARTS:
         raise templates.LetterPartRejected([f"La partie « {part} » n'existe pas."])
-    row = session.get(LetterPart, (school_uai, part))
+    row = uow.session.get(LetterPart, (school_uai, part))
     if row is None:
         return False
-    session.delete(row)
-    audit_log.info("letter part reset to its default: school %s, part %s (%s), by %s", school_uai, part,
-                   PART_LABELS[part], by,
-                   extra={"audit_action": "letters.part_reset", "school_uai": school_uai, "part": part,
-                          "staff_login": by})
+    uow.session.delete(row)
+    report_staff_action(uow, by, school_uai=school_uai, action="letters.part_reset", target=part,
+                        summary=f"Retour au texte par défaut des courriers « {PART_LABELS[part]} »",
+                        detail={"part": part})
     return True

@@ -9,10 +9,10 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from ts_notifier.adapters.batches import GeneratedFile, NotificationBatch
-from ts_notifier.service_layer.batches import delete_file, files_folder, progress
+from ts_notifier.service_layer.batches import hand_over_file, progress
 from ts_shared.db import utcnow
-from ts_shared.web.app import runtime_of, settings_of
-from ts_shared.web.staff_session import RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, staff_required
+from ts_shared.web.app import runtime_of
+from ts_shared.web.staff_session import RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, staff_actor, staff_required
 
 blueprint = Blueprint("batches", __name__, url_prefix="/admin/notifications", template_folder="templates")
 RIGHTS = {"guardians": RIGHT_GUARDIAN_ACCESS, "students": RIGHT_STUDENT_ACCESS}
@@ -82,11 +82,9 @@ def download(file_id: str):
         if file is None or file.deleted_at is not None:
             abort(404)
         _batch_or_404(uow.session, file.batch_id)
-        path = files_folder(settings_of()) / file.id
-        if not path.exists():
+        content = hand_over_file(uow, file, by=staff_actor(), now=utcnow())
+        if content is None:
             abort(404)
-        content = path.read_bytes()
-        delete_file(uow, file, now=utcnow(), downloaded=True)
         uow.commit()
         filename, kind = file.filename, file.kind
     response = send_file(io.BytesIO(content), as_attachment=True, download_name=filename,

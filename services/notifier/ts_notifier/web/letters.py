@@ -19,7 +19,7 @@ from ts_notifier.service_layer.letter_templates import ALLOWED_FILTERS, LetterPa
 from ts_notifier.service_layer.letters import LetterSettingsMissing, preview_pdf, school_identity
 from ts_shared.calendar import PARIS
 from ts_shared.web.app import runtime_of, settings_of
-from ts_shared.web.staff_session import RIGHT_SETTINGS, staff_required
+from ts_shared.web.staff_session import RIGHT_SETTINGS, staff_actor, staff_required
 
 blueprint = Blueprint("letters", __name__, url_prefix="/admin/letters", template_folder="templates",
                       static_folder="static", static_url_path="/static")
@@ -107,7 +107,7 @@ def edit(part: str):
     if form.validate_on_submit():
         try:
             with runtime_of().uow() as uow:
-                saved = cases.save_part(uow.session, uai, part, form.source.data or "", by=g.staff.login,
+                saved = cases.save_part(uow, uai, part, form.source.data or "", by=staff_actor(),
                                         public_url=settings_of().public_url, on=_today())
                 uow.commit()
         except LetterPartRejected as error:
@@ -153,7 +153,7 @@ def reset(part: str):
     form = ConfirmForm()
     if form.validate_on_submit():
         with runtime_of().uow() as uow:
-            changed = cases.reset_part(uow.session, uai, part, by=g.staff.login)
+            changed = cases.reset_part(uow, uai, part, by=staff_actor())
             uow.commit()
         flash(f"Le texte « {PART_LABELS[part]} » est revenu au texte par défaut." if changed
               else f"Le texte « {PART_LABELS[part]} » était déjà le texte par défaut.", "success")
