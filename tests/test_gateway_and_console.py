@@ -2,6 +2,7 @@
 nginx does it, health and metrics, the staff sign-in shared by the console's services."""
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -132,6 +133,12 @@ def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(client)
     response = _sign_in(client, password="not-the-password")
     assert response.status_code == 401 and "Identifiant ou mot de passe incorrect" in response.text
     assert client.get("/admin/").status_code == 302
+
+
+def test_an_overlong_login_is_refused_with_a_french_message(client):
+    response = _sign_in(client, login="x" * 101)
+    assert response.status_code in (400, 401) and "100 caractères au plus." in html.unescape(response.text)
+    assert "Field cannot be longer" not in response.text
 
 
 def test_a_form_without_its_csrf_token_is_refused(client):

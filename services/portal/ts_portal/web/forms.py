@@ -8,7 +8,8 @@ from datetime import date
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField
-from wtforms.validators import InputRequired, Length, ValidationError
+from wtforms.validators import InputRequired, ValidationError
+from ts_shared.web.validators import at_most
 
 PASSWORD_RULES = "8 à 14 caractères, chiffres ET lettres obligatoires."
 _DATE = re.compile(r"(\d{1,2})[/.\- ](\d{1,2})[/.\- ](\d{4})")
@@ -48,17 +49,17 @@ def _required(what: str):
 
 
 def _login(label: str = "Identifiant"):
-    return StringField(label, validators=[_required("l'identifiant"), Length(max=_TEXT)])
+    return StringField(label, validators=[_required("l'identifiant"), at_most(_TEXT)])
 
 
 def _password(label: str, what: str = "le mot de passe", description: str = ""):
-    return PasswordField(label, validators=[_required(what), Length(max=_TEXT)], description=description)
+    return PasswordField(label, validators=[_required(what), at_most(_TEXT)], description=description)
 
 
 def _email(label: str, required: bool = True, description: str = ""):
     # Not Optional(): it would stop the chain before FirstLoginForm's own check of the address.
     validators = [_required("l'adresse électronique")] if required else []
-    return EmailField(label, validators=validators + [Length(max=_TEXT)], description=description)
+    return EmailField(label, validators=validators + [at_most(_TEXT)], description=description)
 
 
 class LoginForm(FlaskForm):
@@ -121,7 +122,7 @@ class CorrectEmailForm(FlaskForm):
 class TokenForm(FlaskForm):
     """The link's token, carried in a hidden field from the emailed link to the POST."""
 
-    token = HiddenField(validators=[InputRequired(), Length(max=_TEXT)])
+    token = HiddenField(validators=[InputRequired(), at_most(_TEXT)])
 
 
 class ForgotLoginForm(FlaskForm):

@@ -16,8 +16,9 @@ from ts_accounts.service_layer.errors import AccountsError, NotFound
 from ts_accounts.service_layer.schools import SIECLE_MODULES
 from ts_accounts.service_layer.staff import MIN_STAFF_PASSWORD, appoint_head
 from ts_accounts.web.console.common import console_page, done, failed
-from ts_accounts.web.console.services import at_most, required, valid_email
+from ts_accounts.web.console.services import required, valid_email
 from ts_shared.web.app import runtime_of
+from ts_shared.web.validators import at_most
 
 blueprint = Blueprint("console_academy", __name__, url_prefix="/admin/academy", template_folder="templates")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, RadioField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired
 
 from ts_accounts.service_layer import schools as school_cases
 from ts_accounts.service_layer.audit import Actor, record
@@ -17,13 +17,14 @@ from ts_shared.web.staff_session import (
     RIGHT_SERVICES, StaffIdentity, current_staff, end_staff_session, staff_required, start_staff_session,
     update_staff_session,
 )
+from ts_shared.web.validators import at_most
 
 blueprint = Blueprint("console", __name__, url_prefix="/admin", template_folder="templates")
 
 
 class StaffLoginForm(FlaskForm):
-    login = StringField("Identifiant", validators=[DataRequired("Saisissez votre identifiant."), Length(max=100)])
-    password = PasswordField("Mot de passe", validators=[DataRequired("Saisissez votre mot de passe."), Length(max=200)])
+    login = StringField("Identifiant", validators=[DataRequired("Saisissez votre identifiant."), at_most(100)])
+    password = PasswordField("Mot de passe", validators=[DataRequired("Saisissez votre mot de passe."), at_most(200)])
 
 
 class SchoolChoiceForm(FlaskForm):
@@ -63,7 +64,7 @@ def login():
         if len(signed_in.schools) > 1 and not request.args.get("next"):
             return redirect(url_for("console.choose_school"))
         return redirect(_safe_next(request.args.get("next")))
-    return render_template("accounts/login.html", form=form)
+    return render_template("accounts/login.html", form=form), 400 if form.is_submitted() else 200
 
 
 @blueprint.post("/logout")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField, widgets
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, Optional
 
 from ts_accounts.service_layer import audit as audit_log
 from ts_accounts.service_layer.errors import AccountsError, NotFound
@@ -12,6 +12,7 @@ from ts_accounts.service_layer.staff import RIGHT_LABELS, delegate, list_delegat
 from ts_accounts.web.console.common import console_page
 from ts_shared.web.app import runtime_of
 from ts_shared.web.staff_session import DELEGABLE_RIGHTS, RIGHT_AUDIT, RIGHT_DELEGATE
+from ts_shared.web.validators import at_most
 
 blueprint = Blueprint("establishment", __name__, url_prefix="/admin", template_folder="templates")
 
@@ -23,11 +24,11 @@ class MultiCheckbox(SelectMultipleField):
 
 class DelegationForm(FlaskForm):
     login = StringField("Identifiant du personnel", validators=[DataRequired("L'identifiant est obligatoire."),
-                                                               Length(max=100)])
-    display_name = StringField("Nom (nouveau compte seulement)", validators=[Optional(), Length(max=200)])
+                                                               at_most(100)])
+    display_name = StringField("Nom (nouveau compte seulement)", validators=[Optional(), at_most(200)])
     email = EmailField("Courriel (facultatif)", validators=[Optional(), Email("Adresse électronique invalide.")])
     initial_password = PasswordField("Mot de passe initial (nouveau compte seulement, 10 caractères au moins)",
-                                     validators=[Optional(), Length(max=200)])
+                                     validators=[Optional(), at_most(200)])
     rights = MultiCheckbox("Parties de la console déléguées",
                            choices=[(right, RIGHT_LABELS[right]) for right in DELEGABLE_RIGHTS],
                            validators=[DataRequired("Choisissez au moins une partie de la console.")])
@@ -43,7 +44,7 @@ class AuditFilterForm(FlaskForm):
 
     personnel = SelectField("Personnel", validators=[Optional()])
     action = SelectField("Action", validators=[Optional()])
-    texte = StringField("Compte ou texte", validators=[Optional(), Length(max=100)])
+    texte = StringField("Compte ou texte", validators=[Optional(), at_most(100)])
     du = DateField("Du", validators=[Optional()])
     au = DateField("Au", validators=[Optional()])
 

@@ -9,7 +9,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Optional
 
 from ts_accounts.adapters.orm import Student
 from ts_accounts.domain.lifecycle import STATE_LABELS, AccountKind
@@ -23,6 +23,7 @@ from ts_shared.crypto import SecretBox
 from ts_shared.db import utcnow
 from ts_shared.web.app import runtime_of, settings_of
 from ts_shared.web.staff_session import RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS
+from ts_shared.web.validators import at_most
 
 blueprint = Blueprint("notify", __name__, url_prefix="/admin", template_folder="templates")
 
@@ -50,8 +51,8 @@ class NotifyForm(FlaskForm):
 
 
 class WriteForm(FlaskForm):
-    subject = StringField("Objet", validators=[DataRequired("L'objet est obligatoire."), Length(max=200)])
-    body = TextAreaField("Message", validators=[DataRequired("Le message est obligatoire."), Length(max=10000)])
+    subject = StringField("Objet", validators=[DataRequired("L'objet est obligatoire."), at_most(200)])
+    body = TextAreaField("Message", validators=[DataRequired("Le message est obligatoire."), at_most(10000)])
 
 
 class ClassListForm(FlaskForm):

@@ -9,7 +9,7 @@ from flask import abort, Blueprint, flash, g, redirect, render_template, request
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, RadioField, StringField
 from wtforms.fields import SelectChoice
-from wtforms.validators import InputRequired, Length, ValidationError
+from wtforms.validators import InputRequired, ValidationError
 
 from ts_accounts.domain.contacts import is_valid_email
 from ts_accounts.service_layer import services as cases
@@ -17,6 +17,7 @@ from ts_accounts.service_layer.errors import AccountsError, InvalidInput, NotFou
 from ts_accounts.web.console.common import console_page, done, failed
 from ts_shared.web.app import runtime_of
 from ts_shared.web.staff_session import RIGHT_SERVICES
+from ts_shared.web.validators import at_most
 
 blueprint = Blueprint("console_services", __name__, url_prefix="/admin/services", template_folder="templates")
 
@@ -68,10 +69,6 @@ def valid_email(message: str = "Saisissez une adresse électronique valide, par 
 
 def required(what: str):
     return InputRequired(f"Saisissez {what}.")
-
-
-def at_most(characters: int):
-    return Length(max=characters, message=f"{characters} caractères au plus.")
 
 
 # --- C2 « Ouverture / fermeture » ----------------------------------------------------------------

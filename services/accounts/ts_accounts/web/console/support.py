@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+from wtforms.validators import DataRequired, Email, EqualTo, Optional
 
 from ts_accounts.domain.lifecycle import STATE_LABELS, AccountKind, AccountState
 from ts_accounts.service_layer.accounts import set_access_refused
@@ -21,6 +21,7 @@ from ts_shared.crypto import SecretBox
 from ts_shared.db import utcnow
 from ts_shared.web.app import runtime_of, settings_of
 from ts_shared.web.staff_session import RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS
+from ts_shared.web.validators import at_most
 
 blueprint = Blueprint("support", __name__, url_prefix="/admin", template_folder="templates")
 
@@ -41,7 +42,7 @@ class SearchForm(FlaskForm):
     class Meta:
         csrf = False  # a GET search changes nothing
 
-    nom = StringField("Premières lettres du nom de l'élève", validators=[Optional(), Length(max=50)])
+    nom = StringField("Premières lettres du nom de l'élève", validators=[Optional(), at_most(50)])
     mef = SelectField("MEF", validators=[Optional()])
     division = SelectField("Division", validators=[Optional()])
     etats = SelectMultipleField("État du compte", choices=STATE_CHOICES, validators=[Optional()])
@@ -62,8 +63,8 @@ class ResendForm(FlaskForm):
 
 
 class WriteForm(FlaskForm):
-    subject = StringField("Objet", validators=[DataRequired("L'objet est obligatoire."), Length(max=200)])
-    body = TextAreaField("Message", validators=[DataRequired("Le message est obligatoire."), Length(max=10000)])
+    subject = StringField("Objet", validators=[DataRequired("L'objet est obligatoire."), at_most(200)])
+    body = TextAreaField("Message", validators=[DataRequired("Le message est obligatoire."), at_most(10000)])
 
 
 class ConfirmForm(FlaskForm):
