@@ -451,10 +451,10 @@ def test_a_guardian_merges_another_letter_and_chooses_which_child_to_look_at(sys
 
     home = browser.get("/accueil")
     assert 'name="enfant"' in home.get_data(as_text=True) and "2 enfants sont rattachés" in text(home)
-    hugo = student_id_of(system, "Hugo")
+    hugo = f"{UAI}-{student_id_of(system, 'Hugo')}"
     chosen = browser.get(f"/accueil?enfant={hugo}")
     assert re.search(rf'<option value="{hugo}" selected>', chosen.get_data(as_text=True))
-    assert browser.get("/accueil?enfant=1002").status_code == 404  # Maël is not her child
+    assert browser.get(f"/accueil?enfant={UAI}-1002").status_code == 404  # Maël is not her child
 
 
 def test_the_other_parent_joins_with_an_active_account_and_is_signed_out_of_the_merged_one(system, browser):

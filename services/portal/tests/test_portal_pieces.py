@@ -61,8 +61,8 @@ def test_the_address_is_required_for_a_guardian_and_optional_for_a_student(reque
     assert "facultative" in student.email.label.text and student.birth_date.label.text == "Votre date de naissance"
 
 
-def _child(student_id: str) -> Child:
-    return Child(school_uai="0541234X", school_name="Collège Jean Moulin", student_id=student_id, first_name="Léa",
+def _child(student_id: str, school_uai: str = "0541234X") -> Child:
+    return Child(school_uai=school_uai, school_name="Collège Jean Moulin", student_id=student_id, first_name="Léa",
                  last_name="DUPONT", division="3A", birth_date=date(2013, 3, 12), legal_rank=1)
 
 
@@ -73,10 +73,12 @@ def test_without_a_choice_the_home_page_shows_the_first_child():
 
 
 def test_the_child_asked_for_must_be_one_of_the_accounts_children():
-    children = (_child("1001"), _child("1004"))
-    assert select_child(children, "1004") is children[1]
-    with pytest.raises(UnknownChild):
-        select_child(children, "1002")
+    children = (_child("1001"), _child("1004"), _child("1001", school_uai="0573321A"))
+    assert select_child(children, "0541234X-1004") is children[1]
+    assert select_child(children, "0573321A-1001") is children[2]  # same SIECLE id, another school
+    for unknown in ("1004", "0541234X-1002", "0999999Z-1001"):
+        with pytest.raises(UnknownChild):
+            select_child(children, unknown)
 
 
 @pytest.mark.parametrize("moment,shown", [

@@ -36,6 +36,11 @@ class Child:
     birth_date: date
     legal_rank: int | None
 
+    @property
+    def key(self) -> str:
+        """Names the child in the portal's links: SIECLE ids are unique within a school only."""
+        return f"{self.school_uai}-{self.student_id}"
+
 
 @dataclass(frozen=True)
 class Profile:

@@ -22,18 +22,19 @@ class HomePage:
     school_name: str | None
 
 
-def select_child(children: tuple[Child, ...], student_id: str | None) -> Child | None:
-    """The child asked for (`?enfant=`), which must be one of the account's; else the first."""
-    if student_id is None or student_id == "":
+def select_child(children: tuple[Child, ...], key: str | None) -> Child | None:
+    """The child asked for (`?enfant=<UAI>-<student id>`, Child.key), which must be one of the
+    account's; else the first."""
+    if key is None or key == "":
         return children[0] if children else None
     for child in children:
-        if child.student_id == student_id:
+        if child.key == key:
             return child
-    raise UnknownChild(student_id)
+    raise UnknownChild(key)
 
 
-def home_page(session: Session, profile: Profile, student_id: str | None) -> HomePage:
-    selected = select_child(profile.children, student_id)
+def home_page(session: Session, profile: Profile, child_key: str | None) -> HomePage:
+    selected = select_child(profile.children, child_key)
     settings = school_settings(session, selected.school_uai) if selected else None
     return HomePage(
         children=profile.children, selected=selected,
