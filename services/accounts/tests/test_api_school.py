@@ -692,6 +692,10 @@ def test_the_openapi_document_lists_every_new_path_with_its_summary_and_schemas(
     for name in ("ServicesBody", "NotesBody", "PaymentBody", "WelcomeBody", "EntBody", "ContactBody", "UsefulLinkBody",
                  "NewSchoolBody", "IdentityBody", "HeadBody", "ServiceFlagsBody", "TipiClientBody", "Catalogue"):
         assert name in spec["components"]["schemas"], name
+    # Errors are documented as the API sends them, e.g. a refused body:
+    assert set(spec["components"]["schemas"]["Error"]["properties"]) == {"error", "status", "fields"}
+    refused = head.put("/api/v1/settings/welcome-message", {"html": 12})
+    assert refused.status_code == 422 and set(refused.json) == {"error", "status", "fields"}
     page = head.get("/api/v1/docs").text
     for path in NEW_PATHS:
         assert f"<code>{path}</code>" in page, path

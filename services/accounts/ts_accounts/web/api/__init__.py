@@ -8,6 +8,11 @@ from flask import Flask
 from flask_smorest import Api
 
 from ts_accounts.web.api import academy, accounts, establishment, meta, school
+from ts_accounts.web.api.common import ErrorSchema
+
+
+class StaffApi(Api):
+    ERROR_SCHEMA = ErrorSchema  # the OpenAPI document describes the errors the API really sends
 
 
 def register_api(app: Flask) -> Api:
@@ -26,7 +31,7 @@ def register_api(app: Flask) -> Api:
             "security": [{"staffSession": []}],
         },
     )
-    api = Api(app)
+    api = StaffApi(app)
     for blueprint in (meta.blueprint, accounts.blueprint, establishment.blueprint, *school.blueprints,
                       academy.blueprint):
         api.register_blueprint(blueprint)

@@ -17,8 +17,12 @@ POPULATIONS = {"guardians": (AccountKind.GUARDIAN, RIGHT_GUARDIAN_ACCESS),
 
 
 class ErrorSchema(Schema):
+    """Every error of the API (ts_shared.web.app.register_error_handlers writes it)."""
+
     error = fields.String(required=True, metadata={"description": "A French message, to show as is"})
-    status = fields.Integer(required=True)
+    status = fields.Integer(required=True, metadata={"description": "The HTTP status, repeated"})
+    fields_ = fields.Dict(data_key="fields", keys=fields.String(), metadata={
+        "description": "Refused input: where (« json », « query ») then each field and its French messages"})
 
 
 def population(name: str) -> AccountKind:
