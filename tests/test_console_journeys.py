@@ -20,7 +20,6 @@ import io
 import os
 import re
 import time
-import warnings
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -220,20 +219,14 @@ def table_rows_as_pairs(table) -> dict[str, str]:
 
 def follow_the_batch(page) -> None:
     """After « Renotifier » / « Notifier »: the notifier's page of the batch. The accounts service
-    redirects before the notifier has received the batch (it travels through the outbox and the
-    broker), so the page first answers « Erreur 404 »: the secretary reloads. Reported as a bug;
-    the journey warns instead of failing so that the rest of it is still checked."""
-    assert re.search(r"/admin/notifications/batches/[0-9a-f-]{36}$", page.url), page.url
-    landed_on_a_404 = False
-    deadline = time.monotonic() + 30
-    while page.locator("h1").inner_text() == "Erreur 404" and time.monotonic() < deadline:
-        landed_on_a_404 = True
-        page.wait_for_timeout(300)
-        page.reload()
-    assert page.locator("h1").inner_text() != "Erreur 404", "the batch never reached the notifier"
-    if landed_on_a_404:
-        warnings.warn(f"{page.url}: the batch page first answered « Erreur 404 » (the notifier had not received the "
-                      "batch yet); the secretary had to reload it", stacklevel=2)
+    redirects at once, before the notifier has received the batch (it travels through the outbox
+    and the broker): the page then says the notification is being prepared (never « Erreur 404 »)
+    and turns into the batch's page by itself."""
+    from playwright.sync_api import expect
+
+    assert re.search(r"/admin/notifications/batches/[0-9a-f-]{36}\?nouvelle=1$", page.url), page.url
+    assert page.locator("h1").inner_text() != "Erreur 404"
+    expect(page.locator("h1")).not_to_have_text("Notification en préparation", timeout=30_000)
 
 
 def wait_until_finished(page) -> str:

@@ -202,13 +202,19 @@ def test_the_letters_pdf_goes_once_to_the_staff_of_its_school_and_the_download_i
         [pdf] = uow.session.scalars(select(GeneratedFile).where(GeneratedFile.batch_id == order.batch_id)).all()
     url = f"/admin/notifications/files/{pdf.id}"
 
-    assert _console(platform, "chef.hugo", PASSWORD).get(url).status_code == 404  # another school's head
+    other_head = _console(platform, "chef.hugo", PASSWORD)
+    assert other_head.get(url).status_code == 404  # another school's head
+    assert other_head.get(f"/admin/notifications/batches/{order.batch_id}?nouvelle=1").status_code == 404
     assert _console(platform, "stats.moulin", PASSWORD).get(url).status_code == 403  # no access right
     head = _console(platform, "chef.moulin", PASSWORD)
     response = head.get(url)
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     assert len(PdfReader(io.BytesIO(response.data)).pages) == order.deliveries
     assert head.get(url).status_code == 404  # once: deleted from the server on download
+    # A batch just requested, that the notifier has not received yet: a waiting page, not a 404.
+    not_yet = "/admin/notifications/batches/4f1f4a52-0000-4000-8000-000000000000"
+    assert "Notification en préparation" in head.get(not_yet + "?nouvelle=1").get_data(as_text=True)
+    assert head.get(not_yet).status_code == 404
     assert not (files_folder(platform.settings) / pdf.id).exists()
 
     def audited():

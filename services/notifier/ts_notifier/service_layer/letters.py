@@ -223,13 +223,18 @@ def _letters_html(batch: _Batch, letters: list[LetterData]) -> str:
     return "".join(chunks)
 
 
-def render_letters_pdf(session: Session, school_uai: str, letters: list[LetterData], *, public_url: str,
-                       on: date) -> bytes:
-    """One page per letter (a letter never spans two pages), in the given order."""
+def letters_html(session: Session, school_uai: str, letters: list[LetterData], *, public_url: str, on: date) -> str:
+    """The HTML document the PDF of these letters is rendered from (benchmarks compare renderers on it)."""
     if not letters:
         raise ValueError("no letter to render")
     batch = _batch(session, school_uai, public_url=public_url, on=on, channel=PAPER)
-    return html_to_pdf(_letters_html(batch, letters))
+    return _letters_html(batch, letters)
+
+
+def render_letters_pdf(session: Session, school_uai: str, letters: list[LetterData], *, public_url: str,
+                       on: date) -> bytes:
+    """One page per letter (a letter never spans two pages), in the given order."""
+    return html_to_pdf(letters_html(session, school_uai, letters, public_url=public_url, on=on))
 
 
 # --- the email --------------------------------------------------------------------------------------------

@@ -48,6 +48,11 @@ def index():
 @staff_required(RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, any_of=True)
 def batch(batch_id: str):
     with runtime_of().uow() as uow:
+        if request.args.get("nouvelle") and uow.session.get(NotificationBatch, batch_id) is None:
+            # Just requested from the accounts console: the batch is on its way over the broker.
+            return render_template("notifier/batch_pending.html", batch_id=batch_id,
+                                   breadcrumb=[("Suivi des notifications", url_for("batches.index")),
+                                               ("Notification en préparation", request.path)])
         state = progress(uow.session, _batch_or_404(uow.session, batch_id))
     section = "Accès des responsables" if state.batch.population == "guardians" else "Accès des élèves"
     return render_template("notifier/batch.html", state=state, rerun_form=RerunForm(),

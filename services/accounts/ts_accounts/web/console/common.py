@@ -89,6 +89,12 @@ def audit(uow, action: str, summary: str, *, target: str | None = None, detail: 
            summary=summary, target=target, detail=detail)
 
 
+def follow_batch(batch_id: str):
+    """To the notifier's page of a batch just requested: it waits there for the notifier to
+    receive the batch (`nouvelle`), then shows its live progress."""
+    return redirect(f"/admin/notifications/batches/{batch_id}?nouvelle=1")
+
+
 def done(message: str, endpoint: str, **values):
     """Flash a success message and go back (post/redirect/get)."""
     flash(message, "success")

@@ -18,7 +18,7 @@ from ts_accounts.service_layer.notifications import (
     EMAIL, EMAIL_AND_PAPER, PAPER, Couple, request_class_list, request_notifications,
 )
 from ts_accounts.service_layer.support import SearchFilters, school_choices, search, write_to_guardians
-from ts_accounts.web.console.common import console_page
+from ts_accounts.web.console.common import console_page, follow_batch
 from ts_shared.crypto import SecretBox
 from ts_shared.db import utcnow
 from ts_shared.web.app import runtime_of, settings_of
@@ -145,7 +145,7 @@ def _notify(kind: AccountKind, back: str):
     if not order.deliveries:
         flash("Aucun compte n'a pu être notifié.", "error")
         return redirect(back)
-    return redirect(f"/admin/notifications/batches/{order.batch_id}")
+    return follow_batch(order.batch_id)
 
 
 @blueprint.post("/guardians/notify")
@@ -217,6 +217,6 @@ def class_lists():
         except AccountsError as error:
             flash(str(error), "error")
         else:
-            return redirect(f"/admin/notifications/batches/{batch_id}")
+            return follow_batch(batch_id)
     return render_template("accounts/notify/class_lists.html", form=form,
                            breadcrumb=[("Accès des élèves", "#"), ("Éditer les listes des comptes élèves", request.path)])

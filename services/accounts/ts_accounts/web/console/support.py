@@ -15,7 +15,7 @@ from ts_accounts.service_layer.notifications import EMAIL, PAPER, Couple, reques
 from ts_accounts.service_layer.support import (
     SearchFilters, couple_detail, create_new_account, school_choices, search, write_to_guardians,
 )
-from ts_accounts.web.console.common import audit, console_page
+from ts_accounts.web.console.common import audit, console_page, follow_batch
 from ts_accounts.web.console.labels import END_REASONS, EVENT_LABELS
 from ts_shared.crypto import SecretBox
 from ts_shared.db import utcnow
@@ -193,7 +193,7 @@ def notify(population: str, student_id: str, guardian_id: str | None):
         flash("Notification impossible : " + "; ".join(reason for _, reason in order.skipped), "error")
         return redirect(back)
     flash("La notification est en préparation : suivez-la et téléchargez le courrier le cas échéant.", "success")
-    return redirect(f"/admin/notifications/batches/{order.batch_id}")
+    return follow_batch(order.batch_id)
 
 
 @_route("resend-activation")
