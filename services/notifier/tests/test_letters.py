@@ -21,7 +21,7 @@ from ts_notifier.domain.letters import CASES_WITH_PASSWORD, PARTS, WINDOW
 from ts_notifier.service_layer import letter_parts, letter_templates
 from ts_notifier.service_layer.letter_templates import LetterPartRejected
 from ts_notifier.service_layer.letters import (
-    LetterData, LetterSettingsMissing, render_letter_email, render_letters_pdf, sample_letter,
+    LetterData, LetterSettingsMissing, html_to_text, render_letter_email, render_letters_pdf, sample_letter,
 )
 from ts_notifier.service_layer.school_settings import record_school_settings
 from ts_shared.messaging.envelope import parse_event
@@ -253,6 +253,14 @@ def test_the_email_gives_the_same_text_with_a_sentence_instead_of_the_paper_coup
         assert "Signature" not in text and "code QR" not in text
     assert "<li>Vie scolaire</li>" in email.html and "- Vie scolaire" in email.text
     assert "<script" not in email.html and "<br>" not in email.text
+    # Words around bold text keep their spaces in the plain text.
+    assert "Identifiant : responsable.4\n" in email.text and f"Adresse internet : {PORTAL}/" in email.text
+
+
+def test_the_plain_text_keeps_the_spaces_around_inline_tags_and_drops_the_markup():
+    assert html_to_text("<p>Objet : <strong>mise à disposition</strong> de services.</p><p>Fin<em>.</em></p>") == (
+        "Objet : mise à disposition de services.\n\nFin.\n")
+    assert html_to_text("<p>  Un\n   texte   <b>gras</b>\n</p>") == "Un texte gras\n"
 
 
 # --- what a school may save -----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ Temporary passwords only pass through memory: nothing here writes a file or a ro
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from html import escape as escape_html
@@ -253,6 +254,9 @@ def render_letter_email(session: Session, school_uai: str, letter: LetterData, *
     return RenderedEmail(subject=subject, text=html_to_text(html), html=html)
 
 
+_WHITESPACE = re.compile(r"\s+")
+
+
 class _TextExtractor(HTMLParser):
     BLOCKS = frozenset({"p", "div", "ul", "ol", "table", "tr", "h1", "h2", "h3", "hr", "body", "title"})
 
@@ -293,7 +297,8 @@ class _TextExtractor(HTMLParser):
 
     def handle_data(self, data):
         if not self.skip:
-            self.parts.append(" ".join(data.split()) if data.strip() else (" " if data else ""))
+            # Whitespace runs become one space, kept at the edges: « Identifiant : <strong>x</strong> ».
+            self.parts.append(_WHITESPACE.sub(" ", data))
 
 
 def html_to_text(html: str) -> str:
