@@ -261,11 +261,10 @@ def logins_in(pages: list[str]) -> list[str]:
 
 
 def select_last_words(page, count: int) -> None:
-    """Shift+Ctrl+← as many times as words, then a human's pause (the editor keeps the selection
-    from the `selectionchange` event, which the browser sends a little later)."""
+    """Shift+Ctrl+← as many times as words; the next step follows at once (the editor must keep
+    the selection even when the focus leaves it before `selectionchange` arrives)."""
     for _ in range(count):
         page.keyboard.press("Shift+Control+ArrowLeft")
-    page.wait_for_timeout(150)
 
 
 # --- 1. issue « console » -----------------------------------------------------------------------

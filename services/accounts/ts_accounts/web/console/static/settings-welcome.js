@@ -151,13 +151,20 @@
     });
   }
 
-  document.addEventListener("selectionchange", function () {
+  function saveSelection() {
     var range = selectionInEditor();
     if (range) {
       savedRange = range.cloneRange();
       showStates();
     }
-  });
+  }
+
+  document.addEventListener("selectionchange", saveSelection);
+  // selectionchange arrives a moment after a keyboard selection: leaving the editor at once (Tab
+  // to the link address) must not lose it.
+  editor.addEventListener("keyup", saveSelection);
+  editor.addEventListener("mouseup", saveSelection);
+  editor.addEventListener("blur", saveSelection);
 
   /* http(s) only, as the page says (the server also accepts mailto: in pasted HTML). */
   function webAddress(value) {
