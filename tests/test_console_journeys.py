@@ -246,6 +246,11 @@ def download_the_pdf(page) -> tuple[str, bytes]:
         link.click()
     content = Path(download.value.path()).read_bytes()
     assert content.startswith(b"%PDF-"), content[:20]
+    from playwright.sync_api import expect
+
+    # Deleted from the server once downloaded (J3): the page says so, no dead link is left.
+    expect(page.locator("[data-ts-progress-files]")).to_contain_text("téléchargé, le fichier est supprimé du serveur")
+    assert page.locator("[data-ts-progress-files] a").count() == 0
     return download.value.suggested_filename, content
 
 
@@ -516,6 +521,9 @@ def test_the_head_activates_sets_up_supports_a_guardian_and_delegates_then_the_c
             assert response.status == 403, (path, response.status)
             assert page.locator("h1").inner_text() == "Erreur 403", path
             assert FORBIDDEN in main_text(page) and "Traceback" not in page.content(), path
+            # Still in the console: its menu and « Se déconnecter » are there.
+            assert page.get_by_role("button", name="Accès des élèves").is_visible(), path
+            assert page.get_by_role("button", name="Se déconnecter").is_visible(), path
 
 
 # --- 2. issue « notifier » ------------------------------------------------------------------------
@@ -600,6 +608,8 @@ def test_a_division_is_notified_by_email_and_paper_and_a_letter_body_is_customis
         follow_the_batch(page)
         assert page.locator("h1").inner_text() == f"Notification des responsables de {division}"
         assert f"{total - 1} destinataire(s)" in main_text(page)
+        current = page.locator("nav.fr-nav .fr-nav__btn[aria-current='true']")
+        assert current.count() == 1 and current.inner_text() == "Accès des responsables"
 
     with browser.step("the progress reaches 100 %"):
         shown = wait_until_finished(page)

@@ -112,9 +112,11 @@ def test_a_staff_member_signs_in_once_for_every_console_service(client):
     assert client.get("/admin/").headers["Location"] == "/admin/activation"
     activation = client.get("/admin/activation")
     assert "Activer les téléservices" in activation.text
+    assert "Gestion des téléservices" not in activation.text  # no menu leads anywhere yet
     activated = client.post("/admin/activation", data={"csrf_token": _csrf(activation.text)})
     assert activated.headers["Location"] == "/admin/services/"
     home = client.get("/admin/")
+    assert "Gestion des téléservices" in home.text and "Journal des actions" in home.text
     assert "Collège Jean Moulin" in home.text and re.search(r"Année \d{4}/\d{4}", home.text)
     stats = client.get("/admin/stats/")  # another service, same signed session
     assert stats.status_code == 200 and stats.headers["X-TS-Service"] == "stats"

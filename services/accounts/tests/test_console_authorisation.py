@@ -232,6 +232,22 @@ def test_pages_without_parameters_never_show_another_schools_people(world):
         assert B_NAME not in client.get(f"/api/v1/accounts?population={population}&name=z").text
 
 
+def test_no_page_prints_a_python_none_into_its_html(world):
+    platform, app, values = world
+    client, token = signed_in(app, "chef.a")
+    values_a = dict(values, uai=A, student_id="1001", guardian_id="9001", population="guardians")
+    opened = 0
+    for rule, method in routes(app):
+        if method != "GET" or rule.rule.startswith("/api/") or rule.endpoint in ("static", "ts_assets.static",
+                                                                                 "settings.static"):
+            continue
+        response = client.get(url_for_rule(rule, values_a))
+        if response.status_code == 200 and response.mimetype == "text/html":
+            assert '="None"' not in response.text and ">None<" not in response.text, rule.rule
+            opened += 1
+    assert opened >= 15
+
+
 def test_only_academy_administrators_open_the_academy_pages(world):
     platform, app, values = world
     client, token = signed_in(app, "chef.a")

@@ -66,15 +66,24 @@ ACADEMY_MENU = Section("Académie", (
 
 
 def menu_for(staff: StaffIdentity | None) -> list[Section]:
-    """The sections and entries this staff member may open (none before activation (C1) except
-    the school's own section)."""
+    """The sections and entries this staff member may open: none of the school's before its
+    online services are activated (C1: every page then leads to the activation screen)."""
     if staff is None:
         return []
     sections = []
-    for section in MENU:
+    for section in MENU if staff.school_activated else ():
         entries = tuple(entry for entry in section.entries if entry.right and staff.can(entry.right))
         if entries:
             sections.append(Section(section.label, entries))
     if staff.academy_admin:
         sections.append(ACADEMY_MENU)
     return sections
+
+
+def current_section(sections: list[Section], path: str) -> str | None:
+    """The section of the menu the page belongs to (the first whose entry the path starts with);
+    a page shared by two sections (« Suivi des notifications ») names its own."""
+    for section in sections:
+        if any(path.startswith(entry.url.rstrip("/")) for entry in section.entries):
+            return section.label
+    return None

@@ -47,6 +47,7 @@ class StaffIdentity:
     academy_admin: bool
     expires_at: float
     schools_count: int = 1  # schools this person works in (a switch is offered when more than one)
+    school_activated: bool = True  # C1: until the head activates online services, only activation opens
 
     def can(self, right: str) -> bool:
         return right in self.rights
@@ -65,6 +66,7 @@ class StaffIdentity:
             "academy_admin": self.academy_admin,
             "expires_at": self.expires_at,
             "schools_count": self.schools_count,
+            "school_activated": self.school_activated,
         }
 
     @classmethod
@@ -79,14 +81,15 @@ class StaffIdentity:
             academy_admin=bool(data.get("academy_admin")),
             expires_at=float(data["expires_at"]),
             schools_count=int(data.get("schools_count", 1)),
+            school_activated=bool(data.get("school_activated", True)),
         )
 
 
 def start_staff_session(*, staff_id: int, login: str, display_name: str, school_uai: str | None,
                         school_name: str | None, rights: Iterable[str], academy_admin: bool,
-                        lifetime_minutes: int, schools_count: int = 1) -> StaffIdentity:
+                        lifetime_minutes: int, schools_count: int = 1, school_activated: bool = True) -> StaffIdentity:
     identity = StaffIdentity(staff_id, login, display_name, school_uai, school_name, frozenset(rights),
-                             academy_admin, time.time() + lifetime_minutes * 60, schools_count)
+                             academy_admin, time.time() + lifetime_minutes * 60, schools_count, school_activated)
     session.clear()  # a new session id: no fixation of a pre-login session
     session["staff"] = identity.to_session()
     session.permanent = True

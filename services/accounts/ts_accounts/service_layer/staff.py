@@ -39,6 +39,7 @@ class SchoolAccess:
     name: str
     is_head: bool
     rights: frozenset[str]
+    activated: bool  # C1: the school's online services are activated
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,8 @@ class StaffSignIn:
 
 def _access(assignment: StaffAssignment) -> SchoolAccess:
     rights = frozenset(SCHOOL_RIGHTS) if assignment.is_head else frozenset(assignment.rights) & set(DELEGABLE_RIGHTS)
-    return SchoolAccess(assignment.school_uai, assignment.school.name, assignment.is_head, rights)
+    return SchoolAccess(assignment.school_uai, assignment.school.name, assignment.is_head, rights,
+                        assignment.school.services_activated_at is not None)
 
 
 def schools_of(staff: StaffUser) -> tuple[SchoolAccess, ...]:

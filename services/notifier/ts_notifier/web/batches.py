@@ -55,7 +55,7 @@ def batch(batch_id: str):
                                                ("Notification en préparation", request.path)])
         state = progress(uow.session, _batch_or_404(uow.session, batch_id))
     section = "Accès des responsables" if state.batch.population == "guardians" else "Accès des élèves"
-    return render_template("notifier/batch.html", state=state, rerun_form=RerunForm(),
+    return render_template("notifier/batch.html", state=state, rerun_form=RerunForm(), console_section=section,
                            rerun_url=f"/admin/{state.batch.population}/notify",
                            breadcrumb=[(section, "#"), ("Suivi des notifications", url_for("batches.index")),
                                        (state.batch.label, request.path)])

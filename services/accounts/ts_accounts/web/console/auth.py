@@ -59,6 +59,7 @@ def login():
             school_uai=school.uai if school else None, school_name=school.name if school else None,
             rights=school.rights if school else (), academy_admin=signed_in.academy_admin,
             lifetime_minutes=settings_of().staff_session_minutes, schools_count=len(signed_in.schools),
+            school_activated=school.activated if school else True,
         )
         current_app.logger.info("staff %s signed in", signed_in.login)
         if len(signed_in.schools) > 1 and not request.args.get("next"):
@@ -89,7 +90,7 @@ def choose_school():
         chosen = next(school for school in schools if school.uai == form.uai.data)
         update_staff_session(StaffIdentity(identity.staff_id, identity.login, identity.display_name, chosen.uai,
                                            chosen.name, chosen.rights, identity.academy_admin, identity.expires_at,
-                                           len(schools)))
+                                           len(schools), chosen.activated))
         flash(f"Vous travaillez maintenant sur {chosen.name}.", "success")
         return redirect("/admin/")
     form.uai.data = form.uai.data or identity.school_uai

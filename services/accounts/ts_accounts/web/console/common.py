@@ -44,7 +44,8 @@ def console_page(*rights: str, any_of: bool = False, needs_activation: bool = Tr
                 foreign = academy and _outside_managed_academy(uow.session, staff, kwargs)
             fresh = StaffIdentity(staff.id, staff.login, staff.display_name, access.uai if access else None,
                                   access.name if access else None, access.rights if access else frozenset(),
-                                  staff.academy_admin, identity.expires_at, len(staff.assignments))
+                                  staff.academy_admin, identity.expires_at, len(staff.assignments),
+                                  school is None or school.services_activated_at is not None)
             update_staff_session(fresh)
             g.staff, g.school = fresh, school
             g.actor = Actor(login=staff.login, staff_id=staff.id, client_address=request.remote_addr)
