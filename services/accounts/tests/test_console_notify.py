@@ -109,6 +109,20 @@ def test_a_couple_of_another_school_cannot_be_slipped_into_the_selection(platfor
     assert len(outbox(platform, "notification.requested")) == 1
 
 
+def test_an_account_selected_twice_gets_one_letter_whose_password_works(platform, client):
+    # (as a merged account (H8) reached through two of its children would be)
+    page = client.get("/admin/guardians/notify?division=3A")
+    client.post("/admin/guardians/notify", data={"csrf_token": csrf(page.text), "mode": "paper",
+                                                 "couple": ["1001:9001", "1001:9001", "1001:9002"]})
+    requests = outbox(platform, "notification.requested")
+    assert sorted(r.payload["recipient"]["first_name"] for r in requests) == ["Hélène", "Jean"]
+    assert {r.payload["batch_size"] for r in requests} == {2}
+    box = SecretBox(platform.settings.event_key)
+    for request in requests:  # each letter's password is the one the account will accept
+        hashed = account(platform, request.payload["account"]["login"]).temporary_password_hash
+        assert verify_password(hashed, box.open(request.payload["temporary_password_encrypted"]))
+
+
 def test_students_are_notified_on_paper_and_used_accounts_get_a_new_password_only_when_asked(platform, client):
     with platform.runtime("accounts").uow() as uow:
         used = uow.session.scalar(select(Account).where(Account.login == "lea.dupont"))

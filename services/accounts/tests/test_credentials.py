@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from ts_accounts.adapters.passwords import hash_password, verify_password
+from ts_accounts.adapters.passwords import hash_password, hash_passwords, verify_password
 from ts_accounts.domain.credentials import TEMPORARY_PASSWORD_ALPHABET, new_temporary_password, password_problems
 
 
@@ -38,3 +38,12 @@ def test_only_an_argon2id_hash_is_stored_and_it_verifies_only_the_right_password
     assert verify_password(stored, "DCBRJDWH")
     assert not verify_password(stored, "DCBRJDWX")
     assert not verify_password(None, "DCBRJDWH")
+
+
+def test_a_batch_of_passwords_is_hashed_in_order_each_hash_verifying_its_own_password():
+    passwords = [f"PASSWD{n:02d}" for n in range(6)]
+    hashes = hash_passwords(passwords)
+    assert len(set(hashes)) == 6
+    assert all(verify_password(hashed, password) for hashed, password in zip(hashes, passwords))
+    assert not verify_password(hashes[0], passwords[1])
+    assert hash_passwords([]) == []

@@ -2,6 +2,11 @@
 long enough to be hashed or printed."""
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Sequence
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -15,6 +20,22 @@ _DUMMY_HASH = _HASHER.hash("unknown-login-placeholder")
 
 def hash_password(password: str) -> str:
     return _HASHER.hash(password)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def hash_passwords(passwords: Sequence[str]) -> list[str]:
+    """Many hashes at once (the temporary passwords of a notification batch), on every core:
+    argon2 releases the interpreter lock while it hashes."""
+    global _pool
+    if len(passwords) < 2:
+        return [hash_password(password) for password in passwords]
+    with _pool_lock:  # made on first use, so after a web server has forked its workers
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="argon2")
+    return list(_pool.map(hash_password, passwords))
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ts_accounts.adapters.orm import Account, AccountEvent, AccountLink, Guardian, OneTimeToken, School, Student
-from ts_accounts.adapters.passwords import hash_password
+from ts_accounts.adapters.passwords import hash_passwords
 from ts_accounts.domain.credentials import new_temporary_password
 from ts_accounts.domain.lifecycle import (
     AccountClock, AccountKind, AccountState, LetterDecision, Transition, confirmation_expired, decide_letter,
@@ -57,34 +57,53 @@ def active_links(session: Session, account_id: str) -> list[AccountLink]:
 
 # --- credentials and notifications (B3, E1, F1, E2) ---------------------------------------------
 
+def issue_temporary_passwords(uow: UnitOfWork, accounts: list[Account], *, now: datetime, actor: str,
+                              replace_chosen_password: bool = False) -> list[str]:
+    """A new temporary password for each account (the previous one stops working); returns them
+    in clear, for the letters or emails only. `replace_chosen_password`: staff reset used
+    accounts' passwords. Hashed all at once, on every core (a batch holds hundreds)."""
+    if any(account.closed_at is not None for account in accounts):
+        raise AccountClosed("Ce compte est fermé.")
+    passwords = [new_temporary_password() for _ in accounts]
+    for account, hashed in zip(accounts, hash_passwords(passwords)):
+        account.temporary_password_hash = hashed
+        account.temporary_password_issued_at = now
+        if replace_chosen_password:
+            account.password_hash = None
+        account.version += 1
+    if accounts:
+        record_history(uow.session, [account.id for account in accounts], "temporary_password_issued", now=now,
+                       actor=actor, detail={"replaces_chosen_password": replace_chosen_password})
+    return passwords
+
+
 def issue_temporary_password(uow: UnitOfWork, account: Account, *, now: datetime, actor: str,
                              replace_chosen_password: bool = False) -> str:
-    """A new temporary password (the previous one stops working); returns it in clear, for the
-    letter or email only. `replace_chosen_password`: staff reset a used account's password."""
-    if account.closed_at is not None:
-        raise AccountClosed("Ce compte est fermé.")
-    password = new_temporary_password()
-    account.temporary_password_hash = hash_password(password)
-    account.temporary_password_issued_at = now
-    if replace_chosen_password:
-        account.password_hash = None
-    account.version += 1
-    record_history(uow.session, [account.id], "temporary_password_issued", now=now, actor=actor,
-                   detail={"replaces_chosen_password": replace_chosen_password})
-    return password
+    return issue_temporary_passwords(uow, [account], now=now, actor=actor,
+                                     replace_chosen_password=replace_chosen_password)[0]
+
+
+def prepare_letters(uow: UnitOfWork, accounts: list[Account], *, reset_password: bool, now: datetime,
+                    actor: str) -> list[tuple[LetterDecision, str | None]]:
+    """What the notification of each account says, and its new temporary password if it gets one."""
+    decisions = []
+    for account in accounts:
+        kept = any(link.kept_from_previous_school for link in active_links(uow.session, account.id))
+        decisions.append(decide_letter(AccountKind(account.kind), AccountState(account.state),
+                                       kept_from_previous_school=kept, reset_password=reset_password))
+    passwords: dict[int, str] = {}
+    for replacing in (False, True):  # a used account's chosen password goes with the reset
+        chosen = [index for index, (account, decision) in enumerate(zip(accounts, decisions))
+                  if decision.new_temporary_password and (account.state == AccountState.USED.value) == replacing]
+        issued = issue_temporary_passwords(uow, [accounts[index] for index in chosen], now=now, actor=actor,
+                                           replace_chosen_password=replacing)
+        passwords.update(zip(chosen, issued))
+    return [(decision, passwords.get(index)) for index, decision in enumerate(decisions)]
 
 
 def prepare_letter(uow: UnitOfWork, account: Account, *, reset_password: bool, now: datetime,
                    actor: str) -> tuple[LetterDecision, str | None]:
-    """What a notification of this account says, and its new temporary password if it gets one."""
-    kept = any(link.kept_from_previous_school for link in active_links(uow.session, account.id))
-    decision = decide_letter(AccountKind(account.kind), AccountState(account.state),
-                             kept_from_previous_school=kept, reset_password=reset_password)
-    password = None
-    if decision.new_temporary_password:
-        password = issue_temporary_password(uow, account, now=now, actor=actor,
-                                            replace_chosen_password=account.state == AccountState.USED.value)
-    return decision, password
+    return prepare_letters(uow, [account], reset_password=reset_password, now=now, actor=actor)[0]
 
 
 def record_notification(uow: UnitOfWork, account_id: str, mode: str, *, at: datetime, actor: str) -> Account:

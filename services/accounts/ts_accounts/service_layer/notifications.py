@@ -17,7 +17,7 @@ from sqlalchemy import select
 from ts_accounts.adapters.orm import Account, AccountLink, Guardian, School, Student
 from ts_accounts.domain.contacts import is_valid_email
 from ts_accounts.domain.lifecycle import AccountKind
-from ts_accounts.service_layer.accounts import issue_temporary_password, prepare_letter, record_notification
+from ts_accounts.service_layer.accounts import issue_temporary_passwords, prepare_letters, record_notification
 from ts_accounts.service_layer.audit import Actor, record
 from ts_accounts.service_layer.directory import record_history, snapshots
 from ts_accounts.service_layer.errors import InvalidInput, NotFound
@@ -60,7 +60,7 @@ def request_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai:
     if session.get(School, uai) is None:
         raise NotFound(f"L'établissement {uai} n'existe pas.")
     order = NotificationOrder(batch_id=str(uuid.uuid4()))
-    planned = []
+    planned, planned_accounts = [], set()
     for couple in couples:
         student = session.scalar(select(Student).where(Student.school_uai == uai, Student.siecle_id == couple.student_id))
         guardian = couple.guardian_id and session.scalar(select(Guardian).where(
@@ -79,6 +79,11 @@ def request_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai:
         if account.access_refused_at is not None:
             order.skipped.append((who, "l'accès aux services en ligne a été retiré"))
             continue
+        if account.id in planned_accounts:
+            # A guardian of two selected children has one account: one letter, one password (a
+            # second letter's new password would void the first's).
+            continue
+        planned_accounts.add(account.id)
         if account.kind == AccountKind.STUDENT.value or mode == PAPER:
             channel = "paper"
         elif is_valid_email(guardian.email):
@@ -92,8 +97,9 @@ def request_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai:
 
     order.deliveries = len(planned)
     accounts = {snapshot["account_id"]: snapshot for snapshot in snapshots(session, [a.id for _, _, a, _ in planned])}
-    for student, guardian, account, channel in planned:
-        decision, password = prepare_letter(uow, account, reset_password=reset_password, now=now, actor=actor.login)
+    letters = prepare_letters(uow, [account for _, _, account, _ in planned], reset_password=reset_password, now=now,
+                              actor=actor.login)
+    for (student, guardian, account, channel), (decision, password) in zip(planned, letters):
         snapshot = dict(accounts[account.id], version=account.version)
         recipient = ({"civility": guardian.civility, "last_name": guardian.last_name, "first_name": guardian.first_name,
                       "email": guardian.email if channel == "email" else None,
@@ -158,21 +164,23 @@ def request_class_list(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
         students = [student for student in students if group in (student.groups or [])]
     if not students:
         raise InvalidInput("Aucun élève dans cette division ou ce groupe.")
-    batch_id, rows = str(uuid.uuid4()), []
+    batch_id, listed = str(uuid.uuid4()), []
     for student in sorted(students, key=lambda s: (s.display_last_name.lower(), s.first_name.lower(), s.siecle_id)):
         link = session.scalar(select(AccountLink).where(AccountLink.school_uai == uai, AccountLink.student_id == student.id,
                                                         AccountLink.guardian_id.is_(None), AccountLink.ended_at.is_(None)))
-        account = session.get(Account, link.account_id) if link else None
-        sealed, note = None, None
-        if account is None or account.state == "not_notified":
-            note = TO_NOTIFY
-        elif account.state == "used":
-            note = PASSWORD_HIDDEN
-        else:
-            password = issue_temporary_password(uow, account, now=now, actor=actor.login)
-            sealed = box.seal(password)
-            record_history(session, [account.id], "class_list_printed", now=now, actor=actor.login,
-                           detail={"batch_id": batch_id})
+        listed.append((student, session.get(Account, link.account_id) if link else None))
+    # Notifié or En cours d'activation: a new temporary password to print (only hashes are kept).
+    reissued = [account for _, account in listed if account is not None and account.state not in ("not_notified", "used")]
+    sealed_passwords = {account.id: box.seal(password) for account, password in zip(
+        reissued, issue_temporary_passwords(uow, reissued, now=now, actor=actor.login))}
+    if reissued:
+        record_history(session, [account.id for account in reissued], "class_list_printed", now=now,
+                       actor=actor.login, detail={"batch_id": batch_id})
+    rows = []
+    for student, account in listed:
+        sealed = sealed_passwords.get(account.id) if account else None
+        note = (TO_NOTIFY if account is None or account.state == "not_notified"
+                else PASSWORD_HIDDEN if account.state == "used" else None)
         rows.append({
             "student_id": student.siecle_id, "last_name": student.display_last_name, "first_name": student.first_name,
             "division": student.division, "birth_date": student.birth_date,
