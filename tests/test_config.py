@@ -1,6 +1,8 @@
 """Configuration comes only from TS_* variables; production refuses weak secrets."""
 from __future__ import annotations
 
+import multiprocessing
+
 import pytest
 
 from ts_shared.config import ConfigError, Settings
@@ -65,3 +67,18 @@ def test_secrets_sealed_with_the_event_key_open_only_with_it(tmp_path):
     assert "DCBRJDWH" not in sealed and box.open(sealed) == "DCBRJDWH"
     with pytest.raises(SecretBoxError):
         SecretBox(Settings.from_env({"TS_DATA_DIR": str(tmp_path / "other")}).event_key).open(sealed)
+
+
+def _secret_key_of(data_dir: str, barrier) -> str:
+    barrier.wait()  # every process reads the folder at the same moment
+    return Settings.from_env({"TS_DATA_DIR": data_dir}).secret_key
+
+
+def test_processes_starting_together_on_a_new_folder_share_one_set_of_secrets(tmp_path):
+    """gunicorn's workers of an embedded run: a session signed by one must be valid in another."""
+    context = multiprocessing.get_context("fork")
+    with context.Manager() as manager:
+        barrier = manager.Barrier(8)
+        with context.Pool(8) as pool:
+            keys = pool.starmap(_secret_key_of, [(str(tmp_path / "data"), barrier)] * 8)
+    assert len(set(keys)) == 1

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
+from ts_shared.setup_lock import setup_lock
+
 SERVICES = ("accounts", "notifier", "portal", "stats")
 MODES = ("embedded", "production")
 
@@ -55,17 +57,19 @@ def _embedded_secrets(data_dir: Path) -> dict[str, str]:
     path = data_dir / "embedded-secrets.json"
     if path.exists():
         return json.loads(path.read_text())
-    data_dir.mkdir(parents=True, exist_ok=True)
-    values = {
-        "TS_SECRET_KEY": secrets.token_urlsafe(48),
-        "TS_INTERNAL_TOKEN": secrets.token_urlsafe(32),
-        "TS_EVENT_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-    }
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(values))
-    tmp.chmod(0o600)
-    tmp.replace(path)
-    return values
+    with setup_lock(data_dir):  # two processes starting together must not make two sets
+        if path.exists():
+            return json.loads(path.read_text())
+        values = {
+            "TS_SECRET_KEY": secrets.token_urlsafe(48),
+            "TS_INTERNAL_TOKEN": secrets.token_urlsafe(32),
+            "TS_EVENT_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        }
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(values))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+        return values
 
 
 @dataclass(frozen=True)

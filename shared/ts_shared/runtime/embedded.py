@@ -121,8 +121,7 @@ def build_embedded_system(settings: Settings, *, host: str = "127.0.0.1", port: 
     platform = Platform(settings)
     credentials: list[str] = []
     for name, spec in platform.specs.items():
-        runtime = platform.runtime(name)
-        runtime.migrate()
+        runtime = platform.runtime(name)  # migrated on first use (embedded mode)
         if seed_demo and spec.seed_demo is not None:
             credentials += spec.seed_demo(runtime)
     apps = {name: spec.create_app(settings, platform.runtime(name)) for name, spec in platform.specs.items()}

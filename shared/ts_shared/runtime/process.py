@@ -13,6 +13,7 @@ from ts_shared.config import Settings
 from ts_shared.logging import configure_logging
 from ts_shared.messaging.consumer import Worker
 from ts_shared.service import ServiceRuntime, ServiceSpec, all_subscriptions, discover_services
+from ts_shared.setup_lock import setup_lock
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ class Platform:
             runtime = ServiceRuntime(self.spec(name), self.settings)
             if self.settings.embedded:
                 # Embedded databases are always brought up to date (production: `tsctl db upgrade`).
-                runtime.migrate()
+                with setup_lock(self.settings.data_dir):
+                    runtime.migrate()
             self._runtimes[name] = runtime
         return self._runtimes[name]
 
@@ -55,7 +57,7 @@ def service_wsgi_app(name: str):
     platform = Platform(settings)
     spec = platform.spec(name)
     if settings.embedded:
-        platform.runtime(name).migrate()
+        platform.runtime(name)  # brought up to date, one worker at a time
     return spec.create_app(settings)
 
 
