@@ -3,62 +3,26 @@ can fix on the spot (a missing field, a date typed the wrong way); the accounts 
 the rest and its French message is shown as is."""
 from __future__ import annotations
 
-import re
-from datetime import date
-
 from flask_wtf import FlaskForm
+from ts_shared.web.forms import FrenchDateField, at_most, required
 from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import InputRequired, ValidationError
-from ts_shared.web.validators import at_most
 
 PASSWORD_RULES = "8 à 14 caractères, chiffres ET lettres obligatoires."
-_DATE = re.compile(r"(\d{1,2})[/.\- ](\d{1,2})[/.\- ](\d{4})")
 _TEXT = 254  # what the identity API accepts
 
 
-class FrenchDateField(StringField):
-    """A date typed as JJ/MM/AAAA (as on the letters); `data` is a `date`, or None."""
-
-    def __init__(self, label=None, validators=None, **kwargs):
-        kwargs.setdefault("render_kw", {"inputmode": "numeric", "placeholder": "JJ/MM/AAAA", "maxlength": 10})
-        super().__init__(label, validators, **kwargs)
-        self.text = ""
-
-    def process_formdata(self, valuelist):
-        self.text = (valuelist[0] if valuelist else "").strip()
-        self.data = None
-        if not self.text:
-            return
-        match = _DATE.fullmatch(self.text)
-        try:
-            if match is None:
-                raise ValueError
-            day, month, year = (int(part) for part in match.groups())
-            self.data = date(year, month, day)
-        except ValueError:
-            raise ValueError("Saisissez la date au format JJ/MM/AAAA, par exemple 12/03/2013.") from None
-
-    def _value(self):
-        if self.text:
-            return self.text
-        return self.data.strftime("%d/%m/%Y") if isinstance(self.data, date) else ""
-
-
-def _required(what: str):
-    return InputRequired(f"Saisissez {what}.")
-
-
 def _login(label: str = "Identifiant"):
-    return StringField(label, validators=[_required("l'identifiant"), at_most(_TEXT)])
+    return StringField(label, validators=[required("l'identifiant"), at_most(_TEXT)])
 
 
 def _password(label: str, what: str = "le mot de passe", description: str = ""):
-    return PasswordField(label, validators=[_required(what), at_most(_TEXT)], description=description)
+    return PasswordField(label, validators=[required(what), at_most(_TEXT)], description=description)
 
 
-def _email(label: str, required: bool = True, description: str = ""):
+def _email(label: str, mandatory: bool = True, description: str = ""):
     # Not Optional(): it would stop the chain before FirstLoginForm's own check of the address.
-    validators = [_required("l'adresse électronique")] if required else []
+    validators = [required("l'adresse électronique")] if mandatory else []
     return EmailField(label, validators=validators + [at_most(_TEXT)], description=description)
 
 
@@ -76,10 +40,10 @@ class FirstLoginForm(FlaskForm):
     new_password = _password("Nouveau mot de passe", "le nouveau mot de passe", PASSWORD_RULES)
     new_password_again = _password("Confirmation du nouveau mot de passe", "de nouveau le nouveau mot de passe")
     birth_date = FrenchDateField("Date de naissance de votre enfant",
-                                 validators=[_required("la date de naissance")],
+                                 validators=[required("la date de naissance")],
                                  description="Au format JJ/MM/AAAA.")
-    email = _email("Votre adresse électronique", required=False)
-    email_again = _email("Confirmation de votre adresse électronique", required=False)
+    email = _email("Votre adresse électronique", mandatory=False)
+    email_again = _email("Confirmation de votre adresse électronique", mandatory=False)
     email_required = True
 
     @classmethod
@@ -157,7 +121,7 @@ class MergeLetterForm(FlaskForm):
     other_login = _login("Identifiant figurant sur l'autre courrier")
     other_password = _password("Mot de passe provisoire de ce courrier", "le mot de passe provisoire")
     birth_date = FrenchDateField("Date de naissance de l'enfant de ce courrier",
-                                 validators=[_required("la date de naissance")], description="Au format JJ/MM/AAAA.")
+                                 validators=[required("la date de naissance")], description="Au format JJ/MM/AAAA.")
 
 
 class MergeAccountForm(FlaskForm):

@@ -1,7 +1,7 @@
 """Menu « Académie » of academy administrators: the schools (identity block, SIECLE modules,
 email addresses, heads) and the academies' catalogues (services offered to schools, ENT
-addresses, TIPI reference list). Academy administrators act at national level for now: the
-pages list every academy."""
+addresses, TIPI reference list). An administrator sees the academy they manage (every academy
+for a national administrator); another academy's pages answer 404."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -16,9 +16,9 @@ from ts_accounts.service_layer.errors import AccountsError, NotFound
 from ts_accounts.service_layer.schools import SIECLE_MODULES
 from ts_accounts.service_layer.staff import MIN_STAFF_PASSWORD, appoint_head
 from ts_accounts.web.console.common import console_page, done, failed
-from ts_accounts.web.console.services import required, valid_email
+from ts_accounts.web.console.services import valid_email
 from ts_shared.web.app import runtime_of
-from ts_shared.web.validators import at_most
+from ts_shared.web.forms import at_most, required
 
 blueprint = Blueprint("console_academy", __name__, url_prefix="/admin/academy", template_folder="templates")
 

@@ -13,11 +13,11 @@ from ts_accounts.service_layer.staff import current_access, schools_of, sign_in_
 from ts_accounts.service_layer.throttling import Throttled
 from ts_accounts.web.console.common import audit, console_page
 from ts_shared.web.app import runtime_of, settings_of
+from ts_shared.web.forms import at_most
 from ts_shared.web.staff_session import (
     RIGHT_SERVICES, StaffIdentity, current_staff, end_staff_session, staff_required, start_staff_session,
     update_staff_session,
 )
-from ts_shared.web.validators import at_most
 
 blueprint = Blueprint("console", __name__, url_prefix="/admin", template_folder="templates")
 

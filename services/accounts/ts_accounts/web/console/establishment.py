@@ -11,8 +11,8 @@ from ts_accounts.service_layer.errors import AccountsError, NotFound
 from ts_accounts.service_layer.staff import RIGHT_LABELS, delegate, list_delegates, revoke_delegation
 from ts_accounts.web.console.common import console_page
 from ts_shared.web.app import runtime_of
+from ts_shared.web.forms import at_most
 from ts_shared.web.staff_session import DELEGABLE_RIGHTS, RIGHT_AUDIT, RIGHT_DELEGATE
-from ts_shared.web.validators import at_most
 
 blueprint = Blueprint("establishment", __name__, url_prefix="/admin", template_folder="templates")
 

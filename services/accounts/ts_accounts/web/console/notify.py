@@ -22,8 +22,8 @@ from ts_accounts.web.console.common import console_page, follow_batch
 from ts_shared.crypto import SecretBox
 from ts_shared.db import utcnow
 from ts_shared.web.app import runtime_of, settings_of
+from ts_shared.web.forms import at_most
 from ts_shared.web.staff_session import RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS
-from ts_shared.web.validators import at_most
 
 blueprint = Blueprint("notify", __name__, url_prefix="/admin", template_folder="templates")
 

@@ -2,10 +2,7 @@
 Notes » (C3) and « Paiement en ligne des factures » (C4)."""
 from __future__ import annotations
 
-import re
-from datetime import date
-
-from flask import abort, Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, RadioField, StringField
 from wtforms.fields import SelectChoice
@@ -16,14 +13,13 @@ from ts_accounts.service_layer import services as cases
 from ts_accounts.service_layer.errors import AccountsError, InvalidInput, NotFound
 from ts_accounts.web.console.common import console_page, done, failed
 from ts_shared.web.app import runtime_of
+from ts_shared.web.forms import FrenchDateField, at_most, required
 from ts_shared.web.staff_session import RIGHT_SERVICES
-from ts_shared.web.validators import at_most
 
 blueprint = Blueprint("console_services", __name__, url_prefix="/admin/services", template_folder="templates")
 
 MENU_LABEL = ("Gestion des téléservices", "/admin/services/")
 OPENING = "/admin/services/"
-_DATE = re.compile(r"(\d{1,2})[/.\- ](\d{1,2})[/.\- ](\d{4})")
 
 
 def _breadcrumb(label: str, url: str) -> list[tuple[str, str]]:
@@ -32,43 +28,11 @@ def _breadcrumb(label: str, url: str) -> list[tuple[str, str]]:
 
 # --- forms shared with the academy pages ---------------------------------------------------------
 
-class FrenchDateField(StringField):
-    """A date typed JJ/MM/AAAA; `data` is a `date` or None."""
-
-    def __init__(self, label=None, validators=None, **kwargs):
-        kwargs.setdefault("render_kw", {"inputmode": "numeric", "placeholder": "JJ/MM/AAAA", "maxlength": 10})
-        super().__init__(label, validators, **kwargs)
-        self.text = ""
-
-    def process_formdata(self, valuelist):
-        self.text = (valuelist[0] if valuelist else "").strip()
-        self.data = None
-        if not self.text:
-            return
-        match = _DATE.fullmatch(self.text)
-        try:
-            if match is None:
-                raise ValueError
-            day, month, year = (int(part) for part in match.groups())
-            self.data = date(year, month, day)
-        except ValueError:
-            raise ValueError("Saisissez la date au format JJ/MM/AAAA, par exemple 12/12/2026.") from None
-
-    def _value(self):
-        if self.text:
-            return self.text
-        return self.data.strftime("%d/%m/%Y") if isinstance(self.data, date) else ""
-
-
 def valid_email(message: str = "Saisissez une adresse électronique valide, par exemple intendance@college.fr."):
     def check(form, field):
         if field.data and not is_valid_email(field.data):
             raise ValidationError(message)
     return check
-
-
-def required(what: str):
-    return InputRequired(f"Saisissez {what}.")
 
 
 # --- C2 « Ouverture / fermeture » ----------------------------------------------------------------
@@ -150,7 +114,7 @@ class ConfirmForm(FlaskForm):
 class PublicationDateForm(FlaskForm):
     mef_code = HiddenField(validators=[InputRequired("MEF manquante."), at_most(20)])
     division = HiddenField(validators=[InputRequired("Division manquante."), at_most(40)])
-    publication_date = FrenchDateField("Nouvelle date de publication",
+    publication_date = FrenchDateField("Nouvelle date de publication", example="12/12/2026",
                                        validators=[required("une date au format JJ/MM/AAAA")])
 
 

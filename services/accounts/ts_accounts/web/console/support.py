@@ -20,8 +20,8 @@ from ts_accounts.web.console.labels import END_REASONS, EVENT_LABELS
 from ts_shared.crypto import SecretBox
 from ts_shared.db import utcnow
 from ts_shared.web.app import runtime_of, settings_of
+from ts_shared.web.forms import at_most
 from ts_shared.web.staff_session import RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS
-from ts_shared.web.validators import at_most
 
 blueprint = Blueprint("support", __name__, url_prefix="/admin", template_folder="templates")
 
