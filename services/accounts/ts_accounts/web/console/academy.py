@@ -356,19 +356,28 @@ def add_academic_service(academy_code: str):
     return _back(academy_code)
 
 
-@blueprint.route("/services/<academy_code>/academic/<code>", methods=["GET", "POST"])
-@console_page(academy=True)
-def edit_academic_service(academy_code: str, code: str):
+def _academic_service(academy_code: str, code: str):
+    """The catalogue and one of its academic services; or, when either is gone, the page to go
+    back to (its message flashed)."""
     with runtime_of().uow() as uow:
         try:
             catalogue = cases.catalogue(uow, g.actor, academy_code)
         except NotFound as error:
             failed(str(error))
-            return redirect(url_for("console_academy.services"))
+            return None, None, redirect(url_for("console_academy.services"))
     service = next((s for s in catalogue.academic if s.code == code), None)
     if service is None:
         failed("Ce téléservice académique n'existe pas.")
-        return _back(catalogue.academy.code)
+        return catalogue, None, _back(catalogue.academy.code)
+    return catalogue, service, None
+
+
+@blueprint.route("/services/<academy_code>/academic/<code>", methods=["GET", "POST"])
+@console_page(academy=True)
+def edit_academic_service(academy_code: str, code: str):
+    catalogue, service, elsewhere = _academic_service(academy_code, code)
+    if elsewhere:
+        return elsewhere
     form = AcademicServiceForm() if request.method == "POST" else AcademicServiceForm(
         formdata=None, data={"service_label": service.label, "service_url": service.url})
     status = 200
@@ -407,16 +416,9 @@ def delete_academic_service(academy_code: str, code: str):
             return _back(academy_code)
         flash(f"Le téléservice académique « {service.label} » est supprimé.", "success")
         return _back(academy_code)
-    with runtime_of().uow() as uow:
-        try:
-            catalogue = cases.catalogue(uow, g.actor, academy_code)
-        except NotFound as error:
-            failed(str(error))
-            return redirect(url_for("console_academy.services"))
-    service = next((s for s in catalogue.academic if s.code == code), None)
-    if service is None:
-        failed("Ce téléservice académique n'existe pas.")
-        return _back(catalogue.academy.code)
+    catalogue, service, elsewhere = _academic_service(academy_code, code)
+    if elsewhere:
+        return elsewhere
     if request.method == "POST":
         failed(EXPIRED)
     return render_template("accounts/academy/service_delete.html", form=form, service=service,
