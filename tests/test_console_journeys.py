@@ -15,7 +15,6 @@ Content Security Policy and on any uncaught JavaScript error (the DSFR menus sto
 Set TS_JOURNEY_SCREENSHOTS=/some/folder to keep a screenshot of each step."""
 from __future__ import annotations
 
-import importlib.util
 import io
 import os
 import re
@@ -27,15 +26,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from support.browser import chromium
 from support.bus import reset_memory_broker, wait_for
 from support.settings import settings_for
 from ts_accounts.adapters.orm import Account, AccountLink, Student
 from ts_shared.calendar import PARIS
 from ts_shared.runtime.mail_sink import free_port
 
-CHROMIUM = Path("/usr/bin/chromium")
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run"]
 UAI = "0541234X"
 HEAD, HEAD_PASSWORD = "chef.demo", "demo-chef-2026"
 COLLEAGUE, COLLEAGUE_NAME, COLLEAGUE_PASSWORD = "cpe.demo", "M. Karim Benali (CPE)", "cpe-vie-scolaire-26"
@@ -44,14 +41,6 @@ LINKS = [("Le site du collège", "https://www.college-moulin.example.fr/"),
          ("L'ENT Mon Bureau Numérique", "https://monbureaunumerique.example.fr/")]
 FORBIDDEN = "Vous n'avez pas les droits nécessaires pour cette page."
 NEW_GUARDIAN_LETTER = "Responsable – compte nouveau ou non activé"
-
-pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (/usr/bin/chromium; "
-                                                     "`apt-get install chromium`): the console journeys are skipped"),
-    pytest.mark.skipif(importlib.util.find_spec("playwright") is None,
-                       reason="the playwright package is not installed (`pip install -e '.[test]'`)"),
-]
-
 
 # --- the system and the browser ------------------------------------------------------------------
 
@@ -116,25 +105,18 @@ def _slug(text: str) -> str:
 
 @pytest.fixture
 def browser(system, tmp_path, request):
-    from playwright.sync_api import sync_playwright
-
     shots = None
     if os.environ.get("TS_JOURNEY_SCREENSHOTS"):
         shots = Path(os.environ["TS_JOURNEY_SCREENSHOTS"]) / request.node.name
         shots.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+    with chromium() as launched:
+        context = launched.new_context(accept_downloads=True, locale="fr-FR", viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(15_000)
+        browser = Browser(context, system.url, tmp_path, shots)
         try:
-            context = chromium.new_context(accept_downloads=True, locale="fr-FR",
-                                           viewport={"width": 1280, "height": 900})
-            context.set_default_timeout(15_000)
-            browser = Browser(context, system.url, tmp_path, shots)
-            try:
-                yield browser
-            finally:
-                print("\n" + browser.report())
+            yield browser
         finally:
-            chromium.close()
+            print("\n" + browser.report())
     assert browser.csp_errors == [], "a Content Security Policy refused something: " + "; ".join(browser.csp_errors)
     assert browser.script_errors == [], "uncaught JavaScript error(s): " + "; ".join(browser.script_errors)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import email
 import email.policy
 import html
-import importlib.util
 import json
 import re
 import threading
@@ -19,6 +18,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 
+from support.browser import chromium, csp_errors_of
 from support.bus import reset_memory_broker, wait_for
 from support.settings import settings_for
 from support.siecle_files import ADDRESSES, LINKS, OTHER_UAI, PEOPLE, STUDENTS, UAI, guardians_file, students_file
@@ -526,11 +526,6 @@ def test_an_unreachable_accounts_service_shows_the_french_503_page(tmp_path):
 
 # --- the same journey in a real browser, over real HTTP, against the embedded system -------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"]
-
-
 def _emailed_link(mail_folder: Path, path: str) -> str:
     """The link of the last email the notifier sent to the embedded SMTP sink."""
     for stored in sorted(mail_folder.glob("*.eml"), reverse=True):
@@ -542,77 +537,66 @@ def _emailed_link(mail_folder: Path, path: str) -> str:
     raise AssertionError(f"no email with a {path} link in {mail_folder}")
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (/usr/bin/chromium; "
-                                                  "`apt-get install chromium`): the browser journey is skipped")
-@pytest.mark.skipif(importlib.util.find_spec("playwright") is None,
-                    reason="the playwright package is not installed (`pip install -e '.[test]'`)")
 def test_a_guardian_activates_the_account_in_a_real_browser(tmp_path):
-    from playwright.sync_api import sync_playwright
-
     from ts_shared.runtime.embedded import build_embedded_system
 
-    reset_memory_broker()
-    port = free_port()
-    settings = settings_for(tmp_path).with_overrides(port=port, public_url=f"http://127.0.0.1:{port}",
-                                                     relay_poll_seconds=0.1)
-    system = build_embedded_system(settings, port=port)
-    system.start()
-    try:
-        accounts = system.platform.runtime("accounts")
-        with accounts.uow() as uow:  # a guardian of the demo school, and the child on the letter
-            account, birth_date = uow.session.execute(
-                select(Account, Student.birth_date).join(AccountLink, AccountLink.account_id == Account.id)
-                .join(Student, Student.id == AccountLink.student_id)
-                .where(Account.kind == "guardian", AccountLink.ended_at.is_(None)).order_by(Account.login).limit(1)
-            ).one()
-            _, temporary = prepare_letter(uow, account, reset_password=False, now=utcnow(), actor="test")
-            record_notification(uow, account.id, "paper", at=utcnow(), actor="test")
-            login = account.login
-            uow.commit()
-
-        csp_errors: list[str] = []
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-            try:
-                page = chromium.new_page()
-                page.on("console", lambda message: csp_errors.append(message.text)
-                        if "Content Security Policy" in message.text else None)
-                page.goto(f"{system.url}/")
-                page.fill("#login", login)
-                page.fill("#password", temporary)
-                page.click("button:has-text('Se connecter')")
-                page.wait_for_url("**/premiere-connexion")
-                assert login in page.inner_text("main")
-                page.fill("#temporary_password", temporary)
-                page.fill("#new_password", "Lilas2026")
-                page.fill("#new_password_again", "Lilas2026")
-                page.fill("#email", "parent@example.org")
-                page.fill("#email_again", "parent@example.org")
-                page.fill("#birth_date", birth_date.strftime("%d/%m/%Y"))
-                page.click("button:has-text('Valider')")
-                page.wait_for_url("**/compte/en-attente")
-                assert "Votre compte est en attente de confirmation" in page.inner_text("main")
-
-                # The notifier sends the confirmation email through the broker to the SMTP sink.
-                mail = settings.data_dir / "mail"
-                wait_for(lambda: any(mail.glob("*.eml")), timeout=30)
-                page.goto(_emailed_link(mail, "/compte/confirmation"))
-                page.click("button:has-text('Confirmer mon adresse')")
-                assert "Votre compte Téléservices est opérationnel" in page.inner_text("main")
-
-                page.click("a:has-text('Se connecter')")
-                page.fill("#login", login)
-                page.fill("#password", "Lilas2026")
-                page.click("button:has-text('Se connecter')")
-                page.wait_for_url("**/accueil")
-                main = page.inner_text("main")
-                assert main.startswith("Bienvenue ") and "Première connexion à Scolarité services" in main
-                page.click("main button:has-text('Se déconnecter')")
-                page.wait_for_url(f"{system.url}/")
-                assert "Vous êtes déconnecté." in page.inner_text("main")
-            finally:
-                chromium.close()
-        assert csp_errors == []  # no inline script or style was needed
-    finally:
-        system.stop()
+    with chromium() as browser:
         reset_memory_broker()
+        port = free_port()
+        settings = settings_for(tmp_path).with_overrides(port=port, public_url=f"http://127.0.0.1:{port}",
+                                                         relay_poll_seconds=0.1)
+        system = build_embedded_system(settings, port=port)
+        system.start()
+        try:
+            accounts = system.platform.runtime("accounts")
+            with accounts.uow() as uow:  # a guardian of the demo school, and the child on the letter
+                account, birth_date = uow.session.execute(
+                    select(Account, Student.birth_date).join(AccountLink, AccountLink.account_id == Account.id)
+                    .join(Student, Student.id == AccountLink.student_id)
+                    .where(Account.kind == "guardian", AccountLink.ended_at.is_(None))
+                    .order_by(Account.login).limit(1)
+                ).one()
+                _, temporary = prepare_letter(uow, account, reset_password=False, now=utcnow(), actor="test")
+                record_notification(uow, account.id, "paper", at=utcnow(), actor="test")
+                login = account.login
+                uow.commit()
+
+            page = browser.new_page()
+            csp_errors = csp_errors_of(page)
+            page.goto(f"{system.url}/")
+            page.fill("#login", login)
+            page.fill("#password", temporary)
+            page.click("button:has-text('Se connecter')")
+            page.wait_for_url("**/premiere-connexion")
+            assert login in page.inner_text("main")
+            page.fill("#temporary_password", temporary)
+            page.fill("#new_password", "Lilas2026")
+            page.fill("#new_password_again", "Lilas2026")
+            page.fill("#email", "parent@example.org")
+            page.fill("#email_again", "parent@example.org")
+            page.fill("#birth_date", birth_date.strftime("%d/%m/%Y"))
+            page.click("button:has-text('Valider')")
+            page.wait_for_url("**/compte/en-attente")
+            assert "Votre compte est en attente de confirmation" in page.inner_text("main")
+
+            # The notifier sends the confirmation email through the broker to the SMTP sink.
+            mail = settings.data_dir / "mail"
+            wait_for(lambda: any(mail.glob("*.eml")), timeout=30)
+            page.goto(_emailed_link(mail, "/compte/confirmation"))
+            page.click("button:has-text('Confirmer mon adresse')")
+            assert "Votre compte Téléservices est opérationnel" in page.inner_text("main")
+
+            page.click("a:has-text('Se connecter')")
+            page.fill("#login", login)
+            page.fill("#password", "Lilas2026")
+            page.click("button:has-text('Se connecter')")
+            page.wait_for_url("**/accueil")
+            main = page.inner_text("main")
+            assert main.startswith("Bienvenue ") and "Première connexion à Scolarité services" in main
+            page.click("main button:has-text('Se déconnecter')")
+            page.wait_for_url(f"{system.url}/")
+            assert "Vous êtes déconnecté." in page.inner_text("main")
+            assert csp_errors == []  # no inline script or style was needed
+        finally:
+            system.stop()
+            reset_memory_broker()

@@ -4,15 +4,12 @@ worker puts it in the portal's read model — on the embedded stack (SQLite, in-
 Then the welcome message editor in a real browser (skipped without Chromium)."""
 from __future__ import annotations
 
-import importlib.util
 import re
-import threading
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 from werkzeug.test import Client
 
+from support.browser import chromium, csp_errors_of, served
 from support.bus import reset_memory_broker, run_worker_until
 from support.settings import settings_for
 from ts_accounts.adapters.orm import School
@@ -115,9 +112,6 @@ def test_the_settings_scripts_and_stylesheet_are_served_through_the_gateway(gate
 
 # --- the editor in a real browser ----------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"]
 SELECT_WORD = """(word) => {
   const walker = document.createTreeWalker(document.getElementById("welcome-editor"), NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
@@ -136,94 +130,76 @@ SELECT_WORD = """(word) => {
 }"""
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (/usr/bin/chromium; "
-                                                  "`apt-get install chromium`): the browser test is skipped")
-@pytest.mark.skipif(importlib.util.find_spec("playwright") is None,
-                    reason="the playwright package is not installed (`pip install -e '.[test]'`)")
 def test_the_welcome_message_editor_formats_links_counts_and_previews_in_a_real_browser(platform, gateway):
-    from playwright.sync_api import expect, sync_playwright
+    with served(gateway) as url, chromium() as browser:
+        from playwright.sync_api import expect
 
-    server = make_server("127.0.0.1", 0, gateway, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    csp_errors: list[str] = []
-    try:
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-            try:
-                page = chromium.new_page()
-                page.on("console", lambda message: csp_errors.append(message.text)
-                        if "Content Security Policy" in message.text else None)
-                page.goto(f"{url}/admin/login")
-                page.fill("#login", HEAD)
-                page.fill("#password", PASSWORD)
-                page.click("button:has-text('Se connecter')")
-                page.wait_for_url("**/admin/")
-                page.goto(f"{url}/admin/settings/welcome")
+        page = browser.new_page()
+        csp_errors = csp_errors_of(page)
+        page.goto(f"{url}/admin/login")
+        page.fill("#login", HEAD)
+        page.fill("#password", PASSWORD)
+        page.click("button:has-text('Se connecter')")
+        page.wait_for_url("**/admin/")
+        page.goto(f"{url}/admin/settings/welcome")
 
-                # With JavaScript: the editor and its toolbar, not the textarea nor the « Aperçu » button.
-                editor = page.locator("#welcome-editor")
-                expect(editor).to_be_visible()
-                expect(page.locator("textarea#message")).to_be_hidden()
-                expect(page.locator("button[data-preview-button]")).to_be_hidden()
-                editor.click()
-                page.keyboard.type("Bonjour à tous")
-                expect(page.locator("#welcome-counter")).to_have_text("(14/2000 caractères maximum)")
-                expect(page.locator("#welcome-preview")).to_have_text("Bonjour à tous")
+        # With JavaScript: the editor and its toolbar, not the textarea nor the « Aperçu » button.
+        editor = page.locator("#welcome-editor")
+        expect(editor).to_be_visible()
+        expect(page.locator("textarea#message")).to_be_hidden()
+        expect(page.locator("button[data-preview-button]")).to_be_hidden()
+        editor.click()
+        page.keyboard.type("Bonjour à tous")
+        expect(page.locator("#welcome-counter")).to_have_text("(14/2000 caractères maximum)")
+        expect(page.locator("#welcome-preview")).to_have_text("Bonjour à tous")
 
-                assert page.evaluate(SELECT_WORD, "tous")
-                page.click("button[data-command=bold]")
-                expect(page.locator("#welcome-preview b, #welcome-preview strong")).to_have_text("tous")
+        assert page.evaluate(SELECT_WORD, "tous")
+        page.click("button[data-command=bold]")
+        expect(page.locator("#welcome-preview b, #welcome-preview strong")).to_have_text("tous")
 
-                # A link on the selected text: only http(s) addresses.
-                assert page.evaluate(SELECT_WORD, "Bonjour")
-                page.fill("#welcome-link-url", "javascript:alert(1)")
-                page.click("button[data-command=createLink]")
-                expect(page.locator("#welcome-editor-error")).to_contain_text("http:// ou https://")
-                assert page.locator("#welcome-editor a").count() == 0
-                assert page.evaluate(SELECT_WORD, "Bonjour")
-                page.fill("#welcome-link-url", "https://www.ac-nancy-metz.fr/")
-                page.click("button[data-command=createLink]")
-                link = page.locator("#welcome-preview a")
-                expect(link).to_have_text("Bonjour")
-                expect(link).to_have_attribute("href", "https://www.ac-nancy-metz.fr/")
-                expect(link).to_have_attribute("target", "_blank")
-                expect(link).to_have_attribute("rel", "noopener noreferrer")
+        # A link on the selected text: only http(s) addresses.
+        assert page.evaluate(SELECT_WORD, "Bonjour")
+        page.fill("#welcome-link-url", "javascript:alert(1)")
+        page.click("button[data-command=createLink]")
+        expect(page.locator("#welcome-editor-error")).to_contain_text("http:// ou https://")
+        assert page.locator("#welcome-editor a").count() == 0
+        assert page.evaluate(SELECT_WORD, "Bonjour")
+        page.fill("#welcome-link-url", "https://www.ac-nancy-metz.fr/")
+        page.click("button[data-command=createLink]")
+        link = page.locator("#welcome-preview a")
+        expect(link).to_have_text("Bonjour")
+        expect(link).to_have_attribute("href", "https://www.ac-nancy-metz.fr/")
+        expect(link).to_have_attribute("target", "_blank")
+        expect(link).to_have_attribute("rel", "noopener noreferrer")
 
-                # Over 2000 characters: the counter and the message say so at once.
-                editor.click()
-                page.keyboard.press("End")
-                page.keyboard.insert_text(" " + "x" * 1990)
-                expect(page.locator("#welcome-counter")).to_have_text("(2005/2000 caractères maximum)")
-                expect(page.locator("#welcome-editor-error")).to_contain_text("dépasse 2000 caractères")
-                for _ in range(10):
-                    page.keyboard.press("Backspace")
-                expect(page.locator("#welcome-counter")).to_have_text("(1995/2000 caractères maximum)")
-                expect(page.locator("#welcome-editor-error")).to_be_hidden()
+        # Over 2000 characters: the counter and the message say so at once.
+        editor.click()
+        page.keyboard.press("End")
+        page.keyboard.insert_text(" " + "x" * 1990)
+        expect(page.locator("#welcome-counter")).to_have_text("(2005/2000 caractères maximum)")
+        expect(page.locator("#welcome-editor-error")).to_contain_text("dépasse 2000 caractères")
+        for _ in range(10):
+            page.keyboard.press("Backspace")
+        expect(page.locator("#welcome-counter")).to_have_text("(1995/2000 caractères maximum)")
+        expect(page.locator("#welcome-editor-error")).to_be_hidden()
 
-                page.click("button:has-text('Valider')")
-                page.wait_for_url("**/admin/settings/welcome")
-                expect(page.locator("main")).to_contain_text("Le message d'accueil est enregistré")
+        page.click("button:has-text('Valider')")
+        page.wait_for_url("**/admin/settings/welcome")
+        expect(page.locator("main")).to_contain_text("Le message d'accueil est enregistré")
 
-                # D2: the ENT part shows only for the ENT letter types; « Aperçu du lien » follows the typing.
-                page.goto(f"{url}/admin/settings/ent")
-                ent_part = page.locator("[data-ent-part]")
-                expect(ent_part).to_be_hidden()
-                page.locator("label[for=letter_type-1]").click()
-                expect(ent_part).to_be_visible()
-                preview = page.locator("#ent-url-preview")
-                expect(preview).to_have_attribute("aria-disabled", "true")
-                page.fill("#ent_url", "https://ent.college-moulin.example.fr/")
-                expect(preview).to_have_attribute("href", "https://ent.college-moulin.example.fr/")
-                expect(preview).to_have_attribute("target", "_blank")
-                page.locator("label[for=letter_type-0]").click()
-                expect(ent_part).to_be_hidden()
-            finally:
-                chromium.close()
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+        # D2: the ENT part shows only for the ENT letter types; « Aperçu du lien » follows the typing.
+        page.goto(f"{url}/admin/settings/ent")
+        ent_part = page.locator("[data-ent-part]")
+        expect(ent_part).to_be_hidden()
+        page.locator("label[for=letter_type-1]").click()
+        expect(ent_part).to_be_visible()
+        preview = page.locator("#ent-url-preview")
+        expect(preview).to_have_attribute("aria-disabled", "true")
+        page.fill("#ent_url", "https://ent.college-moulin.example.fr/")
+        expect(preview).to_have_attribute("href", "https://ent.college-moulin.example.fr/")
+        expect(preview).to_have_attribute("target", "_blank")
+        page.locator("label[for=letter_type-0]").click()
+        expect(ent_part).to_be_hidden()
     assert csp_errors == []  # no inline script or style was needed
     with platform.runtime("accounts").uow() as uow:
         stored = uow.session.get(School, UAI).welcome_message_html

@@ -3,19 +3,16 @@ console's staff session signed in by the accounts service: who may open it, the 
 saving, refusing, resetting, and the pages' rules (CSRF, no inline script or style)."""
 from __future__ import annotations
 
-import importlib.util
 import io
 import re
-import threading
 from datetime import date
 from html import unescape
-from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
-from werkzeug.serving import make_server
 from werkzeug.test import Client
 
+from support.browser import chromium, csp_errors_of, served
 from support.settings import settings_for
 from ts_accounts.service_layer.audit import Actor
 from ts_accounts.service_layer.schools import activate_services, add_school
@@ -230,50 +227,28 @@ def test_the_saved_text_is_the_one_the_batch_letters_use(platform, head):
     assert len(pages) == 2 and all("Objet du courrier :" in page.extract_text() for page in pages)
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"]
-
-
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (/usr/bin/chromium; "
-                                                  "`apt-get install chromium`): the browser test is skipped")
-@pytest.mark.skipif(importlib.util.find_spec("playwright") is None,
-                    reason="the playwright package is not installed (`pip install -e '.[test]'`)")
 def test_in_a_real_browser_a_field_button_inserts_the_field_at_the_cursor(platform, gateway):
-    from playwright.sync_api import expect, sync_playwright
+    with served(gateway) as url, chromium() as browser:
+        from playwright.sync_api import expect
 
-    server = make_server("127.0.0.1", 0, gateway, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    csp_errors: list[str] = []
-    try:
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-            try:
-                page = chromium.new_page()
-                page.on("console", lambda message: csp_errors.append(message.text)
-                        if "Content Security Policy" in message.text else None)
-                page.goto(f"{url}/admin/login")
-                page.fill("#login", HEAD)
-                page.fill("#password", HEAD_PASSWORD)
-                page.click("button:has-text('Se connecter')")
-                page.wait_for_url("**/admin/")
-                page.goto(f"{url}/admin/letters/student_new/modifier")
-                source = page.locator("#letter-source")
-                source.fill("<p>Bonjour  !</p>{{ mention_cnil }}")
-                source.evaluate("(area) => { area.focus(); area.setSelectionRange(11, 11); }")
-                insert = page.locator('button[data-insert="{{ prenom_eleve }}"]')
-                expect(insert).to_be_visible()  # hidden without JavaScript: the field is then copied by hand
-                expect(page.locator("[data-no-script-hint]")).to_be_hidden()
-                insert.click()
-                expect(source).to_have_value("<p>Bonjour {{ prenom_eleve }} !</p>{{ mention_cnil }}")
-                page.click("button:has-text('Valider')")
-                page.wait_for_url("**/admin/letters/")
-                expect(page.locator("#part-student_new")).to_contain_text("Personnalisé le")
-            finally:
-                chromium.close()
-    finally:
-        server.shutdown()
+        page = browser.new_page()
+        csp_errors = csp_errors_of(page)
+        page.goto(f"{url}/admin/login")
+        page.fill("#login", HEAD)
+        page.fill("#password", HEAD_PASSWORD)
+        page.click("button:has-text('Se connecter')")
+        page.wait_for_url("**/admin/")
+        page.goto(f"{url}/admin/letters/student_new/modifier")
+        source = page.locator("#letter-source")
+        source.fill("<p>Bonjour  !</p>{{ mention_cnil }}")
+        source.evaluate("(area) => { area.focus(); area.setSelectionRange(11, 11); }")
+        insert = page.locator('button[data-insert="{{ prenom_eleve }}"]')
+        expect(insert).to_be_visible()  # hidden without JavaScript: the field is then copied by hand
+        expect(page.locator("[data-no-script-hint]")).to_be_hidden()
+        insert.click()
+        expect(source).to_have_value("<p>Bonjour {{ prenom_eleve }} !</p>{{ mention_cnil }}")
+        page.click("button:has-text('Valider')")
+        page.wait_for_url("**/admin/letters/")
+        expect(page.locator("#part-student_new")).to_contain_text("Personnalisé le")
     assert stored(platform, "student_new") == "<p>Bonjour {{ prenom_eleve }} !</p>{{ mention_cnil }}"
     assert csp_errors == []
