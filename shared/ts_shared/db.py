@@ -11,7 +11,8 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import mapped_column, sessionmaker, Session
 from sqlalchemy.types import TypeDecorator
 
@@ -84,6 +85,13 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def insert_for(connectable: Session | Connection):
+    """The dialect's INSERT (PostgreSQL's or SQLite's), for `on_conflict_do_nothing` and
+    `on_conflict_do_update`: an upsert that holds when two writers insert the same key at once."""
+    dialect = (connectable.get_bind() if isinstance(connectable, Session) else connectable).dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

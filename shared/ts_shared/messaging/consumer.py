@@ -18,9 +18,8 @@ from typing import Callable, Iterable
 from kombu import Producer
 from kombu.mixins import ConsumerMixin
 from sqlalchemy import Table, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from ts_shared.db import utcnow
+from ts_shared.db import insert_for, utcnow
 from ts_shared.faults import crash_point
 from ts_shared.messaging.bus import (
     DEAD_LETTER_EXCHANGE, Subscription, connect, declare_topology, queue_for,
@@ -51,8 +50,7 @@ class EventConsumer:
 
     def _record_once(self, uow: UnitOfWork, event: Event) -> bool:
         """Insert the event id; False if it was already there (a duplicate)."""
-        dialect = uow.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert = insert_for(uow.session)
         statement = (
             insert(self.processed_events)
             .values(event_id=event.id, event_type=event.type, processed_at=utcnow())

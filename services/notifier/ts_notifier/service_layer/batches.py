@@ -20,7 +20,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ts_notifier.adapters.batches import Delivery, GeneratedFile, NotificationBatch
@@ -29,7 +28,7 @@ from ts_notifier.service_layer.class_lists import render_class_list_pdf
 from ts_notifier.service_layer.letters import LetterData, render_letter_email, render_letters_pdf
 from ts_shared.calendar import PARIS, french_date
 from ts_shared.crypto import SecretBox
-from ts_shared.db import utcnow
+from ts_shared.db import insert_for, utcnow
 from ts_shared.faults import crash_point
 from ts_shared.messaging.envelope import Event
 from ts_shared.staff_actions import StaffActor, report_staff_action
@@ -52,8 +51,7 @@ def files_folder(settings) -> Path:
 
 
 def _insert_batch(session: Session, values: dict) -> None:
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    session.execute(insert(NotificationBatch).values(**values).on_conflict_do_nothing(index_elements=["id"]))
+    session.execute(insert_for(session)(NotificationBatch).values(**values).on_conflict_do_nothing(index_elements=["id"]))
 
 
 def _recipient_name(recipient: dict) -> str:
