@@ -16,7 +16,6 @@ import re
 import runpy
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,16 +29,18 @@ import click
 import pytest
 import yaml
 
+from support.nginx import NGINX_CONF, nginx_executable, nginx_gateway
+from ts_shared.runtime.mail_sink import free_port
 from ts_shared.config import SERVICES, ConfigError, Settings
 from ts_shared.runtime.cli import cli
-from ts_shared.runtime.gateway import BLOCKED_PREFIXES, ROUTES, route_for
+from ts_shared.runtime.gateway import BLOCKED_PREFIXES, ROUTES, STAFF_CHECKED_SERVICES, route_for
 from ts_shared.service import discover_services
+from ts_shared.web.staff_session import STAFF_IDENTITY_HEADER, STAFF_SESSION_CHECK_PATH
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
-NGINX_CONF = ROOT / "deploy" / "gateway" / "nginx.conf"
 INIT_DATABASES = ROOT / "deploy" / "postgres" / "init-databases.sh"
 ENV_EXAMPLE = ROOT / "deploy" / "env.example"
 
@@ -406,12 +407,30 @@ def _upstream_hosts(conf: str) -> dict[str, str]:
     return upstreams
 
 
+AUTH_LOCATION = "/_staff_session"  # nginx's internal location for the staff session check
+AUTH_DIRECTIVES = ["auth_request /_staff_session;",
+                   "auth_request_set $ts_staff_identity $upstream_http_x_ts_staff_identity;"]
+
+
+def _location_bodies(conf: str) -> dict[tuple[str, str], str]:
+    bodies = {}
+    for modifier, path, body in re.findall(r"location\s+(=|\^~)?\s*(\S+)\s*\{([^}]*)\}", conf):
+        assert (modifier, path) not in bodies, f"location {modifier} {path} defined twice"
+        bodies[(modifier, path)] = body
+    return bodies
+
+
+def _directives(body: str) -> list[str]:
+    return [" ".join(line.split()) for line in body.split(";") if line.strip()]
+
+
 def _locations(conf: str) -> dict[tuple[str, str], str]:
-    """(modifier, path) -> the service it proxies to, or "404"."""
+    """(modifier, path) -> the service it proxies to, or "404" (the internal auth location aside)."""
     upstreams = _upstream_hosts(conf)
     locations = {}
-    for modifier, path, body in re.findall(r"location\s+(=|\^~)?\s*(\S+)\s*\{([^}]*)\}", conf):
-        assert (modifier, path) not in locations, f"location {modifier} {path} defined twice"
+    for (modifier, path), body in _location_bodies(conf).items():
+        if path == AUTH_LOCATION:
+            continue
         proxied = re.findall(r"proxy_pass\s+([^;]+);", body)
         if proxied:
             target = re.fullmatch(r"http://(\w+)", proxied[0].strip())
@@ -435,6 +454,22 @@ def test_the_gateway_routes_exactly_like_the_embedded_gateway():
     assert _locations(_nginx_conf()) == expected
 
 
+def test_the_gateway_asks_accounts_for_the_staff_session_of_notifier_and_stats_pages_only():
+    conf = _nginx_conf()
+    bodies = _location_bodies(conf)
+    for location, service in _locations(conf).items():
+        checked = [d for d in _directives(bodies[location]) if d.startswith("auth_request")]
+        expected = [d.rstrip(";") for d in AUTH_DIRECTIVES] if service in STAFF_CHECKED_SERVICES else []
+        assert checked == expected, location
+    auth = _directives(bodies[("=", AUTH_LOCATION)])
+    assert "internal" in auth and "proxy_method GET" in auth and "proxy_pass_request_body off" in auth
+    assert f"proxy_pass http://accounts{STAFF_SESSION_CHECK_PATH}" in auth
+    assert 'proxy_set_header Content-Length ""' in auth
+    # A client's own identity header never reaches a service, nor the check.
+    assert re.search(rf"^\s*proxy_set_header\s+{STAFF_IDENTITY_HEADER}\s+\$ts_staff_identity;", conf, re.MULTILINE)
+    assert f'proxy_set_header {STAFF_IDENTITY_HEADER} ""' in auth
+
+
 def test_the_gateway_upstreams_are_the_web_containers():
     upstreams = _upstream_hosts(_nginx_conf())
     assert set(upstreams) == set(upstreams.values()) == set(_containers("gunicorn"))
@@ -448,43 +483,41 @@ def test_the_gateway_forwards_the_headers_proxyfix_trusts_and_hides_its_version(
     conf = _nginx_conf()
     for header in ("X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"):
         assert re.search(rf"^\s*proxy_set_header\s+{header}\s+\S+;", conf, re.MULTILINE), header
-    # proxy_set_header inside a location would silently drop the ones above.
-    assert all("proxy_set_header" not in body for body in re.findall(r"location[^{]*\{([^}]*)\}", conf))
+    # proxy_set_header inside a location silently drops the ones above: only the internal auth
+    # location has its own, and it repeats each of them.
+    bodies = _location_bodies(conf)
+    auth = bodies.pop(("=", AUTH_LOCATION))
+    assert all("proxy_set_header" not in body for body in bodies.values())
+    inherited = re.findall(r"^\s*proxy_set_header\s+([\w-]+)\s", conf.split("server {")[0], re.MULTILINE)
+    assert set(inherited) <= set(re.findall(r"proxy_set_header\s+([\w-]+)\s", auth))
     for directive in ("server_tokens off;", "client_max_body_size 64m;", "gzip on;"):
         assert re.search(r"^\s*" + re.escape(directive), conf, re.MULTILINE), directive
 
 
-def _nginx_executable() -> str:
-    executable = os.environ.get("TS_TEST_NGINX") or shutil.which("nginx")
-    if not executable:
-        pytest.skip("nginx is not installed (apt-get install nginx, or TS_TEST_NGINX=/path/to/nginx): "
-                    "the gateway configuration was only read")
-    return executable
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 class _EchoHandler(BaseHTTPRequestHandler):
-    """A stand-in service: tells who it is, the path it received and the forwarded headers."""
+    """A stand-in service: tells who it is, the path it received and the forwarded headers. As
+    accounts, it answers the staff session check with an identity made of the cookie it got."""
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
-        body = json.dumps({"service": self.server.service, "path": self.path,
+        if self.path == STAFF_SESSION_CHECK_PATH:
+            self.server.checks.append((self.command, self.headers.get("Content-Length")))
+            self.send_response(200)
+            if self.headers.get("Cookie"):
+                self.send_header(STAFF_IDENTITY_HEADER, "sealed:" + self.headers["Cookie"])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = json.dumps({"service": self.server.service, "path": self.path, "method": self.command,
                            "headers": dict(self.headers.items())}).encode()
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    do_POST = do_GET
 
     def log_message(self, *args):
         pass
@@ -498,70 +531,68 @@ def _gateway_paths() -> list[str]:
 
 
 def test_nginx_sends_each_path_to_the_service_the_embedded_gateway_chooses(tmp_path):
-    nginx = _nginx_executable()
+    nginx_executable()
     backends = {}
     for service in sorted(set(_upstream_hosts(_nginx_conf()).values())):
         server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoHandler)
-        server.service = service
+        server.service, server.checks = service, []
         threading.Thread(target=server.serve_forever, daemon=True).start()
         backends[service] = server
-    port = _free_port()
-    conf = NGINX_CONF.read_text()
-    rewrites = [
-        (r"^user\s+\S+;", ""),
-        (r"^pid\s+\S+;", f"pid {tmp_path}/nginx.pid;"),
-        (r"include\s+/etc/nginx/mime\.types;", f"include {tmp_path}/mime.types;"),
-        (r"listen\s+80\b", f"listen 127.0.0.1:{port}"),
-        (r"^http \{", "http {\n" + "".join(f"    {kind}_temp_path {tmp_path}/{kind};\n"
-                                             for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))),
-    ] + [(rf"server\s+{service}:8000;", f"server 127.0.0.1:{server.server_address[1]};")
-         for service, server in backends.items()]
-    for pattern, replacement in rewrites:
-        conf, count = re.subn(pattern, replacement, conf, flags=re.MULTILINE)
-        assert count, f"nginx.conf no longer contains {pattern!r}: update this test"
-    (tmp_path / "mime.types").write_text("types { text/html html; text/css css; }\n")
-    (tmp_path / "nginx.conf").write_text(conf)
-    process = subprocess.Popen([nginx, "-e", "stderr", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
-                                "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 10
-        while not _listening(port):
-            assert process.poll() is None, f"nginx did not start: {process.stderr.read()}"
-            assert time.monotonic() < deadline, "nginx did not listen within 10 s"
-            time.sleep(0.05)
-
-        def get(path: str) -> tuple[int, dict | None, http.client.HTTPResponse]:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            connection.request("GET", path, headers={"Host": f"teleservices.test:{port}"})
-            response = connection.getresponse()
-            body = response.read()
-            connection.close()
-            is_json = response.getheader("Content-Type") == "application/json"
-            return response.status, json.loads(body) if is_json else None, response
-
-        for path in _gateway_paths():
-            expected = route_for(path.split("?")[0])
-            status, echo, response = get(path)
-            assert response.getheader("Server") == "nginx", "server_tokens off"
-            if expected is None:
-                assert status == 404 and echo is None, path
-                continue
-            assert status == 200 and echo["service"] == expected, (path, echo)
-            assert echo["path"] == path, "the path is passed on unchanged"
-            headers = {key.lower(): value for key, value in echo["headers"].items()}
-            assert headers["x-forwarded-for"] == "127.0.0.1"
-            assert headers["x-forwarded-proto"] == "http"
-            assert headers["x-forwarded-host"] == f"teleservices.test:{port}"
-        # Documented difference: nginx matches the normalised path, so dot segments cannot reach
-        # a blocked prefix (the embedded gateway hands these to a service, which has no such route).
-        assert get("/api/../internal/authenticate")[0] == 404
-        assert get("/admin/%2e%2e/metrics")[0] == 404
+        with nginx_gateway(tmp_path, {name: server.server_address[1] for name, server in backends.items()}) as port:
+            _check_routes(port, backends)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
         for server in backends.values():
             server.shutdown()
             server.server_close()
+
+
+def _check_routes(port: int, backends: dict) -> None:
+    def get(path: str, method: str = "GET", headers: dict | None = None,
+            body: bytes | None = None) -> tuple[int, dict | None, http.client.HTTPResponse]:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request(method, path, body=body, headers={"Host": f"teleservices.test:{port}", **(headers or {})})
+        response = connection.getresponse()
+        answer = response.read()
+        connection.close()
+        is_json = response.getheader("Content-Type") == "application/json"
+        return response.status, json.loads(answer) if is_json else None, response
+
+    for path in _gateway_paths():
+        expected = route_for(path.split("?")[0])
+        status, echo, response = get(path)
+        assert response.getheader("Server") == "nginx", "server_tokens off"
+        if expected is None:
+            assert status == 404 and echo is None, path
+            continue
+        assert status == 200 and echo["service"] == expected, (path, echo)
+        assert echo["path"] == path, "the path is passed on unchanged"
+        headers = {key.lower(): value for key, value in echo["headers"].items()}
+        assert headers["x-forwarded-for"] == "127.0.0.1"
+        assert headers["x-forwarded-proto"] == "http"
+        assert headers["x-forwarded-host"] == f"teleservices.test:{port}"
+    # Staff pages of notifier and stats get accounts' answer for their cookie; a client's own
+    # identity header never goes through, to any service.
+    forged = {STAFF_IDENTITY_HEADER: "forged", "Cookie": "ts_staff=abc"}
+    for path in _gateway_paths():
+        service = route_for(path.split("?")[0])
+        if service is None:
+            continue
+        status, echo, _ = get(path, headers=forged)
+        headers = {key.lower(): value for key, value in echo["headers"].items()}
+        forwarded = headers.get(STAFF_IDENTITY_HEADER.lower())
+        assert forwarded == ("sealed:ts_staff=abc" if service in STAFF_CHECKED_SERVICES else None), (path, forwarded)
+    anonymous = get("/admin/stats/")[1]["headers"]
+    assert STAFF_IDENTITY_HEADER.lower() not in {key.lower() for key in anonymous}, "no cookie, no identity"
+    # The check is a GET without the body, whatever the page's request.
+    backends["accounts"].checks.clear()
+    status, echo, _ = get("/admin/letters/x", method="POST", body=b"a=1", headers={"Cookie": "ts_staff=abc"})
+    assert status == 200 and echo["method"] == "POST"
+    assert backends["accounts"].checks == [("GET", None)]
+    # Documented difference: nginx matches the normalised path, so dot segments cannot reach
+    # a blocked prefix (the embedded gateway hands these to a service, which has no such route).
+    assert get("/api/../internal/authenticate")[0] == 404
+    assert get("/admin/%2e%2e/metrics")[0] == 404
 
 
 # --- The image and gunicorn -------------------------------------------------------------------
@@ -610,7 +641,7 @@ def test_a_dead_gunicorn_worker_is_marked_dead_for_the_multiprocess_metrics(monk
 def test_gunicorn_serves_a_service_with_the_deploy_config_and_metrics_of_all_workers(tmp_path):
     command = _containers("gunicorn")["portal"]
     gunicorn = Path(sys.executable).parent / "gunicorn"
-    port = _free_port()
+    port = free_port()
     metrics_dir = tmp_path / "prometheus"
     (metrics_dir).mkdir()
     (metrics_dir / "counter_999999.db").write_bytes(b"stale")  # a previous run's file

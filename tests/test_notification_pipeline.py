@@ -225,3 +225,40 @@ def test_the_letters_pdf_goes_once_to_the_staff_of_its_school_and_the_download_i
     [entry] = audited()
     assert (entry.school_uai, entry.staff_login, entry.target) == (UAI, "chef.moulin", pdf.filename)
     assert entry.summary.startswith(f"Téléchargement des courriers « {pdf.filename} »")
+
+
+def _replayed(platform, cookie_of: Client) -> Client:
+    """A fresh browser given a saved copy of another browser's staff cookie."""
+    client = Client(Gateway({name: spec.create_app(platform.settings, platform.runtime(name))
+                             for name, spec in platform.specs.items()}))
+    client.set_cookie("ts_staff", cookie_of.get_cookie("ts_staff").value)
+    return client
+
+
+def test_a_revoked_delegates_saved_cookie_opens_no_password_file_nor_any_page_of_any_service(make_platform, smtp):
+    _, port = smtp()
+    platform = make_platform(port)
+    with platform.runtime("accounts").uow() as uow:
+        create_staff(uow, login="chef.moulin", display_name="Mme Claire Martin", password=PASSWORD, head_of=UAI)
+        secretary = delegate(uow, ACTOR, uai=UAI, login="secretariat.moulin", display_name="M. Secrétariat",
+                             rights=["guardian_access", "settings", "statistics"], initial_password=PASSWORD)
+        uow.commit()
+        secretary_id = secretary.id
+    rows = division_rows(platform, "6A")
+    order = notify(platform, [Couple(r.student_siecle_id, r.guardian_siecle_id) for r in rows], "paper")
+    run_services(platform, lambda: _batch_done(platform, order.batch_id, order.deliveries))
+    with platform.runtime("notifier").uow() as uow:
+        [pdf] = uow.session.scalars(select(GeneratedFile).where(GeneratedFile.batch_id == order.batch_id)).all()
+    pages = ["/admin/letters/", "/admin/stats/", f"/admin/notifications/batches/{order.batch_id}", "/admin/guardians/"]
+
+    saved = _console(platform, "secretariat.moulin", PASSWORD)
+    assert all(saved.get(page).status_code == 200 for page in pages)  # what the delegate may open today
+    head_console = _console(platform, "chef.moulin", PASSWORD)
+    token = head_console.get("/api/v1/csrf-token").get_json()["csrf_token"]
+    assert head_console.delete(f"/api/v1/delegations/{secretary_id}", headers={"X-CSRFToken": token}).status_code == 204
+
+    replayed = _replayed(platform, saved)
+    for url in pages + [f"/admin/notifications/files/{pdf.id}"]:
+        assert replayed.get(url).status_code == 403, url  # signed in still, but no right on the school any more
+    assert (files_folder(platform.settings) / pdf.id).exists()  # the passwords were not handed out
+    assert head_console.get(f"/admin/notifications/files/{pdf.id}").status_code == 200

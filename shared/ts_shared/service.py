@@ -12,7 +12,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, Table
 
 from ts_shared.config import Settings
 from ts_shared.db import make_engine, make_session_factory, upgrade_database
@@ -45,6 +45,7 @@ class ServiceSpec:
     metadata: MetaData
     tables: MessagingTables
     migrations_dir: Path
+    web_sessions: Table  # the sessions of the service's pages (ts_shared.web.server_session)
     handlers: Mapping[str, "Handler"] = field(default_factory=dict)
     uow_class: type[UnitOfWork] = UnitOfWork
     # Click commands added at the top level of `tsctl` (e.g. `tsctl school ...`).

@@ -35,11 +35,12 @@ PASSWORD = "a long passphrase"
 # Pages everyone signed in may open, whatever their rights.
 OPEN_TO_ALL = {"console.home", "console.login", "console.logout", "console.choose_school", "console.activation",
                "api_meta.me", "api_meta.csrf_token", "api_docs.documentation", "api-docs.openapi_json",
-               "static", "ts_assets.static", "settings.static"}
+               "static", "ts_assets.static", "settings.static", "my_account.my_account"}
 
 # A valid request body for each endpoint that changes something, so that what is checked is the
 # authorisation and not the validation of the input. A new route must be added here.
 VALID_BODIES = {
+    "establishment.delegate_password": {"new_password": "Nouveau-secret-2026", "new_password_again": "Nouveau-secret-2026"},
     "support.access": {"refuse": "1"},
     "support.new_account": {"confirm": "y"},
     "support.notify": {"mode": "paper"},

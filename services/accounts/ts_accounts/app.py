@@ -6,7 +6,7 @@ from flask import Flask
 from ts_shared.config import Settings
 from ts_shared.service import ServiceRuntime
 from ts_shared.web.app import create_service_app, register_error_handlers
-from ts_shared.web.staff_session import STAFF_COOKIE, STAFF_SESSION_PURPOSE
+from ts_shared.web.staff_session import STAFF_COOKIE, STAFF_RESOLVER, STAFF_SESSION_PURPOSE
 
 
 def create_app(settings: Settings | None = None, runtime: ServiceRuntime | None = None) -> Flask:
@@ -16,6 +16,7 @@ def create_app(settings: Settings | None = None, runtime: ServiceRuntime | None 
     from ts_accounts.web.api.meta import docs as api_docs
     from ts_accounts.web.console import console_blueprints
     from ts_accounts.web.identity_api import identity_api
+    from ts_accounts.web.staff_identity import resolve_staff, staff_session_check
 
     runtime = runtime or ServiceRuntime(SERVICE, settings or Settings.from_env())
     app = create_service_app(
@@ -23,6 +24,8 @@ def create_app(settings: Settings | None = None, runtime: ServiceRuntime | None 
         tagline="Gestion des comptes des services en ligne", session_cookie=STAFF_COOKIE,
         session_purpose=STAFF_SESSION_PURPOSE,
     )
+    app.extensions[STAFF_RESOLVER] = resolve_staff  # the truth the other services ask for
+    app.register_blueprint(staff_session_check)
     for blueprint in console_blueprints():
         app.register_blueprint(blueprint)
     app.extensions["ts.api"] = register_api(app)

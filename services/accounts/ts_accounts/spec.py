@@ -1,7 +1,7 @@
 """The accounts service as the platform sees it (entry point `teleservices.services`)."""
 from pathlib import Path
 
-from ts_accounts.adapters.orm import MESSAGING, Base
+from ts_accounts.adapters.orm import MESSAGING, WEB_SESSIONS, Base
 from ts_accounts.app import create_app
 from ts_accounts.cli import COMMANDS
 from ts_accounts.jobs import expire_job
@@ -15,6 +15,7 @@ SERVICE = ServiceSpec(
     metadata=Base.metadata,
     tables=MESSAGING,
     migrations_dir=Path(__file__).resolve().parent.parent / "migrations",
+    web_sessions=WEB_SESSIONS,
     handlers=HANDLERS,
     commands=COMMANDS,
     seed_demo=seed_demo,

@@ -3,12 +3,19 @@
 Production routes with nginx (deploy/gateway/nginx.conf); a test checks that nginx's locations
 are exactly these, so both gateways send every URL to the same service. Paths are passed on
 unchanged: each service's routes carry their full prefix.
+
+Before a request reaches the notifier or stats, the gateway asks accounts whose staff session the
+cookie holds and forwards the sealed answer (nginx: `auth_request`); a client's own copy of that
+header never goes through.
 """
 from __future__ import annotations
 
 from typing import Callable, Iterable, Mapping
 
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 from werkzeug.wrappers import Response
+
+from ts_shared.web.staff_session import STAFF_IDENTITY_HEADER, STAFF_SESSION_CHECK_PATH
 
 # Longest prefix first; "/" takes the rest.
 ROUTES: tuple[tuple[str, str], ...] = (
@@ -19,6 +26,8 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/api", "accounts"),
     ("/", "portal"),
 )
+# Staff pages served by another service than accounts: accounts checks their session first.
+STAFF_CHECKED_SERVICES: tuple[str, ...] = ("stats", "notifier")
 # Never reachable through the gateway: the internal identity API and the per-service metrics.
 BLOCKED_PREFIXES: tuple[str, ...] = ("/internal", "/metrics")
 
@@ -54,5 +63,24 @@ class Gateway:
         target = route_for(environ.get("PATH_INFO", "/") or "/", self.extra)
         if target is None:
             return Response("Not Found", status=404, mimetype="text/plain")(environ, start_response)
+        environ.pop(_IDENTITY_ENVIRON_KEY, None)  # only the gateway says who a staff member is
+        if target in STAFF_CHECKED_SERVICES:
+            identity = self._staff_identity(environ)
+            if identity:
+                environ[_IDENTITY_ENVIRON_KEY] = identity
         app = self.extra.get(target) or self.services[target]
         return app(environ, start_response)
+
+    def _staff_identity(self, environ) -> str | None:
+        """nginx's auth_request: the accounts service's sealed answer for this request's cookie."""
+        builder = EnvironBuilder(path=STAFF_SESSION_CHECK_PATH, method="GET",
+                                 headers={"Cookie": environ.get("HTTP_COOKIE", "")},
+                                 environ_base={"REMOTE_ADDR": environ.get("REMOTE_ADDR", "")})
+        try:
+            _, status, headers = run_wsgi_app(self.services["accounts"], builder.get_environ(), buffered=True)
+        finally:
+            builder.close()
+        return headers.get(STAFF_IDENTITY_HEADER) if status.startswith("200") else None
+
+
+_IDENTITY_ENVIRON_KEY = "HTTP_" + STAFF_IDENTITY_HEADER.upper().replace("-", "_")

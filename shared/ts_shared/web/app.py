@@ -22,7 +22,8 @@ from ts_shared.messaging.bus import check_broker
 from ts_shared.metrics import HTTP_LATENCY, HTTP_REQUESTS, OUTBOX_PENDING, render_latest
 from ts_shared.service import ServiceRuntime
 from ts_shared.web.console_menu import current_section, menu_for
-from ts_shared.web.staff_session import STAFF_SESSION_PURPOSE, current_staff
+from ts_shared.web.server_session import ServerSessionInterface
+from ts_shared.web.staff_session import STAFF_RESOLVER, STAFF_SESSION_PURPOSE, current_staff, identity_from_gateway
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,13 @@ def create_service_app(import_name: str, runtime: ServiceRuntime, *, url_prefix:
     if not settings.embedded:
         # Behind the nginx gateway: trust its X-Forwarded-For/Proto (one hop).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    # Sessions live in the service's database; the cookie holds an opaque id only.
+    app.session_interface = ServerSessionInterface(runtime.engine, runtime.spec.web_sessions,
+                                                   lifetime=app.config["PERMANENT_SESSION_LIFETIME"])
+    if session_purpose == STAFF_SESSION_PURPOSE:
+        # Who the staff member is comes from accounts through the gateway (accounts itself
+        # replaces this resolver with its database).
+        app.extensions[STAFF_RESOLVER] = identity_from_gateway
     CSRFProtect(app)
     app.register_blueprint(_health_blueprint(runtime))
     app.register_blueprint(Blueprint("ts_assets", __name__, static_folder=str(STATIC),

@@ -1,18 +1,31 @@
-"""Staff sessions, verified the same way by every service behind the gateway.
+"""Staff sessions: who a staff member is, and what they may do, is decided by accounts alone,
+on every request.
 
-The accounts service signs a staff member in and writes the session; the notifier and stats
-pages read the same signed cookie (same name, same derived key), so a secretary signs in once for
-the whole console. The session carries the school and the rights granted on it, and an absolute
-expiry; every request re-checks both on the server.
+The accounts service signs a staff member in and keeps the session on the server (the cookie
+`ts_staff` holds only an opaque id, see `server_session`): its row names the staff member and the
+school being worked on, and ends at a fixed time. Rights are read from the accounts database at
+every request, so a revoked delegation, a disabled account, a logout, a password change or an
+expired session stop working at once.
+
+The notifier and stats pages sit behind the same cookie but never read it for an identity: the
+gateway (nginx `auth_request` in production, the in-process gateway in the embedded run) asks
+accounts whose session it is (`STAFF_SESSION_CHECK_PATH`) and forwards the answer in a header
+sealed with a key derived from the internal token and valid one minute (`STAFF_IDENTITY_HEADER`).
+A request that did not come through the gateway has no identity.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
 from functools import wraps
-from typing import Iterable
+from typing import Callable
 
-from flask import abort, g, jsonify, redirect, request, session
+from flask import abort, current_app, g, jsonify, redirect, request, session
 
 from ts_shared.staff_actions import StaffActor
 
@@ -45,9 +58,10 @@ class StaffIdentity:
     school_name: str | None
     rights: frozenset[str]
     academy_admin: bool
-    expires_at: float
+    expires_at: float  # the session's end (seconds since the epoch)
     schools_count: int = 1  # schools this person works in (a switch is offered when more than one)
     school_activated: bool = True  # C1: until the head activates online services, only activation opens
+    academy_code: str | None = None  # an academy administrator's academy (None: every academy)
 
     def can(self, right: str) -> bool:
         return right in self.rights
@@ -55,71 +69,114 @@ class StaffIdentity:
     def can_any(self, *rights: str) -> bool:
         return any(right in self.rights for right in rights)
 
-    def to_session(self) -> dict:
-        return {
-            "staff_id": self.staff_id,
-            "login": self.login,
-            "display_name": self.display_name,
-            "school_uai": self.school_uai,
-            "school_name": self.school_name,
-            "rights": sorted(self.rights),
-            "academy_admin": self.academy_admin,
-            "expires_at": self.expires_at,
-            "schools_count": self.schools_count,
-            "school_activated": self.school_activated,
-        }
+    def to_dict(self) -> dict:
+        return {**asdict(self), "rights": sorted(self.rights)}
 
     @classmethod
-    def from_session(cls, data: dict) -> "StaffIdentity":
-        return cls(
-            staff_id=int(data["staff_id"]),
-            login=str(data["login"]),
-            display_name=str(data["display_name"]),
-            school_uai=data.get("school_uai"),
-            school_name=data.get("school_name"),
-            rights=frozenset(data.get("rights", ())),
-            academy_admin=bool(data.get("academy_admin")),
-            expires_at=float(data["expires_at"]),
-            schools_count=int(data.get("schools_count", 1)),
-            school_activated=bool(data.get("school_activated", True)),
-        )
+    def from_dict(cls, data: dict) -> "StaffIdentity":
+        return cls(**{**data, "rights": frozenset(data["rights"])})
 
 
-def start_staff_session(*, staff_id: int, login: str, display_name: str, school_uai: str | None,
-                        school_name: str | None, rights: Iterable[str], academy_admin: bool,
-                        lifetime_minutes: int, schools_count: int = 1, school_activated: bool = True) -> StaffIdentity:
-    identity = StaffIdentity(staff_id, login, display_name, school_uai, school_name, frozenset(rights),
-                             academy_admin, time.time() + lifetime_minutes * 60, schools_count, school_activated)
-    session.clear()  # a new session id: no fixation of a pre-login session
-    session["staff"] = identity.to_session()
-    session.permanent = True
-    return identity
+# --- the session, as the accounts service keeps it --------------------------------------------
+
+def staff_subject(staff_id: int) -> str:
+    """Whose session it is, in the `web_sessions` table: every session of a staff member can be
+    ended at once (password changed or reset, account disabled)."""
+    return f"staff:{staff_id}"
 
 
-def update_staff_session(identity: StaffIdentity) -> None:
-    """Write back what changed (rights revoked or granted, another school chosen) so that every
-    service reading the cookie sees it; the expiry does not move."""
-    if session.get("staff") != identity.to_session():
-        session["staff"] = identity.to_session()
+def start_staff_session(*, staff_id: int, school_uai: str | None, lifetime_minutes: int) -> None:
+    """A new session (a new id: no fixation of a pre-login session) that ends after
+    `lifetime_minutes` whatever happens."""
+    session.clear()
+    session.rotate()
+    session.subject = staff_subject(staff_id)
+    session.expires_at = datetime.now(timezone.utc) + timedelta(minutes=lifetime_minutes)
+    session["staff"] = {"staff_id": staff_id, "school_uai": school_uai}
+    g.pop("staff_identity", None)
+
+
+def signed_in_staff() -> tuple[int, str | None] | None:
+    """(staff id, school worked on) of this request's session, or None (accounts only)."""
+    data = session.get("staff")
+    if not isinstance(data, dict) or "staff_id" not in data:
+        return None
+    return int(data["staff_id"]), data.get("school_uai")
+
+
+def session_expiry() -> float:
+    """When this request's session ends (seconds since the epoch)."""
+    return session.expires_at.timestamp() if session.expires_at else time.time()
+
+
+def switch_school(uai: str) -> None:
+    session["staff"] = {**session["staff"], "school_uai": uai}
+    g.pop("staff_identity", None)
 
 
 def end_staff_session() -> None:
+    """Sign out: the session's row is deleted and the cookie gets a new, empty id."""
     session.clear()
+    session.rotate()
+    session.subject, session.expires_at = None, None
+    g.pop("staff_identity", None)
+
+
+# --- who the staff member of this request is, on every service ---------------------------------
+
+STAFF_RESOLVER = "ts.staff_resolver"
 
 
 def current_staff() -> StaffIdentity | None:
-    data = session.get("staff")
-    if not data:
+    """The staff member of this request as accounts knows them now (resolved once per request by
+    the app's resolver: the database in accounts, the gateway's header elsewhere)."""
+    if "staff_identity" not in g:
+        resolver: Callable[[], StaffIdentity | None] = current_app.extensions[STAFF_RESOLVER]
+        g.staff_identity = resolver()
+    return g.staff_identity
+
+
+STAFF_SESSION_CHECK_PATH = "/internal/v1/staff-session"
+STAFF_IDENTITY_HEADER = "X-TS-Staff-Identity"
+_IDENTITY_HEADER_PURPOSE = b"staff-identity"
+IDENTITY_HEADER_MAX_AGE = 60  # seconds: the header is made for one request
+
+
+def _identity_key(internal_token: str) -> bytes:
+    return hmac.new(internal_token.encode(), _IDENTITY_HEADER_PURPOSE, hashlib.sha256).digest()
+
+
+def _signature(payload: str, internal_token: str) -> str:
+    return hmac.new(_identity_key(internal_token), payload.encode(), hashlib.sha256).hexdigest()
+
+
+def seal_identity(identity: StaffIdentity, internal_token: str) -> str:
+    """The header value the gateway forwards: the identity and its time, with their HMAC."""
+    body = json.dumps({"identity": identity.to_dict(), "at": time.time()}, separators=(",", ":"))
+    payload = base64.urlsafe_b64encode(body.encode()).decode()
+    return f"{payload}.{_signature(payload, internal_token)}"
+
+
+def open_identity(value: str, internal_token: str) -> StaffIdentity | None:
+    """The identity in a header sealed by `seal_identity`, or None when it is absent, forged,
+    stale or malformed."""
+    payload, _, signature = (value or "").partition(".")
+    if not payload or not hmac.compare_digest(signature.encode(), _signature(payload, internal_token).encode()):
         return None
     try:
-        identity = StaffIdentity.from_session(data)
-    except (KeyError, TypeError, ValueError):
-        session.clear()
+        data = json.loads(base64.urlsafe_b64decode(payload.encode()))
+        if abs(time.time() - float(data["at"])) > IDENTITY_HEADER_MAX_AGE:
+            return None
+        identity = StaffIdentity.from_dict(data["identity"])
+    except (ValueError, KeyError, TypeError):
         return None
-    if identity.expires_at < time.time():
-        session.clear()
-        return None
-    return identity
+    return identity if identity.expires_at > time.time() else None
+
+
+def identity_from_gateway() -> StaffIdentity | None:
+    """The resolver of the notifier and stats: the identity the gateway checked with accounts."""
+    return open_identity(request.headers.get(STAFF_IDENTITY_HEADER, ""),
+                         current_app.extensions["ts.settings"].internal_token)
 
 
 def staff_required(*rights: str, any_of: bool = False):

@@ -12,6 +12,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ts_shared.db import UTCDateTime, new_metadata, timestamp, utcnow
 from ts_shared.messaging.outbox import messaging_tables
+from ts_shared.web.server_session import web_sessions_table
 
 
 class Base(DeclarativeBase):
@@ -20,6 +21,7 @@ class Base(DeclarativeBase):
 
 
 MESSAGING = messaging_tables(Base.metadata)
+WEB_SESSIONS = web_sessions_table(Base.metadata)
 
 
 class Academy(Base):

@@ -8,6 +8,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ts_shared.db import UTCDateTime, new_metadata, timestamp
 from ts_shared.messaging.outbox import messaging_tables
+from ts_shared.web.server_session import web_sessions_table
 
 
 class Base(DeclarativeBase):
@@ -16,6 +17,7 @@ class Base(DeclarativeBase):
 
 
 MESSAGING = messaging_tables(Base.metadata)
+WEB_SESSIONS = web_sessions_table(Base.metadata)
 
 
 class AccountSnapshot(Base):

@@ -15,8 +15,7 @@ from ts_accounts.web.console.common import audit, console_page
 from ts_shared.web.app import runtime_of, settings_of
 from ts_shared.web.forms import at_most
 from ts_shared.web.staff_session import (
-    RIGHT_SERVICES, StaffIdentity, current_staff, end_staff_session, staff_required, start_staff_session,
-    update_staff_session,
+    RIGHT_SERVICES, StaffIdentity, end_staff_session, staff_required, start_staff_session, switch_school,
 )
 
 blueprint = Blueprint("console", __name__, url_prefix="/admin", template_folder="templates")
@@ -54,13 +53,8 @@ def login():
         except (AuthenticationFailed, Throttled) as error:
             flash(str(error), "error")
             return render_template("accounts/login.html", form=form), 429 if isinstance(error, Throttled) else 401
-        start_staff_session(
-            staff_id=signed_in.staff_id, login=signed_in.login, display_name=signed_in.display_name,
-            school_uai=school.uai if school else None, school_name=school.name if school else None,
-            rights=school.rights if school else (), academy_admin=signed_in.academy_admin,
-            lifetime_minutes=settings_of().staff_session_minutes, schools_count=len(signed_in.schools),
-            school_activated=school.activated if school else True,
-        )
+        start_staff_session(staff_id=signed_in.staff_id, school_uai=school.uai if school else None,
+                            lifetime_minutes=settings_of().staff_session_minutes)
         current_app.logger.info("staff %s signed in", signed_in.login)
         if len(signed_in.schools) > 1 and not request.args.get("next"):
             return redirect(url_for("console.choose_school"))
@@ -80,7 +74,7 @@ def logout():
 @staff_required()
 def choose_school():
     """A head or delegate of several schools chooses the one to work on."""
-    identity: StaffIdentity = current_staff()
+    identity: StaffIdentity = g.staff
     with runtime_of().uow() as uow:
         staff, _ = current_access(uow, identity.staff_id, identity.school_uai)
         schools = schools_of(staff)
@@ -88,9 +82,7 @@ def choose_school():
     form.uai.choices = [(school.uai, f"{school.name} ({school.uai})") for school in schools]
     if form.validate_on_submit():
         chosen = next(school for school in schools if school.uai == form.uai.data)
-        update_staff_session(StaffIdentity(identity.staff_id, identity.login, identity.display_name, chosen.uai,
-                                           chosen.name, chosen.rights, identity.academy_admin, identity.expires_at,
-                                           len(schools), chosen.activated))
+        switch_school(chosen.uai)
         flash(f"Vous travaillez maintenant sur {chosen.name}.", "success")
         return redirect("/admin/")
     form.uai.data = form.uai.data or identity.school_uai

@@ -9,12 +9,8 @@ from flask import abort, flash, g, jsonify, redirect, request, url_for
 
 from ts_accounts.adapters.orm import School
 from ts_accounts.service_layer.audit import Actor, record
-from ts_accounts.service_layer.errors import NotFound
-from ts_accounts.service_layer.staff import current_access
 from ts_shared.web.app import runtime_of
-from ts_shared.web.staff_session import (
-    StaffIdentity, current_staff, end_staff_session, staff_required, update_staff_session,
-)
+from ts_shared.web.staff_session import StaffIdentity, staff_required
 
 TEMPLATES = Path(__file__).parent / "templates"
 ACTIVATION_PATH = "/admin/activation"
@@ -22,9 +18,9 @@ ACTIVATION_PATH = "/admin/activation"
 
 def console_page(*rights: str, any_of: bool = False, needs_activation: bool = True, academy: bool = False,
                  school_optional: bool = False):
-    """A console view: signed in (shared session), then checked against the database on every
-    request — the staff member still active, still working in the session's school, still holding
-    `rights` there. Sets `g.staff` (fresh identity), `g.school` and `g.actor`. Until the school has
+    """A console view: signed in, and checked against the database on every request — the staff
+    member still active, still working in the session's school, still holding `rights` there.
+    Sets `g.staff` (fresh identity), `g.school` and `g.actor`. Until the school has
     activated its online services (C1) only the activation screen opens. `academy`: a page of
     academy administrators, who need no school right. `school_optional`: the page also serves
     staff working in no school (the home page)."""
@@ -33,24 +29,14 @@ def console_page(*rights: str, any_of: bool = False, needs_activation: bool = Tr
         @staff_required()
         @wraps(view)
         def wrapper(*args, **kwargs):
-            identity: StaffIdentity = current_staff()
+            identity: StaffIdentity = g.staff  # read from the database for this request
             with runtime_of().uow() as uow:
-                try:
-                    staff, access = current_access(uow, identity.staff_id, identity.school_uai)
-                except NotFound:
-                    end_staff_session()
-                    return redirect("/admin/login")
-                school = uow.session.get(School, access.uai) if access else None
-                foreign = academy and _outside_managed_academy(uow.session, staff, kwargs)
-            fresh = StaffIdentity(staff.id, staff.login, staff.display_name, access.uai if access else None,
-                                  access.name if access else None, access.rights if access else frozenset(),
-                                  staff.academy_admin, identity.expires_at, len(staff.assignments),
-                                  school is None or school.services_activated_at is not None)
-            update_staff_session(fresh)
-            g.staff, g.school = fresh, school
-            g.actor = Actor(login=staff.login, staff_id=staff.id, client_address=request.remote_addr)
+                school = uow.session.get(School, identity.school_uai) if identity.school_uai else None
+                foreign = academy and _outside_managed_academy(uow.session, identity.academy_code, kwargs)
+            g.school = school
+            g.actor = Actor(login=identity.login, staff_id=identity.staff_id, client_address=request.remote_addr)
             if academy:
-                if not staff.academy_admin:
+                if not identity.academy_admin:
                     abort(403)
                 if foreign:
                     abort(404)  # another academy's school or catalogue does not exist for this administrator
@@ -58,7 +44,7 @@ def console_page(*rights: str, any_of: bool = False, needs_activation: bool = Tr
                 if not school_optional:
                     abort(403)
             else:
-                allowed = fresh.can_any(*rights) if any_of else all(fresh.can(r) for r in rights)
+                allowed = identity.can_any(*rights) if any_of else all(identity.can(r) for r in rights)
                 if not allowed:
                     abort(403)
                 if needs_activation and school.services_activated_at is None:
@@ -73,15 +59,15 @@ def console_page(*rights: str, any_of: bool = False, needs_activation: bool = Tr
     return decorator
 
 
-def _outside_managed_academy(session, staff, view_arguments: dict) -> bool:
+def _outside_managed_academy(session, academy_code: str | None, view_arguments: dict) -> bool:
     """Whether the page names a school or an academy other than the one the administrator
     manages (the academy use cases check it again)."""
-    if staff.academy_code is None:
+    if academy_code is None:
         return False
-    if "academy_code" in view_arguments and view_arguments["academy_code"].strip().upper() != staff.academy_code:
+    if "academy_code" in view_arguments and view_arguments["academy_code"].strip().upper() != academy_code:
         return True
     school = session.get(School, view_arguments["uai"].strip().upper()) if "uai" in view_arguments else None
-    return school is not None and school.academy_code != staff.academy_code
+    return school is not None and school.academy_code != academy_code
 
 
 def audit(uow, action: str, summary: str, *, target: str | None = None, detail: dict | None = None) -> None:
