@@ -9,6 +9,7 @@ import html
 import json
 import re
 import threading
+import time
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -33,6 +34,7 @@ from ts_shared.db import utcnow
 from ts_shared.messaging.envelope import new_event, parse_event
 from ts_shared.runtime.mail_sink import free_port
 from ts_shared.runtime.process import Platform
+from ts_shared.web.server_session import ServerSession
 
 WELCOME = '<p>Bienvenue au <strong>collège Jean Moulin</strong> : la rentrée a lieu le 1er septembre.</p>'
 
@@ -164,10 +166,14 @@ def text(response) -> str:
 
 
 def session_of(system: System, browser: Client) -> dict:
+    """What the portal keeps on the server for this browser (the cookie itself is an opaque id)."""
     cookie = browser.get_cookie("ts_portal")
     if cookie is None:
         return {}
-    return system.portal_app.session_interface.get_signing_serializer(system.portal_app).loads(cookie.value)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", cookie.value), "the cookie holds only an opaque id"
+    row = system.portal_app.session_interface.load(cookie.value)
+    return dict(ServerSession(json.loads(row.data) if row else None, sid=cookie.value, stored=row is not None,
+                              csrf_secret=system.portal_app.secret_key.encode()))
 
 
 def first_login(browser: Client, temporary_password: str, *, birth="12/03/2013", email="helene@example.org",
@@ -360,7 +366,7 @@ def test_forgot_login_emails_the_logins_or_sends_the_family_to_its_school(system
     assert sent.status_code == 200 and "Un courriel vous a été envoyé à helene@example.org" in text(sent)
     assert system.family_emails()[-1].payload["logins"] == ["helene.dupont"]
     unknown = submit(browser, "/identifiant-oublie", {"email": "nobody@example.org"})
-    assert unknown.status_code == 404 and "Contactez votre établissement" in text(unknown)
+    assert unknown.status_code == 200 and "Contactez votre établissement" in text(unknown)  # the same status
 
 
 def test_forgot_password_shows_the_reference_and_the_emailed_link_sets_a_new_password(system, browser):
@@ -389,10 +395,80 @@ def test_forgot_password_shows_the_reference_and_the_emailed_link_sets_a_new_pas
 
 def test_forgot_password_refuses_an_unknown_login_or_an_unconfirmed_address_with_their_messages(system, browser):
     unknown = submit(browser, "/mot-de-passe-oublie", {"login": "nobody.here"})
-    assert unknown.status_code == 404 and "Cet identifiant est inconnu" in text(unknown)
+    assert unknown.status_code == 200 and "Cet identifiant est inconnu" in text(unknown)  # the same status
     system.notify("jean.dupont")
     unconfirmed = submit(browser, "/mot-de-passe-oublie", {"login": "jean.dupont"})
-    assert unconfirmed.status_code == 409 and "Vous devez d'abord confirmer votre adresse électronique" in text(unconfirmed)
+    assert unconfirmed.status_code == 200 and "Vous devez d'abord confirmer votre adresse électronique" in text(unconfirmed)
+
+
+# --- sessions end on the server ------------------------------------------------------------------
+
+def replayed(system: System, saved: str) -> Client:
+    """A fresh browser given a saved copy of another browser's portal cookie."""
+    client = system.browser()
+    client.set_cookie("ts_portal", saved)
+    return client
+
+
+def test_a_cookie_saved_before_signing_out_gets_the_sign_in_page(system, browser):
+    activate_guardian(system, browser)
+    sign_in(browser, "helene.dupont", "Lilas2026")
+    saved = browser.get_cookie("ts_portal").value
+    assert replayed(system, saved).get("/accueil").status_code == 200
+    sign_out(browser)
+    for path in ("/accueil", "/mon-compte", "/mon-compte/regroupement"):
+        assert replayed(system, saved).get(path).headers["Location"] == "/", path
+
+
+def test_changing_the_password_ends_the_other_sessions_of_the_account_but_not_this_one(system, browser):
+    activate_guardian(system, browser)
+    sign_in(browser, "helene.dupont", "Lilas2026")
+    elsewhere = system.browser()
+    sign_in(elsewhere, "helene.dupont", "Lilas2026")
+    before = browser.get_cookie("ts_portal").value
+    changed = submit(browser, "/mon-compte", {"mdp-current_password": "Lilas2026", "mdp-new_password": "Neuf2026",
+                                              "mdp-new_password_again": "Neuf2026"}, action="/mon-compte/mot-de-passe")
+    assert changed.headers["Location"] == "/mon-compte"
+    assert browser.get("/accueil").status_code == 200  # this session goes on, under a new id
+    assert browser.get_cookie("ts_portal").value != before
+    assert replayed(system, before).get("/accueil").headers["Location"] == "/"
+    ended = elsewhere.get("/accueil")
+    assert ended.headers["Location"] == "/"
+    assert "Le mot de passe de ce compte a été modifié" in text(elsewhere.get("/"))
+
+
+def test_a_password_reset_by_the_school_ends_the_familys_sessions(system, browser):
+    activate_guardian(system, browser)
+    sign_in(browser, "helene.dupont", "Lilas2026")
+    assert browser.get("/accueil").status_code == 200
+    with system.platform.runtime("accounts").uow() as uow:  # « Notifier et réinitialiser le mot de passe » (E2)
+        account = uow.session.scalar(select(Account).where(Account.login == "helene.dupont"))
+        prepare_letter(uow, account, reset_password=True, now=utcnow(), actor="chef.demo")
+        uow.commit()
+    assert browser.get("/accueil").headers["Location"] == "/"
+
+
+def test_a_signed_in_session_ends_12_hours_after_sign_in_however_active(system, browser, monkeypatch):
+    activate_guardian(system, browser)
+    signed_at, started = time.time(), utcnow()
+    sign_in(browser, "helene.dupont", "Lilas2026")
+    for minutes in range(0, 12 * 60 + 50, 50):  # a page every 50 minutes: never idle for an hour
+        monkeypatch.setattr("ts_portal.web.family_session.time.time", lambda: signed_at + minutes * 60)
+        monkeypatch.setattr("ts_shared.web.server_session.utcnow", lambda: started + timedelta(minutes=minutes))
+        response = browser.get("/accueil")
+        if minutes < 12 * 60:
+            assert response.status_code == 200, minutes
+        else:
+            assert response.headers["Location"] == "/", minutes
+
+
+def test_an_idle_session_ends_after_an_hour(system, browser, monkeypatch):
+    activate_guardian(system, browser)
+    sign_in(browser, "helene.dupont", "Lilas2026")
+    later = time.time() + 61 * 60
+    monkeypatch.setattr("ts_portal.web.family_session.time.time", lambda: later)
+    assert browser.get("/accueil").headers["Location"] == "/"
+    assert "Votre session a expiré" in text(browser.get("/"))
 
 
 # --- H6: my account -----------------------------------------------------------------------------

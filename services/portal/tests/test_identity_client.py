@@ -77,13 +77,14 @@ def test_first_login_sends_the_birth_date_in_iso_format_and_a_blank_address_as_n
     (lambda c: c.confirm_email(token="t" * 43), "confirm-email", PROFILE, "helene.dupont"),
     (lambda c: c.resend_confirmation(account_id="acc-1"), "resend-confirmation",
      {"sent_to": "helene@example.org"}, "helene@example.org"),
-    (lambda c: c.forgot_login(email="helene@example.org"), "forgot-login", {"sent": True}, None),
-    (lambda c: c.forgot_password(login="helene.dupont"), "forgot-password", {"reference": "R-12345678"},
-     "R-12345678"),
+    (lambda c: c.forgot_login(email="helene@example.org", client_address=None), "forgot-login", {"outcome": "sent"},
+     "sent"),
+    (lambda c: c.forgot_password(login="helene.dupont", client_address=None), "forgot-password",
+     {"outcome": "sent", "reference": "R-12345678"}, ("sent", "R-12345678")),
     (lambda c: c.reset_password(token="t", login="helene.dupont", new_password="Neuf2026",
                                 new_password_again="Neuf2026"), "reset-password", PROFILE, "helene.dupont"),
     (lambda c: c.change_password(account_id="acc-1", current_password="Lilas2026", new_password="Neuf2026",
-                                 new_password_again="Neuf2026"), "change-password", {"changed": True}, None),
+                                 new_password_again="Neuf2026"), "change-password", PROFILE, "helene.dupont"),
     (lambda c: c.change_email(account_id="acc-1", password="Lilas2026", email="new@example.org",
                               email_again="new@example.org"), "change-email", {"sent_to": "new@example.org"},
      "new@example.org"),
@@ -143,7 +144,7 @@ def test_a_refused_internal_token_is_a_service_fault_not_a_wrong_password():
 def test_an_unexpected_status_or_a_refusal_without_message_is_a_service_fault(answer):
     identity, _ = client(answer)
     with pytest.raises(InternalServiceError):
-        identity.forgot_password(login="x")
+        identity.forgot_password(login="x", client_address=None)
 
 
 def test_an_unreachable_service_raises_the_internal_service_error_of_the_transport():

@@ -2,8 +2,10 @@
 self-service recovery, account changes and merges. Messages are French, for families."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import func, select
 
@@ -17,7 +19,7 @@ from ts_accounts.domain.lifecycle import (
 from ts_accounts.service_layer import throttling
 from ts_accounts.service_layer.accounts import active_links, apply_transition, get_account, open_account_by_login
 from ts_accounts.service_layer.directory import FAMILY, emit_account_events, record_history
-from ts_accounts.service_layer.errors import AccountsError, AuthenticationFailed, InvalidInput, NotFound
+from ts_accounts.service_layer.errors import AccountsError, AuthenticationFailed, InvalidInput
 from ts_accounts.service_layer.tokens import (
     CONFIRM_EMAIL, RESET_PASSWORD, consume_token, issue_token, new_reference,
 )
@@ -64,6 +66,13 @@ class Profile:
     pending_confirmation: bool
     access_refused: bool
     children: tuple[Child, ...]
+    credentials_fingerprint: str  # changes whenever the password does: the portal's older sessions end
+
+
+def _credentials_fingerprint(account: Account) -> str:
+    """A digest of the password's hash: any change of password (by the family, by a reset link, or
+    a reset by the school) changes it, whatever code path made it."""
+    return hashlib.sha256((account.password_hash or "").encode()).hexdigest()[:32]
 
 
 def _children(uow: UnitOfWork, account: Account) -> tuple[Child, ...]:
@@ -102,15 +111,24 @@ def profile(uow: UnitOfWork, account: Account, *, previous_login_at: datetime | 
         previous_login_at=previous_login_at, first_login_required=first_login_required,
         pending_confirmation=account.state == AccountState.ACTIVATING.value,
         access_refused=account.access_refused_at is not None, children=_children(uow, account),
+        credentials_fingerprint=_credentials_fingerprint(account),
     )
 
 
-def _temporary_password_valid(account: Account, password: str) -> bool:
-    """A temporary password opens a first login while the account is Notifié, or after a reset
-    of a used account; never during a pending activation (B4)."""
-    if account.temporary_password_hash is None or account.state == AccountState.ACTIVATING.value:
-        return False
-    return verify_password(account.temporary_password_hash, password)
+def _temporary_hash(account: Account | None) -> str | None:
+    """The temporary password that opens a first login: while the account is Notifié, or after a
+    reset of a used account; never during a pending activation (B4)."""
+    if account is None or account.state == AccountState.ACTIVATING.value:
+        return None
+    return account.temporary_password_hash
+
+
+def _credentials_match(account: Account | None, password: str) -> tuple[bool, bool]:
+    """(the chosen password matches, the temporary one does). Always two argon2 verifications,
+    whatever the account (unknown, Notifié, Utilisé...): the time of an answer tells nothing."""
+    chosen = verify_password(account.password_hash if account is not None else None, password or "")
+    temporary = verify_password(_temporary_hash(account), password or "")
+    return chosen, temporary
 
 
 def _check_email(value: str | None, again: str | None, *, required: bool) -> str | None:
@@ -170,15 +188,10 @@ def authenticate(uow: UnitOfWork, *, login: str, password: str, client_address: 
     keys = throttling.keys("family", login, client_address)
     throttling.check(uow.session, keys, now)
     account = open_account_by_login(uow.session, login)
-    if account is None:
-        verify_password(None, password or "")  # same time as a wrong password
+    chosen, temporary = _credentials_match(account, password)
+    if account is None or not (chosen or temporary):
         raise _fail(uow, keys, now)
-    if verify_password(account.password_hash, password or ""):
-        first_login = False
-    elif _temporary_password_valid(account, password or ""):
-        first_login = True
-    else:
-        raise _fail(uow, keys, now)
+    first_login = not chosen
     throttling.record_success(uow.session, keys)
     if account.access_refused_at is not None and account.kind == AccountKind.GUARDIAN.value:
         uow.commit()
@@ -200,7 +213,8 @@ def first_login(uow: UnitOfWork, box: SecretBox, *, login: str, temporary_passwo
     keys = throttling.keys("family", login, client_address)
     throttling.check(uow.session, keys, now)
     account = open_account_by_login(uow.session, login)
-    if account is None or not _temporary_password_valid(account, temporary_password or ""):
+    _, temporary = _credentials_match(account, temporary_password)
+    if account is None or not temporary:
         raise _fail(uow, keys, now, "Identifiant ou mot de passe provisoire incorrect.")
     children = _children(uow, account)
     if birth_date is None or birth_date not in {child.birth_date for child in children}:
@@ -295,36 +309,69 @@ def resend_confirmation(uow: UnitOfWork, box: SecretBox, *, account_id: str, ema
 
 # --- H4, H5: self-service recovery ---------------------------------------------------------------
 
-def forgot_login(uow: UnitOfWork, box: SecretBox, *, email: str, now: datetime) -> None:
+class Recovery(StrEnum):
+    """What became of a recovery request (H4, H5). Every outcome is one answer to the family's
+    browser (the same status): the page's words differ, as the seeds want, but no script reads
+    from the status whether a login or an address exists."""
+
+    SENT = "sent"
+    UNKNOWN = "unknown"
+    UNCONFIRMED = "unconfirmed"
+
+
+def _count_recovery(uow: UnitOfWork, kind: str, target: str, client_address: str | None, now: datetime) -> None:
+    """Refuse past a few requests an hour for one login or address, or many from one client
+    (committed even though nothing else may be)."""
+    keys = throttling.recovery_keys(kind, target, client_address)
+    throttling.check(uow.session, keys, now, throttling.TOO_MANY_REQUESTS)
+    throttling.record_request(uow.session, keys, now)
+
+
+def _mailbox_open(uow: UnitOfWork, mailbox: str, now: datetime) -> bool:
+    """Whether one more recovery email may go to `mailbox` this hour. When not, the request is
+    answered as usual and no email leaves: nobody learns that the mailbox exists, and nobody can
+    flood it."""
+    keys = throttling.mailbox_key(mailbox)
+    if throttling.locked(uow.session, keys, now) is not None:
+        return False
+    throttling.record_request(uow.session, keys, now)
+    return True
+
+
+def forgot_login(uow: UnitOfWork, box: SecretBox, *, email: str, client_address: str | None = None,
+                 now: datetime) -> Recovery:
+    """H4: email every login attached to that confirmed address."""
     address = (email or "").strip().lower()
+    _count_recovery(uow, "email", address, client_address, now)
     accounts = list(uow.session.scalars(select(Account).where(
         func.lower(Account.email) == address, Account.email_confirmed_at.is_not(None), Account.closed_at.is_(None)
     ).order_by(Account.login))) if address else []
-    if not accounts:
-        raise NotFound("Cette adresse électronique ne correspond à aucun compte dont l'adresse est confirmée. "
-                       "Contactez votre établissement.")
-    _request_email(uow, box, accounts[0], "forgot_login", accounts[0].email, logins=[a.login for a in accounts])
-    record_history(uow.session, [a.id for a in accounts], "login_reminder_sent", now=now, actor=FAMILY)
+    if accounts and _mailbox_open(uow, address, now):
+        _request_email(uow, box, accounts[0], "forgot_login", accounts[0].email, logins=[a.login for a in accounts])
+        record_history(uow.session, [a.id for a in accounts], "login_reminder_sent", now=now, actor=FAMILY)
     uow.commit()
+    return Recovery.SENT if accounts else Recovery.UNKNOWN
 
 
-def forgot_password(uow: UnitOfWork, box: SecretBox, *, login: str, now: datetime) -> str:
-    """H5: email a link to choose a new password; returns the request reference shown on screen."""
+def forgot_password(uow: UnitOfWork, box: SecretBox, *, login: str, client_address: str | None = None,
+                    now: datetime) -> tuple[Recovery, str | None]:
+    """H5: email a link to choose a new password; returns the outcome and the request reference
+    shown on screen."""
+    _count_recovery(uow, "login", login, client_address, now)
     account = open_account_by_login(uow.session, login)
-    if account is None:
-        raise NotFound("Cet identifiant est inconnu. Vérifiez-le ou utilisez « Identifiant oublié ».")
-    if account.email_confirmed_at is None:
-        raise Refused("Vous devez d'abord confirmer votre adresse électronique (lien reçu par courriel), "
-                      "ou contacter votre établissement.")
+    if account is None or account.email_confirmed_at is None:
+        uow.commit()
+        return (Recovery.UNKNOWN if account is None else Recovery.UNCONFIRMED), None
     reference = new_reference()
-    token = issue_token(uow.session, account.id, RESET_PASSWORD, now=now, lifetime=PASSWORD_RESET_LINK_LIFETIME,
-                        reference=reference)
-    record_history(uow.session, [account.id], "password_reset_requested", now=now, actor=FAMILY,
-                   detail={"reference": reference})
-    _request_email(uow, box, account, "forgot_password", account.email, token=token, reference=reference,
-                   expires_at=now + PASSWORD_RESET_LINK_LIFETIME)
+    if _mailbox_open(uow, account.email, now):
+        token = issue_token(uow.session, account.id, RESET_PASSWORD, now=now, lifetime=PASSWORD_RESET_LINK_LIFETIME,
+                            reference=reference)
+        record_history(uow.session, [account.id], "password_reset_requested", now=now, actor=FAMILY,
+                       detail={"reference": reference})
+        _request_email(uow, box, account, "forgot_password", account.email, token=token, reference=reference,
+                       expires_at=now + PASSWORD_RESET_LINK_LIFETIME)
     uow.commit()
-    return reference
+    return Recovery.SENT, reference
 
 
 def reset_password(uow: UnitOfWork, *, token: str, login: str, new_password: str, new_password_again: str,
@@ -355,7 +402,7 @@ def _signed_in_account(uow: UnitOfWork, account_id: str) -> Account:
 
 
 def change_password(uow: UnitOfWork, *, account_id: str, current_password: str, new_password: str,
-                    new_password_again: str, now: datetime) -> None:
+                    new_password_again: str, now: datetime) -> Profile:
     account = _signed_in_account(uow, account_id)
     # A stolen session must not let anyone guess the current password at leisure.
     keys = throttling.keys("password", account.login, None)
@@ -366,7 +413,9 @@ def change_password(uow: UnitOfWork, *, account_id: str, current_password: str, 
     _check_new_password(new_password, new_password_again)
     account.password_hash = hash_password(new_password)
     record_history(uow.session, [account.id], "password_changed", now=now, actor=FAMILY)
+    result = profile(uow, account)
     uow.commit()
+    return result
 
 
 def change_email(uow: UnitOfWork, box: SecretBox, *, account_id: str, password: str, email: str,
@@ -399,12 +448,13 @@ def merge_accounts(uow: UnitOfWork, *, account_id: str, other_login: str, other_
     keys = throttling.keys("merge", other_login, client_address)
     throttling.check(uow.session, keys, now)
     other = open_account_by_login(uow.session, other_login)
+    chosen, temporary = _credentials_match(other, other_password)
     if other is None or other.id == main.id or other.academy_code != main.academy_code \
             or other.kind != AccountKind.GUARDIAN.value:
         raise _fail(uow, keys, now, "Identifiant ou mot de passe du compte à regrouper incorrect.")
-    if other.state == AccountState.USED.value and verify_password(other.password_hash, other_password or ""):
+    if other.state == AccountState.USED.value and chosen:
         pass  # another active account: its own credentials suffice
-    elif _temporary_password_valid(other, other_password or ""):
+    elif temporary:
         birth_dates = {child.birth_date for child in _children(uow, other)}
         if birth_date is None or birth_date not in birth_dates:
             raise _fail(uow, keys, now, "La date de naissance ne correspond pas à celle de l'élève du courrier.")

@@ -52,10 +52,12 @@ class ResendBody(Schema):
 
 class ForgotLoginBody(Schema):
     email = _text(required=True)
+    client_address = _text(load_default=None, allow_none=True)
 
 
 class ForgotPasswordBody(Schema):
     login = _text(required=True)
+    client_address = _text(load_default=None, allow_none=True)
 
 
 class ResetPasswordBody(Schema):
@@ -164,14 +166,14 @@ def resend_confirmation(uow, body):
 @identity_api.post("/forgot-login")
 @_endpoint(ForgotLoginBody())
 def forgot_login(uow, body):
-    identity.forgot_login(uow, _box(), now=utcnow(), **body)
-    return jsonify({"sent": True})
+    return jsonify({"outcome": identity.forgot_login(uow, _box(), now=utcnow(), **body).value})
 
 
 @identity_api.post("/forgot-password")
 @_endpoint(ForgotPasswordBody())
 def forgot_password(uow, body):
-    return jsonify({"reference": identity.forgot_password(uow, _box(), now=utcnow(), **body)})
+    outcome, reference = identity.forgot_password(uow, _box(), now=utcnow(), **body)
+    return jsonify({"outcome": outcome.value, "reference": reference})
 
 
 @identity_api.post("/reset-password")
@@ -183,8 +185,7 @@ def reset_password(uow, body):
 @identity_api.post("/change-password")
 @_endpoint(ChangePasswordBody())
 def change_password(uow, body):
-    identity.change_password(uow, now=utcnow(), **body)
-    return jsonify({"changed": True})
+    return jsonify(_profile_json(identity.change_password(uow, now=utcnow(), **body)))
 
 
 @identity_api.post("/change-email")

@@ -56,6 +56,7 @@ class Profile:
     pending_confirmation: bool
     access_refused: bool
     children: tuple[Child, ...]
+    credentials_fingerprint: str = ""  # changes with the password: sessions opened before end
 
     @property
     def is_guardian(self) -> bool:
@@ -76,6 +77,7 @@ def _profile(body: dict[str, Any]) -> Profile:
         first_login_required=bool(body.get("first_login_required")),
         pending_confirmation=bool(body.get("pending_confirmation")),
         access_refused=bool(body.get("access_refused")),
+        credentials_fingerprint=str(body.get("credentials_fingerprint") or ""),
         children=tuple(Child(
             school_uai=child["school_uai"], school_name=child["school_name"], student_id=child["student_id"],
             first_name=child["first_name"], last_name=child["last_name"], division=child.get("division"),
@@ -184,13 +186,14 @@ class IdentityClient:
         return self._call("resend-confirmation", {
             "account_id": account_id, "email": email or None, "email_again": email_again or None})["sent_to"]
 
-    # H4
-    def forgot_login(self, *, email: str) -> None:
-        self._call("forgot-login", {"email": email})
+    # H4: "sent" or "unknown" (no confirmed address like this one)
+    def forgot_login(self, *, email: str, client_address: str | None) -> str:
+        return self._call("forgot-login", {"email": email, "client_address": client_address})["outcome"]
 
-    # H5: returns the request reference shown on screen
-    def forgot_password(self, *, login: str) -> str:
-        return self._call("forgot-password", {"login": login})["reference"]
+    # H5: ("sent", the request reference shown on screen), ("unknown", None) or ("unconfirmed", None)
+    def forgot_password(self, *, login: str, client_address: str | None) -> tuple[str, str | None]:
+        body = self._call("forgot-password", {"login": login, "client_address": client_address})
+        return body["outcome"], body.get("reference")
 
     def reset_password(self, *, token: str, login: str, new_password: str, new_password_again: str) -> Profile:
         return _profile(self._call("reset-password", {
@@ -198,10 +201,10 @@ class IdentityClient:
 
     # H6
     def change_password(self, *, account_id: str, current_password: str, new_password: str,
-                        new_password_again: str) -> None:
-        self._call("change-password", {
+                        new_password_again: str) -> Profile:
+        return _profile(self._call("change-password", {
             "account_id": account_id, "current_password": current_password, "new_password": new_password,
-            "new_password_again": new_password_again})
+            "new_password_again": new_password_again}))
 
     def change_email(self, *, account_id: str, password: str, email: str, email_again: str) -> str:
         """Returns the new address the confirmation link was sent to."""

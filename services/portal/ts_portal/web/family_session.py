@@ -1,20 +1,22 @@
-"""The family's session: Flask's signed cookie `ts_portal`, in one of three stages.
+"""The family's session, kept on the server (`ts_shared.web.server_session`: the cookie
+`ts_portal` holds an opaque id), in one of three stages.
 
 - `first_login`: the letter's credentials were right; only the first-login page is open. Keeps
   the login and what the form needs to know (never the password).
 - `pending`: a guardian whose address is not confirmed yet (H3); only the pending screen is open.
 - `family`: signed in. Keeps the account id, the display name, the kind, the previous sign-in
-  date (the identity API gives it only at sign-in) and the expiry.
+  date (the identity API gives it only at sign-in) and a fingerprint of the credentials.
 
-Each stage starts from an empty session (clear, then set: a new cookie, a new CSRF token), so
-nothing of an earlier visitor survives a sign-in. The expiry is an idle timeout, pushed back on
-each signed-in page.
+Each stage starts a new session (a new id, a new CSRF token), so nothing of an earlier visitor
+survives a sign-in, and signing out deletes it. A signed-in session ends after an idle timeout
+(pushed back on each page) and, whatever happens, 12 hours after sign-in; it also ends as soon as
+the account's password changes (changed by the family elsewhere, or reset by the school).
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from functools import wraps
 
 from flask import current_app, flash, g, redirect, session
@@ -23,34 +25,44 @@ from ts_portal.adapters.identity_client import IdentityClient, IdentityError, Pr
 
 IDENTITY_EXTENSION = "ts_portal.identity"
 FIRST_LOGIN_MINUTES = 30
+SIGNED_IN_HOURS = 12  # absolute lifetime of a signed-in session
 _STAGE = "stage"
+_IDLE_RENEWAL_SECONDS = 60  # the idle deadline is written back at most once a minute
 
 
 def identity() -> IdentityClient:
     return current_app.extensions[IDENTITY_EXTENSION]
 
 
-def _lifetime_seconds() -> int:
+def _idle_seconds() -> int:
     return int(current_app.permanent_session_lifetime.total_seconds())
 
 
-def _start(stage: str, lifetime_seconds: int, **values) -> None:
+def _start(stage: str, *, lasts: timedelta, account_id: str | None = None, **values) -> None:
     session.clear()
-    session.update({_STAGE: stage, "expires_at": int(time.time()) + lifetime_seconds, **values})
+    session.rotate()
+    session.subject = f"account:{account_id}" if account_id else None
+    session.expires_at = datetime.now(timezone.utc) + lasts
+    session.update({_STAGE: stage, "idle_until": int(time.time()) + _idle_seconds(), **values})
+    if account_id:
+        session["account_id"] = account_id
 
 
 def _stage(stage: str) -> dict | None:
     if session.get(_STAGE) != stage:
         return None
-    if session.get("expires_at", 0) < time.time():
-        session.clear()
+    if session.get("idle_until", 0) < time.time():
+        end()
         flash("Votre session a expiré. Connectez-vous de nouveau.", "info")
         return None
     return session
 
 
 def end() -> None:
+    """Sign out: the session is deleted on the server; the cookie gets a new, empty id."""
     session.clear()
+    session.rotate()
+    session.subject, session.expires_at = None, None
 
 
 def stage() -> str | None:
@@ -62,7 +74,7 @@ def stage() -> str | None:
 def start_first_login(profile: Profile) -> None:
     # The address is mandatory for a guardian's activation; a used account (a new temporary
     # password after a reset by the school) keeps its own.
-    _start("first_login", FIRST_LOGIN_MINUTES * 60, login=profile.login, kind=profile.kind,
+    _start("first_login", lasts=timedelta(minutes=FIRST_LOGIN_MINUTES), login=profile.login, kind=profile.kind,
            email_required=profile.is_guardian and profile.state != "used")
 
 
@@ -73,7 +85,7 @@ def first_login_state() -> dict | None:
 # --- pending confirmation ------------------------------------------------------------------------
 
 def start_pending(profile: Profile) -> None:
-    _start("pending", _lifetime_seconds(), account_id=profile.account_id)
+    _start("pending", lasts=timedelta(hours=SIGNED_IN_HOURS), account_id=profile.account_id)
 
 
 def pending_account_id() -> str | None:
@@ -93,8 +105,9 @@ class Family:
 
 def start(profile: Profile) -> None:
     previous = profile.previous_login_at.isoformat() if profile.previous_login_at else None
-    _start("family", _lifetime_seconds(), account_id=profile.account_id, display_name=profile.display_name,
-           kind=profile.kind, previous_login_at=previous)
+    _start("family", lasts=timedelta(hours=SIGNED_IN_HOURS), account_id=profile.account_id,
+           display_name=profile.display_name, kind=profile.kind, previous_login_at=previous,
+           credentials=profile.credentials_fingerprint)
 
 
 def current() -> Family | None:
@@ -110,6 +123,15 @@ def refresh_display_name(display_name: str) -> None:
     """A merge may make a joint account: « Mme Hélène DUPONT et M. Jean DUPONT »."""
     if session.get(_STAGE) == "family" and session.get("display_name") != display_name:
         session["display_name"] = display_name
+
+
+def credentials_changed(profile: Profile) -> None:
+    """The family changed its password in this session: this session goes on under a new id with
+    the new credentials; every other session of the account ends at its next request."""
+    if session.get(_STAGE) == "family":
+        content = dict(session.content())
+        session.rotate()
+        session.update({**content, "credentials": profile.credentials_fingerprint})
 
 
 def family_required(view):
@@ -132,10 +154,15 @@ def family_required(view):
             end()
             flash("L'accès aux services en ligne a été retiré pour ce compte. Contactez l'établissement.", "error")
             return redirect("/")
+        if profile.credentials_fingerprint != session.get("credentials"):
+            end()
+            flash("Le mot de passe de ce compte a été modifié. Connectez-vous avec le nouveau mot de passe.", "info")
+            return redirect("/")
         if profile.pending_confirmation:
             start_pending(profile)
             return redirect("/compte/en-attente")
-        session["expires_at"] = int(time.time()) + _lifetime_seconds()
+        if session["idle_until"] - time.time() < _idle_seconds() - _IDLE_RENEWAL_SECONDS:
+            session["idle_until"] = int(time.time()) + _idle_seconds()
         refresh_display_name(profile.display_name)
         g.family, g.profile = current(), profile
         return view(*args, **kwargs)

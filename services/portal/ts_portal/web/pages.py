@@ -202,6 +202,15 @@ def confirm_email():
 
 # --- H4, H5: recovery -----------------------------------------------------------------------------
 
+# Whatever the answer, the page answers 200: a script cannot tell from the status whether a login
+# or an address exists (the words follow H4/H5, for the family).
+UNKNOWN_EMAIL = ("Cette adresse électronique ne correspond à aucun compte dont l'adresse est confirmée. "
+                 "Contactez votre établissement.")
+UNKNOWN_LOGIN = "Cet identifiant est inconnu. Vérifiez-le ou utilisez « Identifiant oublié »."
+UNCONFIRMED = ("Vous devez d'abord confirmer votre adresse électronique (lien reçu par courriel), "
+               "ou contacter votre établissement.")
+
+
 @pages.route("/identifiant-oublie", methods=["GET", "POST"])
 def forgot_login():
     form = ForgotLoginForm()
@@ -210,9 +219,11 @@ def forgot_login():
     if not form.validate_on_submit():
         return _invalid("portal/forgot_login.html", form=form)
     try:
-        identity().forgot_login(email=form.email.data.strip())
+        outcome = identity().forgot_login(email=form.email.data.strip(), client_address=_client_address())
     except IdentityError as error:
         return _refused("portal/forgot_login.html", error, form=form)
+    if outcome != "sent":
+        return render_template("portal/forgot_login.html", form=form, error=UNKNOWN_EMAIL)
     return render_template("portal/forgot_login.html", form=None, sent_to=form.email.data.strip())
 
 
@@ -224,9 +235,12 @@ def forgot_password():
     if not form.validate_on_submit():
         return _invalid("portal/forgot_password.html", form=form)
     try:
-        reference = identity().forgot_password(login=form.login.data.strip())
+        outcome, reference = identity().forgot_password(login=form.login.data.strip(), client_address=_client_address())
     except IdentityError as error:
         return _refused("portal/forgot_password.html", error, form=form)
+    if outcome != "sent":
+        return render_template("portal/forgot_password.html", form=form,
+                               error=UNCONFIRMED if outcome == "unconfirmed" else UNKNOWN_LOGIN)
     return render_template("portal/forgot_password.html", form=None, reference=reference)
 
 
@@ -288,11 +302,13 @@ def change_password():
     if not form.validate_on_submit():
         return _account_page(password_form=form, status=400)
     try:
-        identity().change_password(account_id=g.profile.account_id, current_password=form.current_password.data,
-                                   new_password=form.new_password.data,
-                                   new_password_again=form.new_password_again.data)
+        profile = identity().change_password(account_id=g.profile.account_id,
+                                             current_password=form.current_password.data,
+                                             new_password=form.new_password.data,
+                                             new_password_again=form.new_password_again.data)
     except IdentityError as error:
         return _account_page(password_form=form, error=error.message, status=error.status)
+    family_session.credentials_changed(profile)
     flash("Votre mot de passe a été modifié.", "success")
     return redirect(url_for(".my_account"))
 
