@@ -85,6 +85,23 @@ def staff_create(ctx, login, display_name, email, head_of, academy_admin, academ
     click.echo(f"Personnel {staff.login} créé.")
 
 
+@staff_group.command("set-password")
+@click.option("--login", required=True)
+@click.password_option("--password", help="Prompted (hidden, twice) when not given; use TS_STAFF_PASSWORD in scripts",
+                       envvar="TS_STAFF_PASSWORD")
+@click.pass_context
+def staff_set_password(ctx, login, password):
+    """Give a staff member a new password (e.g. a head of school who forgot theirs); every session
+    they have open ends."""
+    try:
+        with _runtime(ctx).uow() as uow:
+            ended = staff_cases.set_staff_password(uow, login=login, password=password)
+            uow.commit()
+    except AccountsError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Mot de passe de {login.strip().lower()} changé ; {ended} session(s) ouverte(s) fermée(s).")
+
+
 def _uai(value: str) -> str:
     try:
         return normalise_uai(value)

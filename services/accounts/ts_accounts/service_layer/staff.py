@@ -7,8 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from ts_accounts.adapters.orm import School, StaffAssignment, StaffUser
+from ts_accounts.adapters.orm import WEB_SESSIONS, School, StaffAssignment, StaffUser
 from ts_accounts.adapters.passwords import hash_password, needs_rehash, verify_password
+from ts_accounts.domain.credentials import staff_password_problems
 from ts_accounts.service_layer import throttling
 from ts_accounts.service_layer.academy_scope import school_in_scope
 from ts_accounts.service_layer.audit import Actor, record
@@ -16,10 +17,10 @@ from ts_accounts.service_layer.errors import AlreadyExists, AuthenticationFailed
 from ts_accounts.service_layer.schools import announce_settings
 from ts_shared.db import utcnow
 from ts_shared.unit_of_work import UnitOfWork
-from ts_shared.web.staff_session import DELEGABLE_RIGHTS, SCHOOL_RIGHTS
+from ts_shared.web.server_session import ending
+from ts_shared.web.staff_session import DELEGABLE_RIGHTS, SCHOOL_RIGHTS, staff_subject
 
 _STAFF_LOGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,99}$")
-MIN_STAFF_PASSWORD = 10
 
 RIGHT_LABELS = {
     "services": "Gestion des téléservices",
@@ -69,8 +70,7 @@ def _check_new_staff(uow: UnitOfWork, login: str, display_name: str, password: s
     login = (login or "").strip().lower()
     if not _STAFF_LOGIN.match(login):
         raise InvalidInput("Identifiant invalide : lettres minuscules, chiffres, « . », « - » ou « _ » (2 à 100).")
-    if len(password or "") < MIN_STAFF_PASSWORD:
-        raise InvalidInput(f"Le mot de passe doit comporter au moins {MIN_STAFF_PASSWORD} caractères.")
+    _check_staff_password(password, login=login)
     if not (display_name or "").strip():
         raise InvalidInput("Le nom affiché est obligatoire.")
     if uow.session.scalar(select(StaffUser).where(StaffUser.login == login)) is not None:
@@ -127,6 +127,78 @@ def current_access(uow: UnitOfWork, staff_id: int, uai: str | None) -> tuple[Sta
         raise NotFound("Ce compte du personnel n'est plus actif.")
     access = next((a for a in schools_of(staff) if a.uai == uai), None)
     return staff, access
+
+
+# --- passwords (J1) ------------------------------------------------------------------------------
+
+def _check_staff_password(password: str, *, login: str, again: str | None = None) -> None:
+    problems = staff_password_problems(password, login=login)
+    if again is not None and password != again:
+        problems.append("Les deux mots de passe saisis sont différents.")
+    if problems:
+        raise InvalidInput(" ".join(problems))
+
+
+def _replace_password(uow: UnitOfWork, staff: StaffUser, password: str, *, keep_session: str | None = None) -> int:
+    """Set the password and end the person's sessions (all, or all but `keep_session`, the one
+    that made the change): a session stolen before the change is worthless after it."""
+    staff.password_hash = hash_password(password)
+    return uow.session.execute(ending(WEB_SESSIONS, subject=staff_subject(staff.id), keep_sid=keep_session)).rowcount
+
+
+def change_own_password(uow: UnitOfWork, actor: Actor, *, school_uai: str | None, current_password: str,
+                        new_password: str, new_password_again: str, current_session: str,
+                        now: datetime | None = None) -> None:
+    """« Mon compte »: a staff member changes their password (the current one is asked, and
+    guesses are throttled); their other sessions end."""
+    now = now or utcnow()
+    staff = uow.session.get(StaffUser, actor.staff_id)
+    if staff is None or not staff.active:
+        raise NotFound("Ce compte du personnel n'est plus actif.")
+    keys = throttling.keys("staff-password", staff.login, None)
+    throttling.check(uow.session, keys, now)
+    if not verify_password(staff.password_hash, current_password or ""):
+        throttling.record_failure(uow.session, keys, now)
+        uow.commit()
+        raise AuthenticationFailed("Le mot de passe actuel est incorrect.")
+    throttling.record_success(uow.session, keys)
+    if new_password == current_password:
+        raise InvalidInput("Le nouveau mot de passe doit être différent de l'actuel.")
+    _check_staff_password(new_password, login=staff.login, again=new_password_again)
+    ended = _replace_password(uow, staff, new_password, keep_session=current_session)
+    record(uow.session, actor, school_uai=school_uai, action="staff.password_changed", target=staff.login,
+           summary=f"{staff.display_name} ({staff.login}) a changé son mot de passe",
+           detail={"other_sessions_ended": ended})
+
+
+def reset_delegate_password(uow: UnitOfWork, actor: Actor, *, uai: str, staff_id: int, new_password: str,
+                            new_password_again: str) -> StaffUser:
+    """The head gives a delegate of the school a new password (to pass on); the delegate's
+    sessions end. A head of school or an academy administrator is reset by the academy (tsctl)."""
+    assignment = uow.session.scalar(select(StaffAssignment).where(
+        StaffAssignment.school_uai == uai, StaffAssignment.staff_id == staff_id, StaffAssignment.is_head.is_(False)))
+    if assignment is None:
+        raise NotFound("Cette délégation n'existe pas.")
+    staff = assignment.staff
+    if staff.academy_admin or any(a.is_head for a in staff.assignments):
+        raise InvalidInput(f"Le mot de passe de {staff.display_name} ne peut être réinitialisé que par "
+                           "l'académie : ce personnel est aussi chef d'établissement ou administrateur.")
+    _check_staff_password(new_password, login=staff.login, again=new_password_again)
+    ended = _replace_password(uow, staff, new_password)
+    record(uow.session, actor, school_uai=uai, action="staff.password_reset", target=staff.login,
+           summary=f"Nouveau mot de passe pour {staff.display_name} ({staff.login})",
+           detail={"sessions_ended": ended})
+    return staff
+
+
+def set_staff_password(uow: UnitOfWork, *, login: str, password: str) -> int:
+    """Ops (`tsctl staff set-password`): a new password for any staff member; their sessions end.
+    Returns how many sessions ended."""
+    staff = uow.session.scalar(select(StaffUser).where(StaffUser.login == (login or "").strip().lower()))
+    if staff is None:
+        raise NotFound(f"Le personnel {login} n'existe pas.")
+    _check_staff_password(password, login=staff.login)
+    return _replace_password(uow, staff, password)
 
 
 # --- delegation (J1) ------------------------------------------------------------------------------

@@ -11,10 +11,11 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import Length, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ts_accounts.domain.credentials import STAFF_PASSWORD_MIN
 from ts_accounts.service_layer import academy as cases
 from ts_accounts.service_layer.errors import AccountsError, NotFound
 from ts_accounts.service_layer.schools import SIECLE_MODULES
-from ts_accounts.service_layer.staff import MIN_STAFF_PASSWORD, appoint_head
+from ts_accounts.service_layer.staff import appoint_head
 from ts_accounts.web.console.common import console_page, done, failed
 from ts_accounts.web.console.services import valid_email
 from ts_shared.web.app import runtime_of
@@ -95,7 +96,7 @@ class HeadForm(FlaskForm):
     head_email = EmailField("Adresse électronique (nouveau compte, facultative)",
                             validators=[Optional(), at_most(254), valid_email()])
     head_password = PasswordField("Mot de passe initial (nouveau compte)",
-                                  description=f"{MIN_STAFF_PASSWORD} caractères au moins ; à communiquer à la "
+                                  description=f"{STAFF_PASSWORD_MIN} caractères au moins ; à communiquer à la "
                                               "personne.",
                                   validators=[Optional(), at_most(200)])
 
@@ -244,7 +245,7 @@ def head(uai: str):
         return redirect(url_for("console_academy.schools"))
     except AccountsError as error:
         message = str(error)
-        field = (form.head_password if "mot de passe doit" in message
+        field = (form.head_password if "mot de passe" in message
                  else form.head_display_name if "nom affiché" in message else form.head_login)
         field.errors = [*field.errors, message]
         return _school_page(uai, head_form=form, status=400)

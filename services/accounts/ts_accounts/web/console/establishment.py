@@ -8,10 +8,12 @@ from wtforms.validators import DataRequired, Email, Optional
 
 from ts_accounts.service_layer import audit as audit_log
 from ts_accounts.service_layer.errors import AccountsError, NotFound
-from ts_accounts.service_layer.staff import RIGHT_LABELS, delegate, list_delegates, revoke_delegation
-from ts_accounts.web.console.common import console_page
+from ts_accounts.service_layer.staff import (
+    RIGHT_LABELS, delegate, list_delegates, reset_delegate_password, revoke_delegation,
+)
+from ts_accounts.web.console.common import console_page, done
 from ts_shared.web.app import runtime_of
-from ts_shared.web.forms import at_most
+from ts_shared.web.forms import at_most, required
 from ts_shared.web.staff_session import DELEGABLE_RIGHTS, RIGHT_AUDIT, RIGHT_DELEGATE
 
 blueprint = Blueprint("establishment", __name__, url_prefix="/admin", template_folder="templates")
@@ -36,6 +38,14 @@ class DelegationForm(FlaskForm):
 
 class RevokeForm(FlaskForm):
     pass
+
+
+class DelegatePasswordForm(FlaskForm):
+    new_password = PasswordField("Nouveau mot de passe", validators=[required("le nouveau mot de passe"), at_most(200)],
+                                 description="10 caractères au moins ; pas un mot de passe courant, pas l'identifiant. "
+                                             "À communiquer à la personne.")
+    new_password_again = PasswordField("Nouveau mot de passe (confirmation)",
+                                       validators=[required("de nouveau le nouveau mot de passe"), at_most(200)])
 
 
 class AuditFilterForm(FlaskForm):
@@ -85,6 +95,36 @@ def revoke(staff_id: int):
         abort(404)  # no such delegation in this school
     flash("La délégation est retirée.", "success")
     return redirect(url_for("establishment.delegations"))
+
+
+@blueprint.route("/delegations/<int:staff_id>/mot-de-passe", methods=["GET", "POST"])
+@console_page(RIGHT_DELEGATE)
+def delegate_password(staff_id: int):
+    """The head gives a delegate a new password (forgotten, or to be sure nobody else knows it):
+    the delegate's open sessions end at once."""
+    with runtime_of().uow() as uow:
+        person = next((d for d in list_delegates(uow, g.school.uai) if d.staff_id == staff_id), None)
+    if person is None:
+        abort(404)  # no such delegation in this school
+    form = DelegatePasswordForm()
+    status = 200
+    if form.is_submitted():
+        status = 400
+        if form.validate():
+            try:
+                with runtime_of().uow() as uow:
+                    reset_delegate_password(uow, g.actor, uai=g.school.uai, staff_id=staff_id,
+                                            new_password=form.new_password.data,
+                                            new_password_again=form.new_password_again.data)
+                    uow.commit()
+            except AccountsError as error:
+                form.new_password.errors = [*form.new_password.errors, str(error)]
+            else:
+                return done(f"Le mot de passe de {person.display_name} est changé ; ses sessions ouvertes sont "
+                            "fermées. Communiquez-lui le nouveau mot de passe.", "establishment.delegations")
+    return render_template("accounts/establishment/delegate_password.html", form=form, person=person,
+                           breadcrumb=[("Établissement", "#"), ("Délégations", url_for("establishment.delegations")),
+                                       ("Nouveau mot de passe", request.path)]), status
 
 
 @blueprint.get("/audit")
