@@ -89,6 +89,16 @@ def reset_refusal(session: Session, account: Account, school_uai: str) -> str | 
     return NOT_YET_SIGNED_IN
 
 
+class ResetRefused(Conflict):
+    def __init__(self):
+        super().__init__(NOT_YET_SIGNED_IN)
+
+
+def check_reset_allowed(session: Session, account: Account, school_uai: str) -> None:
+    if reset_refusal(session, account, school_uai):
+        raise ResetRefused()
+
+
 class ContinuityPending(Conflict):
     def __init__(self, claim: AccessContinuity, previous_school: School):
         super().__init__(
