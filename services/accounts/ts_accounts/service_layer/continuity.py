@@ -139,9 +139,18 @@ def _previous_students(session: Session, school: School, arriving: dict[int, str
 
 
 @dataclass
-class Arrivals:
-    looked_after: set[int] = field(default_factory=set)  # students the import must create no account for
+class Handover:
     kept: int = 0  # accounts continued
+    created: int = 0  # accounts created for the couples no account could continue
+
+    def add(self, other: "Handover") -> None:
+        self.kept += other.kept
+        self.created += other.created
+
+
+@dataclass
+class Arrivals(Handover):
+    looked_after: set[int] = field(default_factory=set)  # students the import must create no account for
     pending: int = 0
 
 
@@ -158,7 +167,7 @@ def continue_arrivals(uow: UnitOfWork, school: School, arriving: dict[int, str],
             _close(uow, claim, CANCELLED, NATIONAL_ID_CHANGED, now=now, actor=actor)
         elif session.get(Student, claim.previous_student_id).departed_at is not None:
             # The departure was recorded by an import that ran alongside this school's last one.
-            outcome.kept += complete(uow, claim, now=now, actor=actor, resolution=PREVIOUS_SCHOOL_DEPARTURE)
+            outcome.add(complete(uow, claim, now=now, actor=actor, resolution=PREVIOUS_SCHOOL_DEPARTURE))
             outcome.looked_after.add(student_id)
         else:
             outcome.looked_after.add(student_id)
@@ -177,7 +186,7 @@ def continue_arrivals(uow: UnitOfWork, school: School, arriving: dict[int, str],
         session.flush()
         outcome.looked_after.add(student_id)
         if previous.departed_at is not None:
-            outcome.kept += complete(uow, claim, now=now, actor=actor, resolution=PREVIOUS_SCHOOL_DEPARTURE)
+            outcome.add(complete(uow, claim, now=now, actor=actor, resolution=PREVIOUS_SCHOOL_DEPARTURE))
         else:
             _audit_pending(session, claim, actor=actor, now=now)
             outcome.pending += 1
@@ -244,11 +253,10 @@ def _new_couples(session: Session, school_uai: str, student: Student,
     return new
 
 
-def complete(uow: UnitOfWork, claim: AccessContinuity, *, now: datetime, actor: Actor, resolution: str) -> int:
+def complete(uow: UnitOfWork, claim: AccessContinuity, *, now: datetime, actor: Actor, resolution: str) -> Handover:
     """Hand the previous school's accounts over to the arriving school: the student's account,
     and each guardian's account for the same person only; new accounts for the others. The
-    family is told by email, both schools' audit logs record it. Returns how many accounts were
-    continued."""
+    family is told by email, both schools' audit logs record it."""
     session = uow.session
     student, school = session.get(Student, claim.student_id), session.get(School, claim.school_uai)
     previous_student, previous_school = session.get(Student, claim.previous_student_id), session.get(School, claim.previous_school_uai)
@@ -327,7 +335,7 @@ def complete(uow: UnitOfWork, claim: AccessContinuity, *, now: datetime, actor: 
            summary=f"Continuité d'accès vers {school.name} ({school.uai}) pour {_name(previous_student)} "
                    f"(INE {claim.national_id}), {why} : {kept_text} (ils servent désormais cet établissement)")
     claim.status, claim.resolution, claim.resolved_at, claim.resolved_by = COMPLETED, resolution, now, actor.login
-    return len(kept_ids)
+    return Handover(kept=len(kept), created=len(created))
 
 
 def _close(uow: UnitOfWork, claim: AccessContinuity, status: str, resolution: str, *, now: datetime,

@@ -462,7 +462,7 @@ class _ImportRun:
                                       students[c.student_id].siecle_id,
                                       guardians[c.guardian_id].siecle_id if c.guardian_id else ""))
         created = create_accounts(session, self.school.academy_code, to_create, now=self.now, actor=actor)
-        self.report.accounts_created += len(created)
+        self.report.accounts_created += len(created) + arrivals.created
         self.report.accounts_kept_from_previous_school += arrivals.kept
         self.report.continuities_pending += arrivals.pending
 
