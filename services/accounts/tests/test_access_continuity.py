@@ -213,8 +213,6 @@ def test_a_head_of_school_cannot_take_over_the_family_account_of_a_student_still
     response = upload(head_y, [("eleves.csv", forged)], format="csv")
     assert response.status_code == 200 and "Import terminé." in text(response)
 
-    page = text(head_y.get("/admin/guardians/E1/R1"))
-    assert "Continuité en attente" in page and "jean.dupont" not in page
     post(head_y, "/admin/guardians/E1/R1/-/notify", {"mode": "paper", "reset_password": "y"})
     stolen = [SecretBox(platform.settings.event_key).open(request.payload["temporary_password_encrypted"])
               for request in outbox(platform, "notification.requested")
@@ -227,6 +225,8 @@ def test_a_head_of_school_cannot_take_over_the_family_account_of_a_student_still
     assert family("authenticate", {"login": "jean.dupont", "password": FATHER_PASSWORD}).status_code == 200
     assert links(platform, "jean.dupont") == {(UAI, "1001", "9002")}  # still the collège's
     assert stolen == []
+    page = text(head_y.get("/admin/guardians/E1/R1"))
+    assert "Continuité en attente" in page and "jean.dupont" not in page
 
 
 def test_while_the_student_is_enrolled_elsewhere_the_arriving_school_gets_no_account_at_all(platform, app, tmp_path):
@@ -369,16 +369,15 @@ def test_a_continued_used_account_cannot_be_reset_or_replaced_before_the_family_
     x_records_the_departure(platform, tmp_path)
     run_import(platform, OTHER_UAI, lycee_files(tmp_path, SAME_PARENTS))
     head_y = console(app, "chef.y")
+    api = head_y.post("/api/v1/accounts/guardians/77001/88002/notify", json={"mode": "paper", "reset_password": True},
+                      headers=api_token(head_y))
+    assert api.status_code == 409 and "la famille ne s'y est pas encore connectée" in api.json["error"]
     page = text(head_y.get("/admin/guardians/77001/88002"))
     assert "la famille ne s'y est pas encore connectée" in page and "Réinitialiser le mot de passe" not in page
-
     response = post(head_y, "/admin/guardians/77001/88002/-/notify", {"mode": "paper", "reset_password": "y"})
     assert "ne peut ni réinitialiser son mot de passe ni le remplacer" in text(head_y.get(response.headers["Location"]))
     response = post(head_y, "/admin/guardians/77001/88002/-/new-account", {"confirm": "y"})
     assert "ne peut ni réinitialiser" in text(head_y.get(response.headers["Location"]))
-    api = head_y.post("/api/v1/accounts/guardians/77001/88002/notify", json={"mode": "paper", "reset_password": True},
-                      headers=api_token(head_y))
-    assert api.status_code == 409 and "la famille ne s'y est pas encore connectée" in api.json["error"]
     assert head_y.post("/api/v1/accounts/students/77001/new-account", headers=api_token(head_y)).status_code == 409
     # A mass notification with reset skips it and says why.
     head_y.post("/admin/guardians/notify", data={"csrf_token": csrf(head_y.get("/admin/guardians/notify").text),
