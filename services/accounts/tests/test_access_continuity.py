@@ -396,6 +396,38 @@ def test_a_continued_used_account_cannot_be_reset_or_replaced_before_the_family_
     assert replaced.status_code == 201 and replaced.json["login"] != "lea.dupont"
 
 
+def test_the_academy_administrator_can_authorise_the_reset_of_a_kept_account_for_a_family_that_lost_it(
+        platform, app, tmp_path):
+    """Léa forgot her password and has no confirmed address: after checking, the academy lets
+    the lycée reset her kept account."""
+    x_records_the_departure(platform, tmp_path)
+    run_import(platform, OTHER_UAI, lycee_files(tmp_path, SAME_PARENTS))
+    head_y = console(app, "chef.y")
+
+    def reset():
+        return head_y.post("/api/v1/accounts/students/77001/notify", json={"mode": "paper", "reset_password": True},
+                           headers=api_token(head_y))
+
+    assert reset().status_code == 409
+    assert head_y.post("/api/v1/academy/continuity/reset-authorisations", json={"login": "lea.dupont"},
+                       headers=api_token(head_y)).status_code == 403
+    other = console(app, "admin.xyz")
+    assert other.post("/api/v1/academy/continuity/reset-authorisations", json={"login": "lea.dupont"},
+                      headers=api_token(other)).status_code == 404
+    assert reset().status_code == 409
+    admin = console(app, "admin.ncy")
+    page = "/admin/academy/continuity"
+    refused = post(admin, "/admin/academy/continuity/reset-authorisation", {"account_login": "helene.dupont1"}, page=page)
+    assert refused.status_code == 400 and "n'est pas protégé" in text(refused)
+    response = post(admin, "/admin/academy/continuity/reset-authorisation", {"account_login": "lea.dupont"}, page=page)
+    assert "Lycée Henri Poincaré (0573321A) peut désormais réinitialiser le mot de passe du compte lea.dupont" in text(
+        admin.get(response.headers["Location"]))
+    assert reset().status_code == 202
+    [(uai, summary)] = audit(platform, "continuity.reset_authorised")
+    assert uai == OTHER_UAI and "lea.dupont" in summary
+    assert "Réinitialisation autorisée par l'administrateur académique" in text(head_y.get("/admin/students/77001"))
+
+
 # --- the academy administrator's report -----------------------------------------------------------
 
 def test_the_academy_report_lists_pending_and_conflicting_continuities_and_resolves_them(platform, app, tmp_path):

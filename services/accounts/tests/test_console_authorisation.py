@@ -102,6 +102,8 @@ VALID_BODIES = {
     "console_academy.refuse_continuity": {},
     "api_academy.confirm_continuity": {},
     "api_academy.refuse_continuity": {},
+    "console_academy.authorise_reset": {"account_login": "lea.dupont"},
+    "api_academy.authorise_reset": {"login": "lea.dupont"},
 }
 
 

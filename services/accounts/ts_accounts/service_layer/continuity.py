@@ -17,7 +17,9 @@ type another school's INE and a father's name, and take over the family's accoun
   as conflicts (one INE enrolled in two schools), and resolves them: confirm the move (hand over)
   or refuse continuity (new accounts in the arriving school);
 - a continued « Utilisé » account cannot be reset or replaced by the arriving school until the
-  family has signed in once since (`reset_refusal`).
+  family has signed in once since (`reset_refusal`), unless the academy administrator, having
+  checked with the family, authorises it (a family that lost its password and has no confirmed
+  address to recover it).
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from ts_accounts.adapters.orm import (
-    AccessContinuity, Account, AccountLink, Guardian, GuardianLink, School, Student,
+    AccessContinuity, Account, AccountEvent, AccountLink, Guardian, GuardianLink, School, Student,
 )
 from ts_accounts.domain.contacts import ContactCard, same_person
 from ts_accounts.domain.lifecycle import AccountKind, AccountState
@@ -52,12 +54,14 @@ NATIONAL_ID_CHANGED = "national_id_changed"
 # every week or so at the rentrée, so two weeks is more than a late export.
 CONFLICT_AFTER = timedelta(days=15)
 
+RESET_AUTHORISED = "continuity_reset_authorised"  # account history: the academy lifted the protection
 NOT_YET_SIGNED_IN = (
     "Ce compte est conservé de l'établissement précédent de l'élève (continuité d'accès) et la famille ne s'y est "
     "pas encore connectée depuis : l'établissement ne peut ni réinitialiser son mot de passe ni le remplacer par un "
     "nouveau compte. La famille garde son identifiant et son mot de passe ; en cas d'oubli, elle utilise "
     "« Identifiant oublié » ou « Mot de passe oublié » sur le portail. Cette protection disparaît dès sa première "
-    "connexion.")
+    "connexion ; sans adresse électronique confirmée, l'administrateur académique peut, après vérification, autoriser "
+    "la réinitialisation.")
 
 
 def _name(student: Student) -> str:
@@ -76,17 +80,28 @@ def pending_students(session: Session, uai: str) -> dict[int, AccessContinuity]:
         select(AccessContinuity).where(AccessContinuity.school_uai == uai, AccessContinuity.status == PENDING))}
 
 
+def _protecting_link(session: Session, account: Account, school_uai: str | None = None) -> AccountLink | None:
+    """The link that continued this used account into a school (`school_uai`, else any) and
+    whose family has not signed in since, unless the academy authorised a reset since."""
+    if account.state != AccountState.USED.value:
+        return None
+    query = select(AccountLink).where(AccountLink.account_id == account.id, AccountLink.ended_at.is_(None),
+                                      AccountLink.kept_from_previous_school.is_(True))
+    if school_uai is not None:
+        query = query.where(AccountLink.school_uai == school_uai)
+    link = session.scalar(query.order_by(AccountLink.started_at.desc()).limit(1))
+    if link is None or (account.last_login_at is not None and account.last_login_at >= link.started_at):
+        return None
+    authorised = session.scalar(select(AccountEvent.id).where(
+        AccountEvent.account_id == account.id, AccountEvent.action == RESET_AUTHORISED,
+        AccountEvent.at >= link.started_at).limit(1))
+    return None if authorised else link
+
+
 def reset_refusal(session: Session, account: Account, school_uai: str) -> str | None:
     """Why the school may not reset this account's password nor replace it, or None: a used
     account continued into the school, whose family has not signed in since."""
-    if account.state != AccountState.USED.value:
-        return None
-    link = session.scalar(select(AccountLink).where(
-        AccountLink.account_id == account.id, AccountLink.school_uai == school_uai, AccountLink.ended_at.is_(None),
-        AccountLink.kept_from_previous_school.is_(True)).order_by(AccountLink.started_at.desc()).limit(1))
-    if link is None or (account.last_login_at is not None and account.last_login_at >= link.started_at):
-        return None
-    return NOT_YET_SIGNED_IN
+    return NOT_YET_SIGNED_IN if _protecting_link(session, account, school_uai) else None
 
 
 class ResetRefused(Conflict):
@@ -446,3 +461,25 @@ def refuse_continuity(uow: UnitOfWork, actor: Actor, continuity_id: int, *, now:
            summary=f"Continuité d'accès vers {school.name} ({school.uai}) refusée par l'administrateur académique "
                    f"pour {_name(claim.previous_student)} (INE {claim.national_id}) : les comptes restent ici")
     return claim
+
+
+def authorise_reset(uow: UnitOfWork, actor: Actor, login: str, *, now: datetime) -> tuple[Account, School]:
+    """The administrator, having checked with the family (lost password, no confirmed address),
+    lets the school the account was continued into reset it before the family signs in."""
+    session = uow.session
+    account = session.scalar(select(Account).where(Account.login == (login or "").strip().lower(),
+                                                   Account.closed_at.is_(None)))
+    scope = managed_academy(uow, actor) if account is not None else None
+    if account is None or (scope is not None and account.academy_code != scope):
+        raise NotFound(f"Le compte « {(login or '').strip()} » n'existe pas.")
+    link = _protecting_link(session, account)
+    if link is None:
+        raise Conflict(f"Le compte {account.login} n'est pas protégé : ce n'est pas un compte « Utilisé » conservé "
+                       "d'un autre établissement en attente de la première connexion de la famille.")
+    school = session.get(School, link.school_uai)
+    record_history(session, [account.id], RESET_AUTHORISED, now=now, actor=actor.login,
+                   detail={"school_uai": school.uai})
+    record(session, actor, school_uai=school.uai, action="continuity.reset_authorised", target=account.login, now=now,
+           summary=f"L'administrateur académique autorise la réinitialisation du compte {account.login}, conservé "
+                   "d'un autre établissement, avant la première connexion de la famille")
+    return account, school

@@ -492,3 +492,30 @@ def refuse_continuity(continuity_id: int):
     """Refuse continuity: the arriving school gets new accounts (Non notifié); the previous school's
     accounts stay where they are."""
     return _resolve(continuity.refuse_continuity, continuity_id)
+
+
+class ResetAuthorisationBody(Body):
+    login = text(100, metadata={"description": "The login of a used account kept from another school"})
+
+
+class ResetAuthorisationSchema(Schema):
+    login = fields.String()
+    school_uai = fields.String(metadata={"description": "The school that may now reset it"})
+
+
+@blueprint.route("/continuity/reset-authorisations", methods=["POST"])
+@api_view(academy=True)
+@blueprint.arguments(ResetAuthorisationBody)
+@blueprint.response(200, ResetAuthorisationSchema)
+def authorise_reset(body):
+    """Let the school a used account was continued into reset it before the family signs in.
+
+    For a family that lost its password and has no confirmed address to recover it, once the
+    administrator has checked; recorded in the account's history and the school's audit log."""
+    with runtime_of().uow() as uow:
+        try:
+            account, school = continuity.authorise_reset(uow, g.actor, body["login"], now=utcnow())
+        except AccountsError as error:
+            refuse(error)
+        uow.commit()
+        return {"login": account.login, "school_uai": school.uai}

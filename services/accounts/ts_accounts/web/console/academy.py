@@ -505,10 +505,18 @@ def remove_tipi_client(academy_code: str, number: str):
 
 # --- continuity of access (B8) -------------------------------------------------------------------
 
-def _continuity_page(status: int = 200):
+class ResetAuthorisationForm(FlaskForm):
+    account_login = StringField("Identifiant du compte conservé",
+                                description="Par exemple lea.dupont : la famille a perdu son mot de passe et n'a pas "
+                                            "d'adresse électronique confirmée pour le retrouver.",
+                                validators=[required("l'identifiant"), at_most(100)])
+
+
+def _continuity_page(reset_form: ResetAuthorisationForm | None = None, status: int = 200):
     with runtime_of().uow() as uow:
         lines = continuity.pending_report(uow, g.actor, now=utcnow())
     return render_template("accounts/academy/continuity.html", lines=lines, form=ConfirmForm(),
+                           reset_form=reset_form or ResetAuthorisationForm(formdata=None),
                            conflict_days=continuity.CONFLICT_AFTER.days, breadcrumb=_menu(CONTINUITY)), status
 
 
@@ -552,3 +560,22 @@ def refuse_continuity(continuity_id: int):
     return _resolve(continuity_id, continuity.refuse_continuity,
                     "Continuité d'accès refusée pour {student} : l'établissement d'arrivée a de nouveaux comptes, "
                     "à notifier ; les comptes de l'établissement précédent restent inchangés.")
+
+
+@blueprint.post("/continuity/reset-authorisation")
+@console_page(academy=True)
+def authorise_reset():
+    """Let the school a used account was continued into reset it before the family signs in."""
+    form = ResetAuthorisationForm()
+    if not form.validate_on_submit():
+        return _continuity_page(form, status=400)
+    try:
+        with runtime_of().uow() as uow:
+            account, school = continuity.authorise_reset(uow, g.actor, form.account_login.data, now=utcnow())
+            uow.commit()
+            message = (f"{school.name} ({school.uai}) peut désormais réinitialiser le mot de passe du compte "
+                       f"{account.login} (renotification avec réinitialisation).")
+    except AccountsError as error:
+        form.account_login.errors = [*form.account_login.errors, str(error)]
+        return _continuity_page(form, status=400)
+    return done(message, "console_academy.continuity_report")
