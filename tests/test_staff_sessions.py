@@ -10,6 +10,7 @@ import threading
 import time
 from contextlib import contextmanager
 from html import unescape
+from typing import Iterator
 from datetime import timedelta
 
 import pytest

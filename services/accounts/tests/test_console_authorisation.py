@@ -19,7 +19,7 @@ from werkzeug.test import Client
 from support.settings import settings_for
 from support.siecle_files import ADDRESSES, LINKS, PEOPLE, STUDENTS, guardians_file, student_xml, students_file
 from ts_accounts.adapters.orm import (
-    AcademyEntLink, NotesPublicationDate, NotesSettings, School, SchoolEmail, SchoolService, StaffAssignment, TipiClient,
+    AccessContinuity, AcademyEntLink, NotesPublicationDate, NotesSettings, School, SchoolEmail, SchoolService, StaffAssignment, TipiClient,
     UsefulLink,
 )
 from ts_accounts.adapters.siecle import inspect_export
@@ -99,6 +99,12 @@ VALID_BODIES = {
     "api_academy.remove_ent_link": {},
     "api_academy.add_tipi_client": {"number": "123456", "holder": "Agence comptable"},
     "api_academy.remove_tipi_client": {},
+    "console_academy.confirm_continuity": {},
+    "console_academy.refuse_continuity": {},
+    "api_academy.confirm_continuity": {},
+    "api_academy.refuse_continuity": {},
+    "console_academy.authorise_reset": {"account_login": "lea.dupont"},
+    "api_academy.authorise_reset": {"login": "lea.dupont"},
 }
 
 
@@ -108,7 +114,9 @@ def world(tmp_path_factory):
     folder = tmp_path_factory.mktemp("authorisation")
     platform = Platform(settings_for(folder))
     accounts = platform.runtime("accounts")
-    b_students = [student_xml(B_STUDENT, B_NAME, "Bérénice", "01/02/2012", "4B", mef="10210001110")]
+    # The second student of B has the INE of a student A still has enrolled: a pending continuity.
+    b_students = [student_xml(B_STUDENT, B_NAME, "Bérénice", "01/02/2012", "4B", mef="10210001110"),
+                  student_xml("5002", "MARTIN", "Claude", "05/07/2013", "4B", ine="3234567890C")]
     b_people = [(B_GUARDIAN, "MME", B_NAME, "Agathe", "agathe@example.org", None)]
     with accounts.uow() as uow:
         add_school(uow, uai=A, name="Collège A", academy_code="NCY")
@@ -151,7 +159,9 @@ def world(tmp_path_factory):
             "date_id": uow.session.scalar(select(NotesPublicationDate.id).where(NotesPublicationDate.school_uai == B)),
             "academy_code": "NCY", "code": "vie_scolaire", "number": "999999", "filename": "dsfr/dsfr.min.css",
             "ent_link_id": uow.session.scalar(select(AcademyEntLink.id).where(AcademyEntLink.academy_code == "NCY")),
+            "continuity_id": uow.session.scalar(select(AccessContinuity.id).where(AccessContinuity.school_uai == B)),
         }
+        assert values["continuity_id"] is not None
     app = platform.spec("accounts").create_app(platform.settings, accounts)
     yield platform, app, values
     platform.dispose()

@@ -13,7 +13,7 @@ from ts_accounts.adapters.orm import Account, Guardian, GuardianLink, Student
 from ts_accounts.adapters.siecle import ImportFileError, inspect_export
 from ts_accounts.service_layer.imports import import_population, source_from_exports
 from ts_accounts.service_layer.listing import CSV_HEADER, school_accounts
-from ts_accounts.service_layer.schools import add_school
+from ts_accounts.service_layer.schools import activate_services, add_school
 from ts_shared.runtime.cli import cli
 from ts_shared.runtime.process import Platform
 
@@ -133,11 +133,19 @@ def test_a_new_export_updates_adds_arrivals_and_marks_departures(platform, files
 
 def test_a_student_moving_to_another_school_of_the_academy_keeps_the_accounts(platform, files, tmp_path):
     run_import(platform, files)
+    with platform.runtime("accounts").uow() as uow:
+        activate_services(uow, OTHER_UAI)  # continuity needs online services open in the new school
+        uow.commit()
+    # The collège records Léa's departure (B8: continuity only for a student who has left).
+    run_import(platform, [students_file(tmp_path / "college-e.xml", STUDENTS[1:]),
+                          guardians_file(tmp_path / "college-r.xml", PEOPLE, LINKS[2:], ADDRESSES)])
     moved = [student_xml("77001", "DUPONT", "Léa", "12/03/2013", "2DE1", ine="1234567890A", mef="20010017110")]
+    # Each guardian is the same person as in the collège: same name AND the same email or address.
     people = [("88001", "MME", "Dupont", "Hélène", "helene.dupont@example.org", None),
-              ("88002", "M.", "DUPONT", "Jean", None, None)]
+              ("88002", "M.", "DUPONT", "Jean", None, "77")]
     paths = [students_file(tmp_path / "lycee-e.xml", moved, uai=OTHER_UAI),
-             guardians_file(tmp_path / "lycee-r.xml", people, [("77001", "88001", 1), ("77001", "88002", 2)], uai=OTHER_UAI)]
+             guardians_file(tmp_path / "lycee-r.xml", people, [("77001", "88001", 1), ("77001", "88002", 2)],
+                            ADDRESSES, uai=OTHER_UAI)]
     report, events = run_import(platform, paths, uai=OTHER_UAI)
     assert report.accounts_created == 0 and report.accounts_kept_from_previous_school == 3
     assert logins(platform, OTHER_UAI) == {("student", "77001", None): "lea.dupont",

@@ -14,7 +14,9 @@ from ts_accounts.domain.population import ImportReport
 from ts_accounts.domain.schools import InvalidUai, normalise_uai
 from ts_accounts.service_layer import schools as school_cases
 from ts_accounts.service_layer.duplicates import guardian_duplicates
-from ts_accounts.service_layer.imports import import_population, source_from_csv, source_from_exports
+from ts_accounts.service_layer.imports import (
+    DeparturesToConfirm, import_population, source_from_csv, source_from_exports,
+)
 from ts_accounts.service_layer.listing import CSV_HEADER, school_accounts
 from ts_accounts.service_layer import staff as staff_cases
 from ts_accounts.service_layer.errors import AccountsError
@@ -152,6 +154,10 @@ def print_report(report: ImportReport) -> None:
                    f"inchangés {report.unchanged.get(kind, 0):>6}   partis {report.departed.get(kind, 0):>6}")
     click.echo(f"  comptes créés {report.accounts_created}, conservés d'un autre établissement "
                f"{report.accounts_kept_from_previous_school}, liens clos {report.account_links_ended}")
+    if report.continuities_pending or report.continuities_completed_elsewhere:
+        click.echo(f"  continuités d'accès en attente {report.continuities_pending} (élèves encore inscrits dans leur "
+                   f"établissement précédent), achevées vers d'autres établissements "
+                   f"{report.continuities_completed_elsewhere}")
     click.echo(f"  rejetés {len(report.rejected)}")
     for rejection in report.rejected:
         click.echo(f"    - {rejection.source} — {rejection.record} : {rejection.reason}")
@@ -161,15 +167,20 @@ def print_report(report: ImportReport) -> None:
             click.echo(f"    - {warning.source} — {warning.record} : {warning.reason}")
 
 
-def _run_import(ctx, uai: str, make_source) -> None:
+def _run_import(ctx, uai: str, make_source, confirm_departures: bool) -> None:
     try:
         with _runtime(ctx).uow() as uow:
-            report = import_population(uow, uai=uai, source=make_source(), actor="tsctl")
+            report = import_population(uow, uai=uai, source=make_source(), actor="tsctl",
+                                       confirm_departures=confirm_departures)
             uow.commit()
     except ImportFileError as error:
         for problem in error.problems:
             click.echo(f"Fichier rejeté — {problem}", err=True)
         click.echo("Import annulé : aucune donnée n'a été modifiée.", err=True)
+        sys.exit(1)
+    except DeparturesToConfirm as error:
+        click.echo(f"Import annulé — {error}", err=True)
+        click.echo("Si ces départs sont réels, relancez la commande avec --confirm-departures.", err=True)
         sys.exit(1)
     except AccountsError as error:
         raise click.ClickException(str(error)) from None
@@ -181,23 +192,32 @@ def import_group():
     """Import a school's population (students, guardians, MEF, divisions)."""
 
 
+_confirm_departures = click.option(
+    "--confirm-departures", is_flag=True,
+    help="Import even a students export that lists nobody or would mark more than half of the enrolled students "
+         "as departed (without it: refused, exit status 1, nothing changed)")
+
+
 @import_group.command("siecle")
 @click.option("--uai", required=True, callback=lambda ctx, param, value: _uai(value))
+@_confirm_departures
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_context
-def import_siecle(ctx, uai, files):
+def import_siecle(ctx, uai, confirm_departures, files):
     """Import SIECLE BEE exports (each FILE an .xml or a .zip holding one; the kind of each is
     told by its root element). Exit status 1 if a file is rejected (then nothing is changed)."""
-    _run_import(ctx, uai, lambda: source_from_exports(uai, [inspect_export(path) for path in files]))
+    _run_import(ctx, uai, lambda: source_from_exports(uai, [inspect_export(path) for path in files]),
+                confirm_departures)
 
 
 @import_group.command("csv")
 @click.option("--uai", required=True, callback=lambda ctx, param, value: _uai(value))
+@_confirm_departures
 @click.argument("file", type=click.Path(path_type=Path))
 @click.pass_context
-def import_csv(ctx, uai, file):
+def import_csv(ctx, uai, confirm_departures, file):
     """Import the CSV format of schools without SIECLE (docs/import-csv.md)."""
-    _run_import(ctx, uai, lambda: source_from_csv(file.name, read_csv_population(file)))
+    _run_import(ctx, uai, lambda: source_from_csv(file.name, read_csv_population(file)), confirm_departures)
 
 
 @click.command("duplicates")

@@ -117,6 +117,7 @@ FAMILY_EMAILS = (
     "forgot_login",  # H4: every login attached to a confirmed address
     "forgot_password",  # H5: the reference and the link to choose a new password
     "staff_message",  # E1/E2: a free email written by the school (« Écrire un courriel »)
+    "access_continuity",  # B8: the account now serves the student's new school
 )
 
 
@@ -135,7 +136,10 @@ class FamilyEmailRequestedSchema(Schema):
     # staff_message only: what the school wrote, and its name as the sender.
     subject = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     body = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=10000))
-    school_name = fields.String(load_default=None, allow_none=True)
+    school_name = fields.String(load_default=None, allow_none=True)  # access_continuity too: the new school
+    # access_continuity only: the school the account served until now, and the student concerned.
+    previous_school_name = fields.String(load_default=None, allow_none=True)
+    student_name = fields.String(load_default=None, allow_none=True)
 
 
 class PostalAddressSchema(Schema):

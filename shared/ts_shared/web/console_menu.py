@@ -62,6 +62,7 @@ MENU = (
 ACADEMY_MENU = Section("Académie", (
     Entry("Établissements", "/admin/academy/schools", None),
     Entry("Services de l'académie", "/admin/academy/services", None),
+    Entry("Continuité d'accès", "/admin/academy/continuity", None),
 ))
 
 

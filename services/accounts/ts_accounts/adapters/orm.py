@@ -245,6 +245,34 @@ class AccountLink(Base):
     guardian: Mapped[Guardian | None] = relationship()
 
 
+class AccessContinuity(Base):
+    """B8: an arriving student's continuity of access — the accounts of the same student (same
+    INE) in another school of the academy. Pending while that school still has the student
+    enrolled (nothing is handed over); completed when it records the departure or the academy
+    confirms the move; refused by the academy (the arriving school gets new accounts); cancelled
+    when the arriving school no longer lists the student."""
+
+    __tablename__ = "access_continuities"
+    __table_args__ = (Index("ix_access_continuities_academy_status", "academy_code", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    academy_code: Mapped[str] = mapped_column(String(10))
+    national_id: Mapped[str] = mapped_column(String(20))  # the INE both schools hold
+    school_uai: Mapped[str] = mapped_column(ForeignKey("schools.uai", ondelete="CASCADE"), index=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"), index=True)
+    previous_school_uai: Mapped[str] = mapped_column(ForeignKey("schools.uai", ondelete="CASCADE"))
+    previous_student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # pending | completed | refused | cancelled
+    requested_at: Mapped[timestamp]
+    requested_by: Mapped[str] = mapped_column(String(100))
+    resolved_at: Mapped[timestamp | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
+    resolution: Mapped[str | None] = mapped_column(String(40))
+
+    student: Mapped[Student] = relationship(foreign_keys=[student_id])
+    previous_student: Mapped[Student] = relationship(foreign_keys=[previous_student_id])
+
+
 class AccountEvent(Base):
     """B10: the history of an account — notifications, temporary credentials issued (never the
     password), activation, logins, merges, closing — with who did it."""

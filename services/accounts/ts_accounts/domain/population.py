@@ -106,6 +106,10 @@ class ImportReport:
     accounts_created: int = 0
     accounts_kept_from_previous_school: int = 0
     account_links_ended: int = 0
+    # B8: arriving students whose previous school still has them enrolled (no account yet), and
+    # other schools' continuities completed by the departures this import recorded.
+    continuities_pending: int = 0
+    continuities_completed_elsewhere: int = 0
 
     def count(self, bucket: dict[str, int], what: str, n: int = 1) -> None:
         bucket[what] = bucket.get(what, 0) + n

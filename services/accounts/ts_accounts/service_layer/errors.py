@@ -19,3 +19,8 @@ class InvalidInput(AccountsError):
 
 class AuthenticationFailed(AccountsError):
     pass
+
+
+class Conflict(AccountsError):
+    """The request is understood, but the present state of things forbids it (HTTP 409): a
+    confirmation is needed, or something must happen first."""

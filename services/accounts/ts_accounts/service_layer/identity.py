@@ -86,7 +86,7 @@ def _children(uow: UnitOfWork, account: Account) -> tuple[Child, ...]:
                  for link, student, school in rows)
 
 
-def _display_name(uow: UnitOfWork, account: Account) -> str:
+def display_name(uow: UnitOfWork, account: Account) -> str:
     """« Mme Hélène Dupont » for a guardian (both names for a joint account), the student's name."""
     names = []
     for link in active_links(uow.session, account.id):
@@ -106,7 +106,7 @@ def profile(uow: UnitOfWork, account: Account, *, previous_login_at: datetime | 
             first_login_required: bool = False) -> Profile:
     return Profile(
         account_id=account.id, login=account.login, kind=account.kind, state=account.state,
-        display_name=_display_name(uow, account), email=account.email,
+        display_name=display_name(uow, account), email=account.email,
         email_confirmed=account.email_confirmed_at is not None,
         previous_login_at=previous_login_at, first_login_required=first_login_required,
         pending_confirmation=account.state == AccountState.ACTIVATING.value,
@@ -154,11 +154,12 @@ def _check_new_password(password: str, again: str, *, not_equal_to: str | None =
         raise InvalidInput(" ".join(problems))
 
 
-def request_family_email(uow: UnitOfWork, box: SecretBox, *, school_uai: str | None, template: str, to: str,
+def request_family_email(uow: UnitOfWork, box: SecretBox | None, *, school_uai: str | None, template: str, to: str,
                          recipient_name: str, account_id: str | None = None, token: str | None = None,
                          reference: str | None = None, logins: list[str] | None = None,
                          expires_at: datetime | None = None, extra: dict | None = None) -> None:
-    """Ask the notifier to send a family email (a link token goes sealed with the event key)."""
+    """Ask the notifier to send a family email (a link token goes sealed with the event key: `box`
+    is needed only with a token)."""
     uow.emit("family_email.requested", {
         "template": template, "to": to, "recipient_name": recipient_name, "account_id": account_id,
         "logins": logins or [], "reference": reference,
@@ -171,7 +172,7 @@ def _request_email(uow: UnitOfWork, box: SecretBox, account: Account, template: 
                    expires_at: datetime | None = None) -> None:
     school_uai = next((link.school_uai for link in active_links(uow.session, account.id)), None)
     request_family_email(uow, box, school_uai=school_uai, template=template, to=to,
-                         recipient_name=_display_name(uow, account), account_id=account.id, token=token,
+                         recipient_name=display_name(uow, account), account_id=account.id, token=token,
                          reference=reference, logins=logins, expires_at=expires_at)
 
 

@@ -5,8 +5,12 @@ Records stream from the files into the database in batches (flat memory). Import
 files again changes nothing; a new export updates people, adds arrivals and marks departures
 (students or guardians the export no longer lists). Then every enrolled student and every
 guardian with legal rank 1 or 2 gets an account if they have none — kept from a previous school
-of the academy when the student comes from one (continuity) — and the accounts of departures and
-lost legal ranks stop serving them.
+of the academy when the student comes from one (continuity, service_layer.continuity: pending
+while that school still has the student enrolled) — and the accounts of departures and lost legal
+ranks stop serving them; continuities waiting for this school's departures complete.
+
+An export that lists no student, or that would mark more than half of the enrolled students as
+departed, is most likely incomplete: it is refused unless staff confirm the departures.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ts_accounts.adapters.csv_population import CsvPopulation
-from ts_accounts.adapters.orm import Account, AccountLink, Guardian, GuardianLink, Mef, School, Structure, Student
+from ts_accounts.adapters.orm import AccountLink, Guardian, GuardianLink, Mef, School, Structure, Student
 from ts_accounts.adapters.siecle import (
     GUARDIANS, KINDS, NOMENCLATURES, STRUCTURES, STUDENTS, ExportFile, ImportFileError, iter_guardians, iter_mefs,
     iter_structures, iter_students,
@@ -30,15 +34,33 @@ from ts_accounts.domain.population import (
     AddressRecord, GuardianRecord, ImportReport, LinkRecord, MefRecord, Rejection, StructureRecord, StudentRecord,
     StudentStructures,
 )
+from ts_accounts.service_layer.audit import Actor
+from ts_accounts.service_layer.continuity import complete_after_departures, continue_arrivals
 from ts_accounts.service_layer.directory import (
     NewCouple, bump_versions, chunks, create_accounts, emit_account_events, lock_school, record_history,
     refresh_planner_statistics,
 )
-from ts_accounts.service_layer.errors import InvalidInput, NotFound
+from ts_accounts.service_layer.errors import Conflict, InvalidInput, NotFound
 from ts_shared.db import utcnow
 from ts_shared.unit_of_work import UnitOfWork
 
 _BATCH = 1000
+MOST_OF_THE_SCHOOL = 0.5  # departures beyond this share of the enrolled students need a confirmation
+
+
+class DeparturesToConfirm(Conflict):
+    """The export would empty most of the school: staff confirm the departures first."""
+
+    def __init__(self, file: str, leaving: int, enrolled: int, listed: int):
+        if listed == 0:
+            message = (f"Le fichier {file} ne contient aucun élève : l'importer déclarerait partis "
+                       f"les {enrolled} élève(s) inscrit(s).")
+        else:
+            message = (f"Le fichier {file} déclarerait partis {leaving} des {enrolled} élèves inscrits "
+                       "(plus de la moitié de l'établissement).")
+        super().__init__(message + " Vérifiez que l'export est complet ; si ces départs sont réels, confirmez-les. "
+                                   "Rien n'a été modifié.")
+        self.leaving, self.enrolled, self.listed = leaving, enrolled, listed
 
 
 @dataclass
@@ -83,9 +105,10 @@ def source_from_csv(name: str, population: CsvPopulation) -> PopulationSource:
 
 
 def import_population(uow: UnitOfWork, *, uai: str, source: PopulationSource, actor: str,
-                      clock: Callable[[], datetime] = utcnow) -> ImportReport:
+                      clock: Callable[[], datetime] = utcnow, confirm_departures: bool = False) -> ImportReport:
     """Import, in the caller's transaction (the caller commits). Raises ImportFileError on a
-    malformed file; the caller then rolls back and nothing changes."""
+    malformed file, DeparturesToConfirm on a students export that would empty the school (unless
+    `confirm_departures`); the caller then rolls back and nothing changes."""
     session, now = uow.session, clock()
     if not source.files:
         raise InvalidInput("Aucun fichier à importer.")
@@ -93,7 +116,7 @@ def import_population(uow: UnitOfWork, *, uai: str, source: PopulationSource, ac
     if school is None:
         raise NotFound(f"L'établissement {uai} n'existe pas (tsctl school add).")
     report = ImportReport(uai=uai, files=list(source.files))
-    run = _ImportRun(session, school, report, now)
+    run = _ImportRun(session, school, report, now, confirm_departures)
     if source.mefs:
         run.import_mefs(source.mefs())
     if source.structures:
@@ -120,6 +143,7 @@ class _ImportRun:
     school: School
     report: ImportReport
     now: datetime
+    confirm_departures: bool = False
     student_ids: dict[str, int] = field(default_factory=dict)  # SIECLE id -> row id, this school
     changed_students: set[int] = field(default_factory=set)  # division or MEF changed: accounts to update
     changed_couples: set[tuple[int, int]] = field(default_factory=set)  # legal rank changed
@@ -177,6 +201,7 @@ class _ImportRun:
         placements: dict[str, StudentStructures] = {}
         inserts, updates = [], []
         today = self.now.date()
+        leaving = 0  # enrolled students the export says have left (DATE_SORTIE)
 
         def flush() -> None:
             if inserts:
@@ -215,6 +240,7 @@ class _ImportRun:
                                     else departed, "updated_at": self.now})
                     if row.mef_code != record.mef_code:
                         self.changed_students.add(row.id)
+                    leaving += bool(departed and not was_departed)
                     bucket = self.report.departed if departed and not was_departed else (
                         self.report.created if was_departed and not departed else self.report.updated)
                     self.report.count(bucket, "élèves")
@@ -244,6 +270,10 @@ class _ImportRun:
 
         # I3: students the export no longer lists have left the school.
         gone = [row.id for siecle_id, row in existing.items() if siecle_id not in seen and row.departed_at is None]
+        enrolled = sum(1 for row in existing.values() if row.departed_at is None)
+        leaving += len(gone)
+        if not self.confirm_departures and (not seen or leaving > MOST_OF_THE_SCHOOL * enrolled):
+            raise DeparturesToConfirm(file, leaving, enrolled, len(seen))
         for chunk in chunks(gone, _BATCH):
             self.session.execute(update(table).where(table.c.id.in_(chunk)).values(departed_at=self.now, updated_at=self.now))
         if gone:
@@ -413,10 +443,11 @@ class _ImportRun:
                 touched.add(row.account_id)
 
         missing = [key for key in wanted if key not in current]
-        kept = self._continue_from_previous_school(missing, students, guardians, wanted, actor)
-        touched.update(kept.values())
+        arriving = {student_id: students[student_id].national_id for student_id, guardian_id in missing
+                    if guardian_id is None and students[student_id].national_id}
+        arrivals = continue_arrivals(uow, self.school, arriving, now=self.now, actor=Actor(login=actor))
         to_create = []
-        for student_id, guardian_id in (k for k in missing if k not in kept):
+        for student_id, guardian_id in (k for k in missing if k[0] not in arrivals.looked_after):
             student = students[student_id]
             if guardian_id is None:
                 to_create.append(NewCouple(AccountKind.STUDENT, self.uai, student_id, None, None, student.first_name,
@@ -431,71 +462,14 @@ class _ImportRun:
                                       students[c.student_id].siecle_id,
                                       guardians[c.guardian_id].siecle_id if c.guardian_id else ""))
         created = create_accounts(session, self.school.academy_code, to_create, now=self.now, actor=actor)
-        self.report.accounts_created += len(created)
-        self.report.accounts_kept_from_previous_school += len(kept)
+        self.report.accounts_created += len(created) + arrivals.created
+        self.report.accounts_kept_from_previous_school += arrivals.kept
+        self.report.continuities_pending += arrivals.pending
 
         bump_versions(session, touched - set(created))
         session.flush()
         emit_account_events(uow, "account.created", created, school_uai=self.uai)
         emit_account_events(uow, "account.updated", touched - set(created), school_uai=self.uai)
-
-    def _continue_from_previous_school(self, missing, students, guardians, wanted, actor) -> dict[tuple[int, int | None], str]:
-        """B8: a student arriving from another school of the academy keeps their account, and
-        their guardians keep theirs. Returns the couples served by a kept account."""
-        arriving = {key[0]: students[key[0]].national_id for key in missing
-                    if key[1] is None and students[key[0]].national_id}
-        if not arriving:
-            return {}
-        session = self.session
-        previous: dict[int, tuple[int, str]] = {}  # new student -> (previous student row, its account)
-        by_national_id = {}
-        for student_id, national_id in arriving.items():
-            by_national_id.setdefault(national_id, student_id)
-        for chunk in chunks(sorted(by_national_id), _BATCH):
-            rows = session.execute(
-                select(Student.national_id, Student.id, AccountLink.account_id, AccountLink.id)
-                .join(AccountLink, AccountLink.student_id == Student.id)
-                .join(Account, Account.id == AccountLink.account_id)
-                .join(School, School.uai == Student.school_uai)
-                .where(Student.national_id.in_(chunk), Student.school_uai != self.uai,
-                       School.academy_code == self.school.academy_code, Account.closed_at.is_(None),
-                       Account.kind == AccountKind.STUDENT.value, AccountLink.guardian_id.is_(None))
-                .order_by(AccountLink.started_at)
-            ).all()
-            for national_id, old_student_id, account_id, _ in rows:  # the latest link wins
-                previous[by_national_id[national_id]] = (old_student_id, account_id)
-        kept: dict[tuple[int, int | None], str] = {}
-        for new_student_id, (old_student_id, account_id) in previous.items():
-            kept[(new_student_id, None)] = account_id
-            # Their guardians' accounts for that student, matched by name or email.
-            old_couples = session.execute(
-                select(AccountLink.account_id, Guardian.first_name, Guardian.last_name, Guardian.email)
-                .join(Guardian, Guardian.id == AccountLink.guardian_id)
-                .join(Account, Account.id == AccountLink.account_id)
-                .where(AccountLink.student_id == old_student_id, Account.closed_at.is_(None))
-            ).all()
-            for student_id, guardian_id in missing:
-                if student_id != new_student_id or guardian_id is None:
-                    continue
-                guardian = guardians[guardian_id]
-                for account_id_g, first, last, email in old_couples:
-                    same_name = (folded_name(first), folded_name(last)) == (folded_name(guardian.first_name),
-                                                                           folded_name(guardian.last_name))
-                    same_email = bool(email) and (email or "").lower() == (guardian.email or "").lower()
-                    if same_name or same_email:
-                        kept[(student_id, guardian_id)] = account_id_g
-                        break
-        # The old school's links end: the account now serves the student here.
-        old_students = [old for old, _ in previous.values()]
-        for chunk in chunks(old_students, _BATCH):
-            session.execute(update(AccountLink).where(AccountLink.student_id.in_(chunk), AccountLink.ended_at.is_(None))
-                            .values(ended_at=self.now, ended_reason="moved_to_another_school"))
-        rows = [{"account_id": account_id, "school_uai": self.uai, "student_id": student_id, "guardian_id": guardian_id,
-                 "legal_rank": wanted[(student_id, guardian_id)],
-                 "kept_from_previous_school": True, "started_at": self.now}
-                for (student_id, guardian_id), account_id in kept.items()]
-        for chunk in chunks(rows, _BATCH):
-            session.execute(insert(AccountLink), chunk)
-        record_history(session, kept.values(), "kept_from_previous_school", now=self.now, actor=actor,
-                       detail={"school_uai": self.uai})
-        return kept
+        # B8: the students this import recorded as departed may be awaited by another school.
+        self.report.continuities_completed_elsewhere += complete_after_departures(
+            uow, self.uai, now=self.now, actor=Actor(login=actor))

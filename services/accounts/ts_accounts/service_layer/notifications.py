@@ -19,6 +19,7 @@ from ts_accounts.domain.contacts import is_valid_email
 from ts_accounts.domain.lifecycle import AccountKind
 from ts_accounts.service_layer.accounts import issue_temporary_passwords, prepare_letters, record_notification
 from ts_accounts.service_layer.audit import Actor, record
+from ts_accounts.service_layer.continuity import pending_continuity, reset_refusal
 from ts_accounts.service_layer.directory import record_history, snapshots
 from ts_accounts.service_layer.errors import InvalidInput, NotFound
 from ts_shared.crypto import SecretBox
@@ -73,8 +74,16 @@ def request_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai:
             AccountLink.guardian_id.is_(None) if guardian is None else AccountLink.guardian_id == guardian.id))
         account = session.get(Account, link.account_id) if link else None
         who = _who(student, guardian or None)
+        if account is None and pending_continuity(session, student.id) is not None:
+            order.skipped.append((who, "continuité d'accès en attente (l'élève est encore inscrit dans son "
+                                       "établissement précédent) : pas encore de compte à notifier"))
+            continue
         if account is None or account.closed_at is not None:
             order.skipped.append((who, "pas de compte (réimportez ou créez un nouveau compte)"))
+            continue
+        if reset_password and reset_refusal(session, account, uai):
+            order.skipped.append((who, "compte conservé de l'établissement précédent où la famille ne s'est pas encore "
+                                       "connectée : son mot de passe ne peut pas être réinitialisé"))
             continue
         if account.access_refused_at is not None:
             order.skipped.append((who, "l'accès aux services en ligne a été retiré"))

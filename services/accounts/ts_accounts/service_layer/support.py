@@ -18,6 +18,9 @@ from ts_accounts.domain.contacts import is_valid_email
 from ts_accounts.domain.lifecycle import AccountKind
 from ts_accounts.service_layer.accounts import active_links, couple_accounts
 from ts_accounts.service_layer.audit import Actor, record
+from ts_accounts.service_layer.continuity import (
+    ResetRefused, pending_continuity, pending_students, refuse_new_account_while_pending, reset_refusal,
+)
 from ts_accounts.service_layer.directory import NewCouple, create_accounts, emit_account_events, record_history
 from ts_accounts.service_layer.errors import InvalidInput, NotFound
 from ts_accounts.service_layer.identity import request_family_email
@@ -59,6 +62,7 @@ class CoupleRow:
     last_login_at: datetime | None
     kept_from_previous_school: bool
     access_refused: bool
+    continuity_pending: bool = False  # B8: no account until the previous school records the departure
 
 
 def _address(guardian: Guardian | None) -> str | None:
@@ -99,7 +103,7 @@ def search(session: Session, uai: str, kind: AccountKind, filters: SearchFilters
             conditions.append(GuardianLink.legal_rank == filters.legal_rank)
     if filters.states:
         conditions.append(Account.state.in_(filters.states))
-    rows = []
+    rows, waiting = [], pending_students(session, uai)
     for student, guardian_link, person, account_link, account in session.execute(query.where(*conditions)):
         rows.append(CoupleRow(
             student_siecle_id=student.siecle_id, student_last_name=student.display_last_name,
@@ -115,6 +119,7 @@ def search(session: Session, uai: str, kind: AccountKind, filters: SearchFilters
             last_login_at=account.last_login_at if account else None,
             kept_from_previous_school=bool(account_link and account_link.kept_from_previous_school),
             access_refused=bool(account and account.access_refused_at),
+            continuity_pending=account is None and student.id in waiting,
         ))
     rows.sort(key=lambda r: (r.student_last_name.lower(), r.student_first_name.lower(), r.student_siecle_id,
                              r.legal_rank or 0))
@@ -147,6 +152,8 @@ class CoupleDetail:
     other_children: list[tuple[Student, str]] = field(default_factory=list)  # (student, school uai)
     history: list[tuple[Account, AccountLink]] = field(default_factory=list)
     events: list[AccountEvent] = field(default_factory=list)
+    pending_from: School | None = None  # B8: the school whose departure the continuity waits for
+    reset_refused: str | None = None  # B8: why the password cannot be reset nor the account replaced
 
     @property
     def guardian_email_valid(self) -> bool:
@@ -185,6 +192,11 @@ def couple_detail(session: Session, uai: str, student_siecle_id: str, guardian_s
         detail.events = list(session.scalars(select(AccountEvent).where(AccountEvent.account_id == account.id)
                                              .order_by(AccountEvent.at.desc(), AccountEvent.id.desc())))
     detail.history = couple_accounts(session, student.id, guardian.id if guardian else None)
+    if account is None:
+        claim = pending_continuity(session, student.id)
+        detail.pending_from = session.get(School, claim.previous_school_uai) if claim else None
+    else:
+        detail.reset_refused = reset_refusal(session, account, uai)
     return detail
 
 
@@ -193,6 +205,12 @@ def create_new_account(uow: UnitOfWork, actor: Actor, detail: CoupleDetail, *, u
     serving it; closed if it serves nobody else (a merged account keeps its other children)."""
     session = uow.session
     old, link = detail.account, detail.link
+    # B8: no second account for a family whose continuity is pending, and no replacing of a
+    # continued account before the family has signed in there (it would hand it to the school).
+    if old is None:
+        refuse_new_account_while_pending(session, detail.student)
+    elif reset_refusal(session, old, uai):
+        raise ResetRefused()
     if link is not None:
         link.ended_at, link.ended_reason = now, "replaced_by_new_account"
     student, guardian = detail.student, detail.guardian

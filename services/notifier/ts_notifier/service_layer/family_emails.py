@@ -1,4 +1,5 @@
-"""Family emails (H2–H5): confirmation link, login reminder, new-password link. Each email is
+"""Family emails (H2–H5, B8): confirmation link, login reminder, new-password link, an account
+now serving the student's new school (continuity of access). Each email is
 a folder of templates (subject, text, HTML); the link's token arrives encrypted in the event and
 is decrypted only to be written into the message.
 
@@ -52,7 +53,8 @@ def family_email_context(payload: dict, *, public_url: str, box: SecretBox) -> d
     return {"recipient_name": payload["recipient_name"], "to": payload["to"], "logins": payload["logins"],
             "reference": payload["reference"], "link": link, "expires_on": french_datetime(payload["expires_at"]),
             "portal_url": f"{public_url}/", "subject": payload["subject"] or "", "body": payload["body"] or "",
-            "school_name": payload["school_name"] or ""}
+            "school_name": payload["school_name"] or "", "previous_school_name": payload["previous_school_name"] or "",
+            "student_name": payload["student_name"] or ""}
 
 
 def send_family_email(uow: UnitOfWork, event: Event) -> None:

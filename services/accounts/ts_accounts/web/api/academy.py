@@ -1,6 +1,7 @@
 """/api/v1/academy: what academy administrators do in the console menu « Académie » — the schools
-(identity block, SIECLE modules, email addresses, heads) and each academy's catalogue (services
-offered to its schools, ENT addresses, TIPI reference list). Academy administrators only (no
+(identity block, SIECLE modules, email addresses, heads), each academy's catalogue (services
+offered to its schools, ENT addresses, TIPI reference list) and the pending continuities of
+access (B8). Academy administrators only (no
 school right is needed); they act at national level, on every academy. Each view calls one use
 case of `service_layer.academy`, which records the audit entry and announces the portal's
 settings of the schools concerned."""
@@ -11,16 +12,18 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
 from ts_accounts.service_layer import academy as cases
+from ts_accounts.service_layer import continuity
 from ts_accounts.service_layer.errors import AccountsError
 from ts_accounts.service_layer.schools import SIECLE_MODULES
 from ts_accounts.service_layer.staff import appoint_head
 from ts_accounts.web.api.common import api_view
 from ts_accounts.web.api.school import ROW_ID, Body, flag, refuse, text, texts
+from ts_shared.db import utcnow
 from ts_shared.web.app import runtime_of
 
 blueprint = Blueprint("api_academy", __name__, url_prefix="/api/v1/academy",
-                      description="Administration académique : établissements et catalogue de chaque académie "
-                                  "(téléservices, ENT, référentiel TIPI)")
+                      description="Administration académique : établissements, catalogue de chaque académie "
+                                  "(téléservices, ENT, référentiel TIPI) et continuités d'accès en attente")
 
 
 # --- schools --------------------------------------------------------------------------------------
@@ -422,3 +425,97 @@ def remove_tipi_client(academy_code: str, number: str):
         except AccountsError as error:
             refuse(error)
         uow.commit()
+
+
+# --- continuity of access (B8) --------------------------------------------------------------------
+
+class PendingContinuitySchema(Schema):
+    id = fields.Integer()
+    academy_code = fields.String()
+    national_id = fields.String(metadata={"description": "The INE both schools hold"})
+    student_name = fields.String(metadata={"description": "As the arriving school imported it"})
+    division = fields.String(allow_none=True)
+    school_uai = fields.String(metadata={"description": "The arriving school"})
+    school_name = fields.String()
+    previous_student_name = fields.String(metadata={"description": "As the previous school holds it"})
+    previous_division = fields.String(allow_none=True)
+    previous_school_uai = fields.String(metadata={"description": "The school that still has the student enrolled"})
+    previous_school_name = fields.String()
+    requested_at = fields.DateTime()
+    conflict = fields.Boolean(metadata={
+        "description": f"Enrolled in both schools for {continuity.CONFLICT_AFTER.days} days or more"})
+
+
+class ResolvedContinuitySchema(Schema):
+    id = fields.Integer()
+    status = fields.String(metadata={"description": "completed (confirmed) or refused"})
+    resolution = fields.String()
+    resolved_at = fields.DateTime()
+
+
+@blueprint.route("/continuity")
+@api_view(academy=True)
+@blueprint.response(200, PendingContinuitySchema(many=True))
+def pending_continuities():
+    """Pending continuities of access of the administrator's academy, conflicts first.
+
+    A student arriving from another school of the academy keeps the family's accounts only once
+    that school has recorded the departure; until then the arriving school has no account for
+    them. The administrator confirms the move or refuses continuity."""
+    with runtime_of().uow() as uow:
+        return continuity.pending_report(uow, g.actor, now=utcnow())
+
+
+def _resolve(resolve, continuity_id: int):
+    with runtime_of().uow() as uow:
+        try:
+            claim = resolve(uow, g.actor, continuity_id, now=utcnow())
+        except AccountsError as error:
+            refuse(error)
+        uow.commit()
+    return claim
+
+
+@blueprint.route(f"/continuity/<{ROW_ID}:continuity_id>/confirm", methods=["POST"])
+@api_view(academy=True)
+@blueprint.response(200, ResolvedContinuitySchema)
+def confirm_continuity(continuity_id: int):
+    """Confirm the move: the accounts are handed over to the arriving school now (family emailed,
+    both schools' audit logs)."""
+    return _resolve(continuity.confirm_move, continuity_id)
+
+
+@blueprint.route(f"/continuity/<{ROW_ID}:continuity_id>/refuse", methods=["POST"])
+@api_view(academy=True)
+@blueprint.response(200, ResolvedContinuitySchema)
+def refuse_continuity(continuity_id: int):
+    """Refuse continuity: the arriving school gets new accounts (Non notifié); the previous school's
+    accounts stay where they are."""
+    return _resolve(continuity.refuse_continuity, continuity_id)
+
+
+class ResetAuthorisationBody(Body):
+    login = text(100, metadata={"description": "The login of a used account kept from another school"})
+
+
+class ResetAuthorisationSchema(Schema):
+    login = fields.String()
+    school_uai = fields.String(metadata={"description": "The school that may now reset it"})
+
+
+@blueprint.route("/continuity/reset-authorisations", methods=["POST"])
+@api_view(academy=True)
+@blueprint.arguments(ResetAuthorisationBody)
+@blueprint.response(200, ResetAuthorisationSchema)
+def authorise_reset(body):
+    """Let the school a used account was continued into reset it before the family signs in.
+
+    For a family that lost its password and has no confirmed address to recover it, once the
+    administrator has checked; recorded in the account's history and the school's audit log."""
+    with runtime_of().uow() as uow:
+        try:
+            account, school = continuity.authorise_reset(uow, g.actor, body["login"], now=utcnow())
+        except AccountsError as error:
+            refuse(error)
+        uow.commit()
+        return {"login": account.login, "school_uai": school.uai}

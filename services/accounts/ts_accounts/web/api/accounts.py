@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from ts_accounts.domain.lifecycle import AccountState
 from ts_accounts.service_layer.accounts import set_access_refused
+from ts_accounts.service_layer.continuity import check_reset_allowed
 from ts_accounts.service_layer.errors import AccountsError, InvalidInput, NotFound
 from ts_accounts.service_layer.identity import send_confirmation_link
 from ts_accounts.service_layer.notifications import MODES, PAPER, Couple, request_notifications
@@ -55,6 +56,8 @@ class AccountRowSchema(Schema):
     last_login_at = fields.DateTime(allow_none=True)
     kept_from_previous_school = fields.Boolean()
     access_refused = fields.Boolean()
+    continuity_pending = fields.Boolean(metadata={
+        "description": "B8: no account yet, the student is still enrolled in their previous school"})
 
 
 class HistorySchema(Schema):
@@ -90,6 +93,11 @@ class AccountDetailSchema(Schema):
     last_login_at = fields.DateTime(allow_none=True)
     access_refused = fields.Boolean()
     kept_from_previous_school = fields.Boolean()
+    continuity_pending_from = fields.String(allow_none=True, metadata={
+        "description": "B8: the school that still has the student enrolled; no account until it records the departure"})
+    reset_refused = fields.String(allow_none=True, metadata={
+        "description": "B8: why the password cannot be reset nor the account replaced (a continued account whose "
+                       "family has not signed in since), else null"})
     other_children = fields.List(fields.String())
     history = fields.List(fields.Nested(HistorySchema))
     events = fields.List(fields.Nested(EventSchema))
@@ -152,6 +160,9 @@ def _detail_json(detail) -> dict:
         "last_login_at": account.last_login_at if account else None,
         "access_refused": bool(account and account.access_refused_at),
         "kept_from_previous_school": bool(detail.link and detail.link.kept_from_previous_school),
+        "continuity_pending_from": (f"{detail.pending_from.name} ({detail.pending_from.uai})"
+                                    if detail.pending_from else None),
+        "reset_refused": detail.reset_refused,
         "other_children": [f"{s.first_name} {s.display_last_name} ({uai})" for s, uai in detail.other_children],
         "history": [{"login": a.login, "started_at": link.started_at, "notified_at": a.notified_at,
                      "activated_at": a.activated_at, "ended_at": link.ended_at, "ended_reason": link.ended_reason}
@@ -198,6 +209,8 @@ def notify(body, population: str, student_id: str, guardian_id: str | None):
     with runtime_of().uow() as uow:
         detail = _detail(uow, kind, student_id, guardian_id)
         try:
+            if body["reset_password"] and detail.account is not None:
+                check_reset_allowed(uow.session, detail.account, g.school.uai)
             order = request_notifications(uow, SecretBox(settings_of().event_key), g.actor, uai=g.school.uai,
                                           couples=[Couple(student_id, guardian_id)], mode=mode,
                                           reset_password=body["reset_password"], now=utcnow(),

@@ -6,7 +6,9 @@ from flask import abort, g
 from marshmallow import Schema, fields
 
 from ts_accounts.domain.lifecycle import AccountKind
-from ts_accounts.service_layer.errors import AccountsError, AlreadyExists, AuthenticationFailed, InvalidInput, NotFound
+from ts_accounts.service_layer.errors import (
+    AccountsError, AlreadyExists, AuthenticationFailed, Conflict, InvalidInput, NotFound,
+)
 from ts_accounts.web.console.common import console_page
 from ts_shared.web.staff_session import RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS
 
@@ -36,7 +38,8 @@ def population(name: str) -> AccountKind:
 
 
 def http_status(error: AccountsError) -> int:
-    for kind, status in ((NotFound, 404), (AlreadyExists, 409), (AuthenticationFailed, 401), (InvalidInput, 400)):
+    for kind, status in ((NotFound, 404), (AlreadyExists, 409), (Conflict, 409), (AuthenticationFailed, 401),
+                         (InvalidInput, 400)):
         if isinstance(error, kind):
             return status
     return 400

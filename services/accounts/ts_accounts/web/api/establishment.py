@@ -4,7 +4,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from flask import g, request
+from flask import abort, g, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from werkzeug.utils import secure_filename
@@ -13,7 +13,9 @@ from ts_accounts.adapters.csv_population import read_csv_population
 from ts_accounts.adapters.siecle import ImportFileError, inspect_export
 from ts_accounts.service_layer import audit as audit_log
 from ts_accounts.service_layer.errors import AccountsError, InvalidInput
-from ts_accounts.service_layer.imports import import_population, source_from_csv, source_from_exports
+from ts_accounts.service_layer.imports import (
+    DeparturesToConfirm, import_population, source_from_csv, source_from_exports,
+)
 from ts_accounts.service_layer.staff import delegate, list_delegates, revoke_delegation
 from ts_accounts.web.api.common import api_view, fail
 from ts_accounts.web.console.common import audit
@@ -84,10 +86,18 @@ class ImportReportSchema(Schema):
     accounts_created = fields.Integer()
     accounts_kept_from_previous_school = fields.Integer()
     account_links_ended = fields.Integer()
+    continuities_pending = fields.Integer(metadata={
+        "description": "B8: arriving students still enrolled in their previous school (no account until it records "
+                       "the departure)"})
+    continuities_completed_elsewhere = fields.Integer(metadata={
+        "description": "B8: other schools' continuities completed by the departures this import recorded"})
 
 
 class ImportArgs(Schema):
     format = fields.String(load_default="siecle", validate=validate.OneOf(("siecle", "csv")))
+    confirm_departures = fields.Boolean(load_default=False, metadata={
+        "description": "A students export that lists nobody, or that would mark more than half of the enrolled "
+                       "students as departed, answers 409 and changes nothing unless this is true"})
 
 
 @blueprint.route("/audit")
@@ -147,7 +157,8 @@ def remove_delegation(staff_id: int):
 @blueprint.response(201, ImportReportSchema)
 def import_files(args):
     """Import SIECLE exports (multipart field `files`, one or more .xml/.zip) or one CSV file
-    (`format=csv`). A rejected file changes nothing (400, with every problem found)."""
+    (`format=csv`). A rejected file changes nothing (400, with every problem found); an export
+    that would empty most of the school changes nothing either (409) unless `confirm_departures`."""
     uploads = [f for f in request.files.getlist("files") if f and f.filename]
     if not uploads:
         fail(InvalidInput("Envoyez au moins un fichier (champ « files »)."))
@@ -165,12 +176,20 @@ def import_files(args):
                     source = source_from_csv(uploads[0].filename, read_csv_population(paths[0]))
                 else:
                     source = source_from_exports(g.school.uai, [inspect_export(path) for path in paths])
-                report = import_population(uow, uai=g.school.uai, source=source, actor=g.actor.login)
-                audit(uow, "import.done", f"Import (API) de {', '.join(u.filename for u in uploads)}",
-                      detail={"accounts_created": report.accounts_created, "rejected": len(report.rejected)})
+                report = import_population(uow, uai=g.school.uai, source=source, actor=g.actor.login,
+                                           confirm_departures=args["confirm_departures"])
+                audit(uow, "import.done", f"Import (API) de {', '.join(u.filename for u in uploads)}"
+                      + (" (départs confirmés)" if args["confirm_departures"] else ""),
+                      detail={"accounts_created": report.accounts_created, "rejected": len(report.rejected),
+                              "departures_confirmed": args["confirm_departures"]})
                 uow.commit()
         except ImportFileError as error:
             fail(InvalidInput("Import refusé, aucune donnée modifiée : " + " | ".join(str(p) for p in error.problems)))
+        except DeparturesToConfirm as error:
+            message = str(error)
+            for number, upload in enumerate(uploads):
+                message = message.replace(f"{number:02d}-{secure_filename(upload.filename)}", upload.filename)
+            abort(409, description=f"{message} Renvoyez la demande avec confirm_departures=true pour confirmer.")
         except AccountsError as error:
             fail(error)
     return report

@@ -1,6 +1,6 @@
 """Menu « Académie » of academy administrators: the schools (identity block, SIECLE modules,
-email addresses, heads) and the academies' catalogues (services offered to schools, ENT
-addresses, TIPI reference list). An administrator sees the academy they manage (every academy
+email addresses, heads), the academies' catalogues (services offered to schools, ENT
+addresses, TIPI reference list) and the pending continuities of access (B8). An administrator sees the academy they manage (every academy
 for a national administrator); another academy's pages answer 404."""
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ts_accounts.domain.credentials import STAFF_PASSWORD_MIN
 from ts_accounts.service_layer import academy as cases
+from ts_accounts.service_layer import continuity
 from ts_accounts.service_layer.errors import AccountsError, NotFound
 from ts_accounts.service_layer.schools import SIECLE_MODULES
 from ts_accounts.service_layer.staff import appoint_head
 from ts_accounts.web.console.common import console_page, done, failed
 from ts_accounts.web.console.services import valid_email
+from ts_shared.db import utcnow
 from ts_shared.web.app import runtime_of
 from ts_shared.web.forms import at_most, required
 
@@ -25,6 +27,7 @@ blueprint = Blueprint("console_academy", __name__, url_prefix="/admin/academy", 
 
 SCHOOLS = ("Établissements", "/admin/academy/schools")
 SERVICES = ("Services de l'académie", "/admin/academy/services")
+CONTINUITY = ("Continuité d'accès", "/admin/academy/continuity")
 EXPIRED = "Le formulaire a expiré ou n'est pas valide. Rechargez la page et recommencez."
 
 
@@ -499,3 +502,81 @@ def remove_tipi_client(academy_code: str, number: str):
         return _back(academy_code)
     flash(f"Le numéro client TIPI {number} est retiré du référentiel de l'académie.", "success")
     return _back(academy_code)
+
+
+# --- continuity of access (B8) -------------------------------------------------------------------
+
+class ResetAuthorisationForm(FlaskForm):
+    account_login = StringField("Identifiant du compte conservé",
+                                description="Par exemple lea.dupont : la famille a perdu son mot de passe et n'a pas "
+                                            "d'adresse électronique confirmée pour le retrouver.",
+                                validators=[required("l'identifiant"), at_most(100)])
+
+
+def _continuity_page(reset_form: ResetAuthorisationForm | None = None, status: int = 200):
+    with runtime_of().uow() as uow:
+        lines = continuity.pending_report(uow, g.actor, now=utcnow())
+    return render_template("accounts/academy/continuity.html", lines=lines, form=ConfirmForm(),
+                           reset_form=reset_form or ResetAuthorisationForm(formdata=None),
+                           conflict_days=continuity.CONFLICT_AFTER.days, breadcrumb=_menu(CONTINUITY)), status
+
+
+@blueprint.get("/continuity")
+@console_page(academy=True)
+def continuity_report():
+    """Pending continuities of access, conflicts first: the student is enrolled in both schools."""
+    return _continuity_page()
+
+
+def _resolve(continuity_id: int, resolve, message: str):
+    if not ConfirmForm().validate_on_submit():
+        failed(EXPIRED)
+        return redirect(url_for("console_academy.continuity_report"))
+    try:
+        with runtime_of().uow() as uow:
+            claim = resolve(uow, g.actor, continuity_id, now=utcnow())
+            student = f"{claim.student.first_name} {claim.student.display_last_name}"
+            uow.commit()
+    except NotFound as error:
+        return render_template("ts_error.html", status=404, message=str(error)), 404
+    except AccountsError as error:
+        failed(str(error))
+        return redirect(url_for("console_academy.continuity_report"))
+    return done(message.format(student=student), "console_academy.continuity_report")
+
+
+@blueprint.post("/continuity/<int(max=2147483647):continuity_id>/confirm")
+@console_page(academy=True)
+def confirm_continuity(continuity_id: int):
+    """Confirm the move: the accounts are handed over to the arriving school now."""
+    return _resolve(continuity_id, continuity.confirm_move,
+                    "Changement d'établissement confirmé pour {student} : ses comptes servent désormais "
+                    "l'établissement d'arrivée ; la famille en est informée par courriel.")
+
+
+@blueprint.post("/continuity/<int(max=2147483647):continuity_id>/refuse")
+@console_page(academy=True)
+def refuse_continuity(continuity_id: int):
+    """Refuse continuity: the arriving school gets new accounts, to notify."""
+    return _resolve(continuity_id, continuity.refuse_continuity,
+                    "Continuité d'accès refusée pour {student} : l'établissement d'arrivée a de nouveaux comptes, "
+                    "à notifier ; les comptes de l'établissement précédent restent inchangés.")
+
+
+@blueprint.post("/continuity/reset-authorisation")
+@console_page(academy=True)
+def authorise_reset():
+    """Let the school a used account was continued into reset it before the family signs in."""
+    form = ResetAuthorisationForm()
+    if not form.validate_on_submit():
+        return _continuity_page(form, status=400)
+    try:
+        with runtime_of().uow() as uow:
+            account, school = continuity.authorise_reset(uow, g.actor, form.account_login.data, now=utcnow())
+            uow.commit()
+            message = (f"{school.name} ({school.uai}) peut désormais réinitialiser le mot de passe du compte "
+                       f"{account.login} (renotification avec réinitialisation).")
+    except AccountsError as error:
+        form.account_login.errors = [*form.account_login.errors, str(error)]
+        return _continuity_page(form, status=400)
+    return done(message, "console_academy.continuity_report")

@@ -8,12 +8,14 @@ from flask import Blueprint, flash, g, render_template, request
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileRequired
 from werkzeug.utils import secure_filename
-from wtforms import MultipleFileField, RadioField
+from wtforms import BooleanField, MultipleFileField, RadioField
 
 from ts_accounts.adapters.csv_population import read_csv_population
 from ts_accounts.adapters.siecle import ImportFileError, inspect_export
 from ts_accounts.service_layer.errors import AccountsError
-from ts_accounts.service_layer.imports import import_population, source_from_csv, source_from_exports
+from ts_accounts.service_layer.imports import (
+    DeparturesToConfirm, import_population, source_from_csv, source_from_exports,
+)
 from ts_accounts.web.console.common import audit, console_page
 from ts_shared.web.app import runtime_of
 from ts_shared.web.staff_session import RIGHT_IMPORT
@@ -25,6 +27,9 @@ class ImportForm(FlaskForm):
     format = RadioField("Format", choices=[("siecle", "Exports SIECLE BEE (XML, zippés ou non)"),
                                            ("csv", "Fichier CSV (établissements sans SIECLE)")], default="siecle")
     files = MultipleFileField("Fichiers", validators=[FileRequired("Choisissez au moins un fichier.")])
+    # Asked for only when the export would empty most of the school (or lists no student).
+    confirm_departures = BooleanField("Je confirme ces départs : les élèves que le fichier ne liste plus ont bien "
+                                      "quitté l'établissement")
 
 
 def _summary(report) -> str:
@@ -38,7 +43,7 @@ def _summary(report) -> str:
 @console_page(RIGHT_IMPORT)
 def import_page():
     form = ImportForm()
-    report, problems = None, []
+    report, problems, departures = None, [], None
     if form.validate_on_submit():
         uploads = [f for f in request.files.getlist(form.files.name) if f and f.filename]
         with tempfile.TemporaryDirectory(prefix="ts-import-") as folder:
@@ -56,9 +61,12 @@ def import_page():
                         source = source_from_csv(uploads[0].filename, read_csv_population(paths[0]))
                     else:
                         source = source_from_exports(g.school.uai, [inspect_export(path) for path in paths])
-                    report = import_population(uow, uai=g.school.uai, source=source, actor=g.actor.login)
-                    audit(uow, "import.done", f"Import de {', '.join(u.filename for u in uploads)} : {_summary(report)}",
-                          detail={"rejected": len(report.rejected), "warnings": len(report.warnings)})
+                    report = import_population(uow, uai=g.school.uai, source=source, actor=g.actor.login,
+                                               confirm_departures=form.confirm_departures.data)
+                    audit(uow, "import.done", f"Import de {', '.join(u.filename for u in uploads)} : {_summary(report)}"
+                          + (" (départs confirmés)" if form.confirm_departures.data else ""),
+                          detail={"rejected": len(report.rejected), "warnings": len(report.warnings),
+                                  "departures_confirmed": form.confirm_departures.data})
                     uow.commit()
             except ImportFileError as error:
                 # The names of the temporary copies say nothing to staff: show the uploaded names.
@@ -66,9 +74,14 @@ def import_page():
                 for number, upload in enumerate(uploads):
                     problems = [p.replace(f"{number:02d}-{secure_filename(upload.filename)}", upload.filename) for p in problems]
                 flash("Import refusé : aucune donnée n'a été modifiée. Corrigez le fichier puis recommencez.", "error")
+            except DeparturesToConfirm as error:
+                departures = str(error)
+                for number, upload in enumerate(uploads):
+                    departures = departures.replace(f"{number:02d}-{secure_filename(upload.filename)}", upload.filename)
             except AccountsError as error:
                 flash(str(error), "error")
         if report is not None:
             flash("Import terminé.", "success")
     return render_template("accounts/imports/import.html", form=form, report=report, problems=problems,
+                           departures=departures,
                            breadcrumb=[("Gestion des téléservices", "#"), ("Import des fichiers SIECLE", request.path)])

@@ -22,6 +22,7 @@ EVENT_LABELS = {
     "merged": "Regroupement d'un autre compte",
     "merged_into": "Regroupé dans un autre compte",
     "kept_from_previous_school": "Conservé lors d'un changement d'établissement",
+    "continuity_reset_authorised": "Réinitialisation autorisée par l'administrateur académique",
     "link_ended": "Ne sert plus un élève de l'établissement",
     "deleted": "Compte supprimé",
 }

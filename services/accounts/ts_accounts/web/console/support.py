@@ -8,6 +8,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Optional
 
 from ts_accounts.domain.lifecycle import STATE_LABELS, AccountKind, AccountState
 from ts_accounts.service_layer.accounts import set_access_refused
+from ts_accounts.service_layer.continuity import check_reset_allowed
 from ts_accounts.service_layer.duplicates import guardian_duplicates
 from ts_accounts.service_layer.errors import AccountsError
 from ts_accounts.service_layer.identity import send_confirmation_link
@@ -181,6 +182,8 @@ def notify(population: str, student_id: str, guardian_id: str | None):
     with runtime_of().uow() as uow:
         couple = _couple_or_404(uow, student_id, guardian_id)
         try:
+            if form.reset_password.data and couple.account is not None:
+                check_reset_allowed(uow.session, couple.account, g.school.uai)
             order = request_notifications(
                 uow, SecretBox(settings_of().event_key), g.actor, uai=g.school.uai,
                 couples=[Couple(student_id, guardian_id)], mode=form.mode.data, reset_password=form.reset_password.data,
