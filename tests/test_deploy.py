@@ -454,6 +454,19 @@ def test_the_gateway_forwards_the_headers_proxyfix_trusts_and_hides_its_version(
         assert re.search(r"^\s*" + re.escape(directive), conf, re.MULTILINE), directive
 
 
+def test_the_gateway_tells_browsers_to_come_back_over_https_only():
+    conf = _nginx_conf()
+    # At the http level, for every answer (`always`: errors too)...
+    assert re.search(r"^ {4}add_header\s+Strict-Transport-Security\s+\$ts_hsts\s+always;", conf, re.MULTILINE)
+    # ...which a location's own add_header would silently drop.
+    assert all("add_header" not in body for body in re.findall(r"location[^{]*\{([^}]*)\}", conf))
+    # HTTPS answers only (as the TLS terminator reports them), for a year at least.
+    hsts = dict(re.findall(r'^\s*(\S+)\s+"([^"]*)";', re.search(r"map\s+\$ts_forwarded_proto\s+\$ts_hsts\s*\{([^}]*)\}",
+                                                                  conf)[1], re.MULTILINE))
+    assert hsts["default"] == "" and set(hsts) == {"https", "default"}
+    assert int(re.fullmatch(r"max-age=(\d+); includeSubDomains", hsts["https"])[1]) >= 365 * 24 * 3600
+
+
 def _nginx_executable() -> str:
     executable = os.environ.get("TS_TEST_NGINX") or shutil.which("nginx")
     if not executable:
@@ -530,9 +543,9 @@ def test_nginx_sends_each_path_to_the_service_the_embedded_gateway_chooses(tmp_p
             assert time.monotonic() < deadline, "nginx did not listen within 10 s"
             time.sleep(0.05)
 
-        def get(path: str) -> tuple[int, dict | None, http.client.HTTPResponse]:
+        def get(path: str, **headers: str) -> tuple[int, dict | None, http.client.HTTPResponse]:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            connection.request("GET", path, headers={"Host": f"teleservices.test:{port}"})
+            connection.request("GET", path, headers={"Host": f"teleservices.test:{port}", **headers})
             response = connection.getresponse()
             body = response.read()
             connection.close()
@@ -552,6 +565,11 @@ def test_nginx_sends_each_path_to_the_service_the_embedded_gateway_chooses(tmp_p
             assert headers["x-forwarded-for"] == "127.0.0.1"
             assert headers["x-forwarded-proto"] == "http"
             assert headers["x-forwarded-host"] == f"teleservices.test:{port}"
+            assert response.getheader("Strict-Transport-Security") is None  # plain HTTP: no HSTS
+        # Behind the TLS terminator: HSTS on every answer, refusals included.
+        for path in ("/", "/admin/login", "/api/v1/openapi.json", "/internal/authenticate"):
+            response = get(path, **{"X-Forwarded-Proto": "https"})[2]
+            assert response.getheader("Strict-Transport-Security") == "max-age=63072000; includeSubDomains", path
         # Documented difference: nginx matches the normalised path, so dot segments cannot reach
         # a blocked prefix (the embedded gateway hands these to a service, which has no such route).
         assert get("/api/../internal/authenticate")[0] == 404
