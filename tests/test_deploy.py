@@ -214,6 +214,15 @@ def test_the_placeholders_of_env_example_are_refused_by_production_mode():
     assert set(secrets.values()) == {"change-me"}, "every secret of env.example is the change-me placeholder"
     with pytest.raises(ConfigError, match="TS_SECRET_KEY is missing or a placeholder"):
         Settings.from_env(_environment(_compose()["services"]["accounts"], env))
+    # Strong TS_* secrets are not enough: the change-me passwords of the URLs compose builds are refused too.
+    strong = {**env, **{name: value for name, value in _strong_environment().items() if name.startswith("TS_")}}
+    for name in _app_containers():
+        environment = _environment(_compose()["services"][name], strong)
+        urls = [variable for variable in environment if variable.endswith("_URL") and "change-me@" in environment[variable]]
+        assert urls, name
+        with pytest.raises(ConfigError) as refused:
+            Settings.from_env(environment)
+        assert all(f"{variable} has a placeholder password" in str(refused.value) for variable in urls), name
 
 
 def _env_example() -> dict[str, str]:
