@@ -43,6 +43,36 @@ def test_production_needs_each_database_url_it_uses(tmp_path):
     assert not (tmp_path / "embedded-secrets.json").exists()
 
 
+@pytest.mark.parametrize("variable,url", [
+    ("TS_BROKER_URL", "amqp://teleservices:change-me@rabbitmq:5672//"),
+    ("TS_ACCOUNTS_DATABASE_URL", "postgresql+psycopg://accounts:change-me@postgres:5432/accounts"),
+    ("TS_NOTIFIER_DATABASE_URL", "postgresql+psycopg://notifier:CHANGE-ME@postgres:5432/notifier"),
+    ("TS_PORTAL_DATABASE_URL", "postgresql+psycopg://portal:change%2Dme@postgres:5432/portal"),  # percent-encoded
+    ("TS_STATS_DATABASE_URL", "postgresql+psycopg://stats:@postgres:5432/stats"),  # an empty password
+])
+def test_production_refuses_a_placeholder_password_in_a_database_or_broker_url(tmp_path, variable, url):
+    env = {**STRONG, "TS_MODE": "production", "TS_DATA_DIR": str(tmp_path), variable: url}
+    with pytest.raises(ConfigError, match=f"{variable} has a placeholder password") as refused:
+        Settings.from_env(env)
+    assert "@postgres" not in str(refused.value) and "@rabbitmq" not in str(refused.value)  # never the URL itself
+
+
+def test_production_accepts_real_passwords_and_urls_without_one(tmp_path):
+    settings = Settings.from_env({
+        **STRONG, "TS_MODE": "production", "TS_DATA_DIR": str(tmp_path),
+        "TS_BROKER_URL": "amqp://teleservices:9f2c4e1a7b3d@rabbitmq:5672//",
+        "TS_ACCOUNTS_DATABASE_URL": "postgresql+psycopg://accounts:c0ffee-change-me-not@postgres:5432/accounts",
+        "TS_PORTAL_DATABASE_URL": "postgresql+psycopg:///portal?host=/run/postgresql"})
+    assert settings.database_url("portal") == "postgresql+psycopg:///portal?host=/run/postgresql"
+
+
+def test_production_refuses_a_placeholder_smtp_password_only_when_it_signs_in(tmp_path):
+    env = {**STRONG, "TS_MODE": "production", "TS_DATA_DIR": str(tmp_path), "TS_SMTP_PASSWORD": "change-me"}
+    assert Settings.from_env(env).smtp.username == ""  # a relay without authentication: the password is unused
+    with pytest.raises(ConfigError, match="TS_SMTP_PASSWORD is missing or a placeholder"):
+        Settings.from_env({**env, "TS_SMTP_USERNAME": "teleservices"})
+
+
 @pytest.mark.parametrize("variable,value,message", [
     ("TS_MODE", "staging", "TS_MODE='staging'"),
     ("TS_PORT", "eighty", "TS_PORT='eighty': expected an integer"),

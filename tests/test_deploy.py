@@ -215,6 +215,15 @@ def test_the_placeholders_of_env_example_are_refused_by_production_mode():
     assert set(secrets.values()) == {"change-me"}, "every secret of env.example is the change-me placeholder"
     with pytest.raises(ConfigError, match="TS_SECRET_KEY is missing or a placeholder"):
         Settings.from_env(_environment(_compose()["services"]["accounts"], env))
+    # Strong TS_* secrets are not enough: the change-me passwords of the URLs compose builds are refused too.
+    strong = {**env, **{name: value for name, value in _strong_environment().items() if name.startswith("TS_")}}
+    for name in _app_containers():
+        environment = _environment(_compose()["services"][name], strong)
+        urls = [variable for variable in environment if variable.endswith("_URL") and "change-me@" in environment[variable]]
+        assert urls, name
+        with pytest.raises(ConfigError) as refused:
+            Settings.from_env(environment)
+        assert all(f"{variable} has a placeholder password" in str(refused.value) for variable in urls), name
 
 
 def _env_example() -> dict[str, str]:
@@ -494,6 +503,19 @@ def test_the_gateway_forwards_the_headers_proxyfix_trusts_and_hides_its_version(
         assert re.search(r"^\s*" + re.escape(directive), conf, re.MULTILINE), directive
 
 
+def test_the_gateway_tells_browsers_to_come_back_over_https_only():
+    conf = _nginx_conf()
+    # At the http level, for every answer (`always`: errors too)...
+    assert re.search(r"^ {4}add_header\s+Strict-Transport-Security\s+\$ts_hsts\s+always;", conf, re.MULTILINE)
+    # ...which a location's own add_header would silently drop.
+    assert all("add_header" not in body for body in re.findall(r"location[^{]*\{([^}]*)\}", conf))
+    # HTTPS answers only (as the TLS terminator reports them), for a year at least.
+    hsts = dict(re.findall(r'^\s*(\S+)\s+"([^"]*)";', re.search(r"map\s+\$ts_forwarded_proto\s+\$ts_hsts\s*\{([^}]*)\}",
+                                                                  conf)[1], re.MULTILINE))
+    assert hsts["default"] == "" and set(hsts) == {"https", "default"}
+    assert int(re.fullmatch(r"max-age=(\d+); includeSubDomains", hsts["https"])[1]) >= 365 * 24 * 3600
+
+
 class _EchoHandler(BaseHTTPRequestHandler):
     """A stand-in service: tells who it is, the path it received and the forwarded headers. As
     accounts, it answers the staff session check with an identity made of the cookie it got."""
@@ -571,6 +593,11 @@ def _check_routes(port: int, backends: dict) -> None:
         assert headers["x-forwarded-for"] == "127.0.0.1"
         assert headers["x-forwarded-proto"] == "http"
         assert headers["x-forwarded-host"] == f"teleservices.test:{port}"
+        assert response.getheader("Strict-Transport-Security") is None  # plain HTTP: no HSTS
+    # Behind the TLS terminator: HSTS on every answer, refusals included.
+    for path in ("/", "/admin/login", "/api/v1/openapi.json", "/internal/authenticate"):
+        response = get(path, headers={"X-Forwarded-Proto": "https"})[2]
+        assert response.getheader("Strict-Transport-Security") == "max-age=63072000; includeSubDomains", path
     # Staff pages of notifier and stats get accounts' answer for their cookie; a client's own
     # identity header never goes through, to any service.
     forged = {STAFF_IDENTITY_HEADER: "forged", "Cookie": "ts_staff=abc"}

@@ -1,8 +1,8 @@
 """Settings, read once from `TS_*` environment variables (the only configuration source).
 
 Embedded mode (the default) works with no variable at all: SQLite files and generated secrets in
-the data folder, the in-process broker. Production mode refuses to start while a secret is
-missing or still a placeholder.
+the data folder, the in-process broker. Production mode refuses to start while a secret, or the
+password of a database or broker URL, is missing or still a placeholder.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import unquote, urlsplit
 
 from ts_shared.setup_lock import setup_lock
 
@@ -22,6 +23,8 @@ MODES = ("embedded", "production")
 # Values that must never run in production: empty, or the placeholders of deploy/env.example.
 _PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev", "test"}
 _SECRET_VARIABLES = ("TS_SECRET_KEY", "TS_INTERNAL_TOKEN", "TS_EVENT_KEY")
+# URLs whose password env.example leaves as change-me (docker-compose.yml builds them from it).
+_URL_VARIABLES = ("TS_BROKER_URL", *(f"TS_{service.upper()}_DATABASE_URL" for service in SERVICES))
 
 
 class ConfigError(RuntimeError):
@@ -42,6 +45,20 @@ def _int(value: str, name: str) -> int:
         return int(value)
     except ValueError:
         raise ConfigError(f"{name}={value!r}: expected an integer") from None
+
+
+def _is_placeholder(value: str) -> bool:
+    return value.strip().lower() in _PLACEHOLDER_SECRETS
+
+
+def _has_placeholder_password(url: str) -> bool:
+    """user:change-me@host (or user:@host); a URL without a password at all is left alone (a
+    socket, a .pgpass file, a trusted network may stand for it)."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return False  # not a URL: SQLAlchemy or kombu will say so, naming it
+    return password is not None and _is_placeholder(unquote(password))
 
 
 def _is_fernet_key(value: str) -> bool:
@@ -131,10 +148,15 @@ class Settings:
             for name in _SECRET_VARIABLES:
                 env.setdefault(name, generated[name])
         else:
-            bad = [n for n in _SECRET_VARIABLES if env.get(n, "").strip().lower() in _PLACEHOLDER_SECRETS]
+            bad = [n for n in _SECRET_VARIABLES if _is_placeholder(env.get(n, ""))]
             short = [n for n in _SECRET_VARIABLES if n not in bad and len(env[n]) < 32]
             problems = [f"{n} is missing or a placeholder" for n in bad]
             problems += [f"{n} is shorter than 32 characters" for n in short]
+            # The value itself is never repeated: it holds a password.
+            problems += [f"{n} has a placeholder password (change-me…)" for n in _URL_VARIABLES
+                         if n in env and _has_placeholder_password(env[n])]
+            if env.get("TS_SMTP_USERNAME", "").strip() and _is_placeholder(env.get("TS_SMTP_PASSWORD", "")):
+                problems.append("TS_SMTP_PASSWORD is missing or a placeholder while TS_SMTP_USERNAME is set")
             if "TS_EVENT_KEY" not in bad and not _is_fernet_key(env["TS_EVENT_KEY"]):
                 problems.append("TS_EVENT_KEY is not a Fernet key (32 url-safe base64 bytes; "
                                 "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')")

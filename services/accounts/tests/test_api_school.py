@@ -701,6 +701,15 @@ def test_the_openapi_document_lists_every_new_path_with_its_summary_and_schemas(
         assert f"<code>{path}</code>" in page, path
 
 
+@pytest.mark.parametrize("path", ["/api/v1/openapi.json", "/api/v1/docs"])
+def test_the_openapi_document_and_its_rendering_are_for_signed_in_staff_only(app, head, path):
+    anonymous = Client(app).get(path)  # the document maps every operation of the API: not for anyone
+    assert anonymous.status_code == 401 and anonymous.json == {"error": "Authentification requise.", "status": 401}
+    signed_in = head.get(path)
+    assert signed_in.status_code == 200
+    assert signed_in.mimetype == ("application/json" if path.endswith(".json") else "text/html")
+
+
 # --- the same audit log as the console ------------------------------------------------------------
 
 def _through_the_console(head: Api, admin: Api, ids: dict) -> None:

@@ -34,7 +34,7 @@ PASSWORD = "a long passphrase"
 
 # Pages everyone signed in may open, whatever their rights.
 OPEN_TO_ALL = {"console.home", "console.login", "console.logout", "console.choose_school", "console.activation",
-               "api_meta.me", "api_meta.csrf_token", "api_docs.documentation", "api-docs.openapi_json",
+               "api_meta.me", "api_meta.csrf_token", "api_docs.documentation", "api_docs.openapi_json",
                "static", "ts_assets.static", "settings.static", "my_account.my_account"}
 
 # A valid request body for each endpoint that changes something, so that what is checked is the

@@ -181,6 +181,24 @@ def test_a_file_without_encoding_declaration_in_iso_8859_15_is_recognised(platfo
     assert logins(platform) == {("student", "1001", None): "lea.dupont"}
 
 
+@pytest.mark.parametrize("encoding", ["ISO-8859-15", "UTF-8"])
+@pytest.mark.parametrize("offset", [0, 32_766, 32_767, 60_000])
+def test_a_file_without_encoding_declaration_is_told_by_its_first_accent_wherever_it_comes(
+        platform, tmp_path, encoding, offset):
+    # The encoding is chosen as the file is read (never by reading it whole first): an accent far
+    # into the file, or a UTF-8 letter cut between two reads, is still read right.
+    path = tmp_path / "e.xml"
+    students_file(path, [student_xml("1001", "DUPONT", "Zoé", "12/03/2013", "3A")], encoding=encoding)
+    content = path.read_bytes().split(b"?>", 1)[1]
+    accent = content.index("Zoé".encode(encoding)) + 2
+    padding = b" " * max(offset - accent, 0)  # spaces before the records push the accent to `offset`
+    position = content.index(b"<ELEVES>")
+    path.write_bytes(content[:position] + padding + content[position:])
+    run_import(platform, [path])
+    with platform.runtime("accounts").uow() as uow:
+        assert uow.session.scalar(select(Student.first_name)) == "Zoé"
+
+
 @pytest.mark.parametrize("mutate,message", [
     (lambda b: b.replace(b"<DATE_NAISS>12/03/2013", b"<DATE_NAISS>31/02/2013"),
      "ligne 6, élément ELEVE (1001), champ DATE_NAISS : date invalide « 31/02/2013 »"),

@@ -1,7 +1,6 @@
 """Ops commands of the accounts service, mounted in `tsctl`."""
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from ts_accounts.service_layer.imports import (
 from ts_accounts.service_layer.listing import CSV_HEADER, school_accounts
 from ts_accounts.service_layer import staff as staff_cases
 from ts_accounts.service_layer.errors import AccountsError
+from ts_shared.csv_export import SpreadsheetWriter
 
 
 def _runtime(ctx: click.Context):
@@ -255,7 +255,7 @@ def accounts_list(ctx, uai, division, output):
     with _runtime(ctx).uow() as uow:
         rows = school_accounts(uow.session, uai, division=division)
     if output == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer = SpreadsheetWriter(sys.stdout, lineterminator="\n")
         writer.writerow(CSV_HEADER)
         for row in rows:
             writer.writerow(row.csv_values())

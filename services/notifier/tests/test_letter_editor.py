@@ -200,6 +200,50 @@ def test_the_editor_refuses_a_text_without_the_data_protection_mention_and_keeps
     assert preview.status_code == 400 and "accès aux attributs" in unescape(preview.text)
 
 
+NESTED_HTML = "Le texte imbrique des balises sur 1500 niveaux (20 au plus)"
+TOO_NESTED = ("Le modèle imbrique des conditions {% if %}, des filtres, des « not » ou des parenthèses sur plus de "
+              "30 niveaux : simplifiez-le.")
+
+
+@pytest.mark.parametrize("source,message", [
+    ("<div>" * 1500 + "Bonjour" + "</div>" * 1500, NESTED_HTML),
+    ("<div>" * 5000 + "Bonjour" + "</div>" * 5000, "Le texte est trop long (55025 caractères, 20000 au plus)."),
+    ("{% if identifiant %}" * 100 + "Bonjour" + "{% endif %}" * 100, TOO_NESTED),
+    ("{% if identifiant %}" * 31 + "Bonjour" + "{% endif %}" * 31, TOO_NESTED),
+    ("{{ " + "not " * 3000 + "identifiant }}", TOO_NESTED),
+    ("{{ " + "(" * 3000 + "identifiant" + ")" * 3000 + " }}", TOO_NESTED),
+    ("{{ identifiant" + "|upper" * 2000 + " }}", TOO_NESTED),
+    ("{{ " + " and ".join(["identifiant"] * 1000) + " }}", TOO_NESTED),
+], ids=["1,500 nested div", "5,000 nested div", "100 nested if", "31 nested if", "3,000 not", "3,000 parentheses",
+        "2,000 filters", "1,000 and"])
+@pytest.mark.parametrize("action", ["modifier", "previsualiser"])
+def test_a_deeply_nested_text_is_refused_in_french_by_save_and_preview_and_nothing_is_saved(
+        platform, head, source, message, action):
+    page = head.get("/admin/letters/student_new/modifier")
+    response = head.post(f"/admin/letters/student_new/{action}",
+                         data={"csrf_token": _csrf(page.text), "source": source + "{{ mention_cnil }}"})
+    assert response.status_code == 400 and response.mimetype == "text/html"
+    shown = unescape(response.text)
+    assert "Le texte n'est pas enregistré" in shown and message in shown
+    assert stored(platform, "student_new") is None
+
+
+def test_a_text_nested_as_deep_as_allowed_is_saved_and_printed(platform, head):
+    source = ("<div>" * 19 + "{% if identifiant %}" * 10 + "Bonjour {{ identifiant|upper|trim }}" + "{% endif %}" * 10
+              + "</div>" * 19 + "{{ mention_cnil }}")
+    page = head.get("/admin/letters/student_new/modifier")
+    saved = head.post("/admin/letters/student_new/modifier", data={"csrf_token": _csrf(page.text), "source": source})
+    assert saved.status_code == 302
+    assert "Bonjour LEA.EXEMPLE" in pdf_text(head.get("/admin/letters/student_new/apercu"))[1]
+
+
+def test_the_pdf_rendering_turns_a_recursion_error_into_its_own_error():
+    from ts_notifier.adapters.pdf import PdfRenderingFailed, html_to_pdf
+
+    with pytest.raises(PdfRenderingFailed):
+        html_to_pdf("<html><body>" + "<div>" * 3000 + "x" + "</div>" * 3000 + "</body></html>")
+
+
 def test_a_form_without_its_csrf_token_is_refused_and_nothing_is_saved(platform, head):
     text = "<p>{{ identifiant }}</p>{{ mention_cnil }}"
     for path in ("/admin/letters/student_new/modifier", "/admin/letters/student_new/previsualiser"):

@@ -28,6 +28,9 @@ _ID = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 _SEX = {"1": "M", "2": "F", "M": "M", "F": "F"}
 _CIVILITY = {"M.": "M.", "M": "M.", "MONSIEUR": "M.", "MME": "MME", "MADAME": "MME"}
 MAX_REPORTED = 100
+# The whole file is decoded and checked in memory before anything is imported: 10 MB holds
+# 30,000 students (5,000 take 1.5 MB), and keeps a crafted file from exhausting the process.
+MAX_CSV_BYTES = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,19 @@ def read_csv_population(path: Path | str) -> CsvPopulation:
     name = path.name
     if not path.is_file():
         raise ImportFileError(name, "fichier introuvable")
+    if path.stat().st_size > MAX_CSV_BYTES:
+        raise ImportFileError(name, f"fichier de plus de {MAX_CSV_BYTES // (1024 * 1024)} Mo, au-delà de la taille "
+                                    "du fichier d'un établissement (voir docs/import-csv.md)")
     reader = csv.reader(io.StringIO(_decode(path), newline=""), delimiter=";")
+    try:
+        return _read(name, reader)
+    except csv.Error as error:  # chiefly a field longer than the csv module's limit (128 KB)
+        message = (f"champ de plus de {csv.field_size_limit() // 1024} Ko : ce n'est pas un fichier d'élèves"
+                   if "field limit" in str(error) else "fichier CSV illisible (guillemets ou séparateurs incorrects)")
+        raise ImportFileError(name, message, line=reader.line_num) from None
+
+
+def _read(name: str, reader) -> CsvPopulation:
     header = tuple(column.strip().lower() for column in next(reader, []))
     if header != COLUMNS:
         missing = [c for c in COLUMNS if c not in header]

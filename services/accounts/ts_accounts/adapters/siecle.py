@@ -1,19 +1,25 @@
 """Reading SIECLE « BEE » exports (A1): ElevesSansAdresses / ElevesAvecAdresses, 
 ResponsablesAvecAdresses, Nomenclature and the structures export.
 
-Files are read as streams (lxml `iterparse`, each record freed once read), so memory stays flat
-however large the file. Real exports are ISO-8859-15, often zipped; UTF-8 is accepted too. Ids
-come as attributes in some exports and as child elements in others; unknown elements are
-ignored. Anything malformed raises `ImportFileError` naming the file, the line, the element and
-the field.
+Files are read as streams (lxml `iterparse`; each record freed once read, and everything around
+the records freed as soon as it is parsed), so memory stays flat however large the file. Real
+exports are ISO-8859-15, often zipped; UTF-8 is accepted too. Ids come as attributes in some
+exports and as child elements in others; unknown elements are ignored. Anything malformed raises
+`ImportFileError` naming the file, the line, the element and the field.
+
+An upload is untrusted: a zip or XML « bomb » must not exhaust the accounts process. Hence the
+limits below, checked before anything is parsed (zip directory, declared sizes) and while reading
+(bytes actually read), plus libxml2's own limits (no `huge_tree`: text nodes of 10 MB at most,
+nesting 256 deep, bounded names). A school of 5,000 students exports about 8 MB of XML.
 """
 from __future__ import annotations
 
 import codecs
 import re
 import zipfile
+import zlib
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -32,6 +38,18 @@ KINDS = {
     STRUCTURES: "structures",
 }
 _DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+MB = 1024 * 1024
+MAX_EXPORT_BYTES = 100 * MB  # one export, unzipped: ten times the largest school's
+MAX_ZIP_RATIO = 200  # real exports compress 5 to 50 times; a bomb about 1,000 times
+MAX_ZIP_ENTRIES = 100  # an export zip holds one file; each entry costs memory once listed
+MAX_RECORD_BYTES = 1 * MB  # one record read whole (a student: about 1 KB)
+MAX_TEXT_BYTES = 64 * 1024  # between two tags outside records (a text, a start tag)
+# Records of one export (a student and where they sit count two): the importer keeps what it
+# reads until the end of its transaction; a school of 5,000 students exports about 25,000.
+MAX_RECORDS = 40_000
+MAX_STRUCTURES_PER_STUDENT = 100  # a division and its groups: a dozen in practice
+_CHUNK = 64 * 1024
 
 
 class ImportFileError(Exception):
@@ -69,13 +87,64 @@ class ExportHeader:
     export_date: str | None
 
 
+class _LimitExceeded(Exception):
+    """Raised from inside the parser's reads; turned into an ImportFileError that says where."""
+
+    def __init__(self, message: str, *, in_record: bool = False):
+        super().__init__(message)
+        self.in_record = in_record
+
+
+class _ExportStream:
+    """The bytes of an export as the parser reads them: counted against the limits and, for a
+    file that does not say its encoding, given to the parser as UTF-8.
+
+    Such a file is UTF-8 or ISO-8859-15. The choice is made on the first chunk holding a
+    non-ASCII byte (ASCII reads the same in both), so the file is read once, never ahead."""
+
+    def __init__(self, raw: BinaryIO, *, undeclared_encoding: bool):
+        self.raw, self.read_bytes, self.budget_from, self.budget = raw, 0, 0, MAX_TEXT_BYTES
+        self.mode = "undecided" if undeclared_encoding else "as-is"
+
+    def restart_budget(self, *, record: bool) -> None:
+        """At a record's start tag (the record may take MAX_RECORD_BYTES), or at any tag outside
+        records (the next one must come within MAX_TEXT_BYTES)."""
+        self.budget_from, self.budget = self.read_bytes, MAX_RECORD_BYTES if record else MAX_TEXT_BYTES
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size if size and size > 0 else _CHUNK)
+        self.read_bytes += len(data)
+        if self.read_bytes > MAX_EXPORT_BYTES:
+            raise _LimitExceeded(f"plus de {MAX_EXPORT_BYTES // MB} Mo (une fois décompressé), au-delà de la "
+                                 "taille d'un export d'établissement")
+        # The parser reads ahead of the tags it reports by one read at most: allow for it.
+        if self.read_bytes - self.budget_from > self.budget + _CHUNK:
+            if self.budget == MAX_RECORD_BYTES:
+                raise _LimitExceeded(f"enregistrement de plus de {MAX_RECORD_BYTES // MB} Mo : ce n'est pas un "
+                                     "export SIECLE", in_record=True)
+            raise _LimitExceeded(f"plus de {MAX_TEXT_BYTES // 1024} Ko de texte entre deux balises : ce n'est "
+                                 "pas un export SIECLE")
+        if self.mode == "undecided" and not data.isascii():
+            more = self.raw.read(3)  # a UTF-8 sequence cut by the read: complete it
+            self.read_bytes += len(more)
+            data += more
+            try:
+                codecs.getincrementaldecoder("utf-8")().decode(data)
+                self.mode = "as-is"
+            except UnicodeDecodeError:
+                self.mode = "latin-9"
+        if self.mode == "latin-9":
+            return data.decode("iso-8859-15").encode("utf-8")
+        return data
+
+
 @dataclass(frozen=True)
 class ExportFile:
     """One export on disk: an .xml, or a .zip holding exactly one .xml."""
 
     path: Path
     member: str | None  # the XML inside a zip
-    encoding: str | None  # forced when the file does not declare its own
+    undeclared_encoding: bool  # no XML declaration nor BOM says it: UTF-8 or ISO-8859-15, told by its bytes
     header: ExportHeader
 
     @property
@@ -83,76 +152,140 @@ class ExportFile:
         return f"{self.path.name}:{self.member}" if self.member else self.path.name
 
     @contextmanager
-    def open(self) -> Iterator[BinaryIO]:
+    def open(self) -> Iterator[_ExportStream]:
         if self.member is None:
-            with open(self.path, "rb") as stream:
-                yield stream
+            with open(self.path, "rb") as raw:
+                yield _ExportStream(raw, undeclared_encoding=self.undeclared_encoding)
         else:
-            with zipfile.ZipFile(self.path) as archive, archive.open(self.member) as stream:
-                yield stream
+            with zipfile.ZipFile(self.path) as archive, archive.open(self.member) as raw:
+                yield _ExportStream(raw, undeclared_encoding=self.undeclared_encoding)
 
 
 # --- opening a file ------------------------------------------------------------------------------
 
+_UNREADABLE_ZIP = "archive zip illisible ou incomplète"
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)  # also raised while reading a damaged member
+
+
 def _zip_member(path: Path) -> str:
+    """The one XML file of an export zip, once its directory and sizes are found reasonable."""
     try:
+        with open(path, "rb") as raw:
+            # What ZipFile itself will read (zip64 included), before it lists every entry in memory.
+            end = zipfile._EndRecData(raw)
+        if end is None:
+            raise zipfile.BadZipFile
+        if end[zipfile._ECD_ENTRIES_TOTAL] > MAX_ZIP_ENTRIES or end[zipfile._ECD_SIZE] > MAX_ZIP_ENTRIES * 1024:
+            raise ImportFileError(path.name, f"archive de plus de {MAX_ZIP_ENTRIES} fichiers : un export SIECLE "
+                                             "zippé contient un seul fichier XML")
         with zipfile.ZipFile(path) as archive:
-            members = [info.filename for info in archive.infolist()
-                       if not info.is_dir() and info.filename.lower().endswith(".xml")]
-    except zipfile.BadZipFile:
-        raise ImportFileError(path.name, "archive zip illisible ou incomplète") from None
+            entries = [info for info in archive.infolist() if not info.is_dir()]
+    except _ZIP_ERRORS:
+        raise ImportFileError(path.name, _UNREADABLE_ZIP) from None
+    members = [info for info in entries if info.filename.lower().endswith(".xml")]
     if len(members) != 1:
-        raise ImportFileError(path.name, f"l'archive doit contenir un seul fichier XML (trouvé : {len(members)})")
-    return members[0]
+        nested = " ; une archive contenue dans l'archive n'est pas ouverte" if any(
+            info.filename.lower().endswith(".zip") for info in entries) else ""
+        raise ImportFileError(path.name, f"l'archive doit contenir un seul fichier XML (trouvé : {len(members)}){nested}")
+    [member] = members
+    name = f"{path.name}:{member.filename}"
+    if member.flag_bits & 0x1:
+        raise ImportFileError(name, "fichier protégé par un mot de passe : enregistrez l'export sans mot de passe")
+    if member.file_size > MAX_EXPORT_BYTES:
+        raise ImportFileError(name, f"{member.file_size // MB} Mo une fois décompressé, au-delà de la limite de "
+                                    f"{MAX_EXPORT_BYTES // MB} Mo : ce n'est pas l'export d'un établissement")
+    if member.file_size > MAX_ZIP_RATIO * max(member.compress_size, 1):
+        raise ImportFileError(name, f"compressé plus de {MAX_ZIP_RATIO} fois (archive piégée ?) : "
+                                    "ce n'est pas un export SIECLE")
+    return member.filename
 
 
-def _sniff_encoding(stream: BinaryIO) -> str | None:
-    """None when the file says its encoding (or is valid UTF-8); ISO-8859-15 otherwise."""
-    head = stream.read(1024)
-    if head.startswith(codecs.BOM_UTF8) or _DECLARED_ENCODING.match(head):
-        return None
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    chunk = head
-    try:
-        while chunk:
-            decoder.decode(chunk)
-            chunk = stream.read(1 << 20)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return "iso-8859-15"
-    return None
+def _declares_encoding(head: bytes) -> bool:
+    return head.startswith(codecs.BOM_UTF8) or _DECLARED_ENCODING.match(head) is not None
 
 
 def _parse_error(name: str, error: etree.XMLSyntaxError) -> ImportFileError:
     message = error.msg or str(error)
-    if "encoding" in message.lower() or "utf-8" in message.lower():
+    if "depth" in message.lower():
+        message = "éléments imbriqués sur plus de 256 niveaux : ce n'est pas un export SIECLE"
+    elif "XML_PARSE_HUGE" in message or "huge" in message.lower():
+        message = "texte de plus de 10 Mo : ce n'est pas un export SIECLE"
+    elif "encoding" in message.lower() or "utf-8" in message.lower():
         message = f"encodage des caractères incorrect ({message})"
     else:
         message = f"XML mal formé ({message})"
     return ImportFileError(name, message, line=error.lineno)
 
 
-def _read_header(name: str, stream: BinaryIO, encoding: str | None) -> ExportHeader:
+def _free(element: etree._Element) -> None:
+    """Drop an element already used, and its earlier siblings, from the tree being built."""
+    element.clear(keep_tail=False)
+    parent = element.getparent()
+    if parent is not None:
+        while element.getprevious() is not None:
+            del parent[0]
+
+
+def _elements(export: ExportFile, tags: tuple[str, ...]) -> Iterator[tuple[str, etree._Element]]:
+    """("root", the root element) once its start tag is read, then ("record", element) for each
+    element named in `tags`, whole. Everything outside those records is freed as soon as it is
+    parsed, so that no content, however shaped, piles up in memory."""
+    with export.open() as stream:
+        depth, record, last, count = 0, None, None, 0  # depth: records open (one inside another is yielded too)
+        try:
+            for event, element in etree.iterparse(
+                    stream, events=("start", "end"), encoding="utf-8" if export.undeclared_encoding else None,
+                    resolve_entities=False, no_network=True, remove_comments=True, remove_pis=True):
+                if event == "start":
+                    if last is None:
+                        yield "root", element
+                    last = element
+                    if element.tag in tags:
+                        depth += 1
+                        record = record if depth > 1 else element
+                    if depth <= 1:
+                        stream.restart_budget(record=depth == 1)
+                    continue
+                if depth and element.tag in tags:
+                    depth -= 1
+                    count += 1
+                    if count > MAX_RECORDS:
+                        raise ImportFileError(export.name, f"plus de {MAX_RECORDS:,} enregistrements".replace(",", " ")
+                                              + ", au-delà de l'export d'un établissement",
+                                              line=element.sourceline, element=element.tag)
+                    yield "record", element
+                elif depth:
+                    continue  # part of the record being read
+                _free(element)
+                if not depth:
+                    stream.restart_budget(record=False)
+        except _LimitExceeded as limit:
+            where = record if limit.in_record else last
+            raise ImportFileError(export.name, str(limit),
+                                  line=where.sourceline if where is not None else None,
+                                  element=where.tag if limit.in_record else None) from None
+        except etree.XMLSyntaxError as error:
+            raise _parse_error(export.name, error) from None
+        except _ZIP_ERRORS:
+            raise ImportFileError(export.name, _UNREADABLE_ZIP) from None
+
+
+def _read_header(export: ExportFile) -> ExportHeader:
     root_tag, fields = None, {}
-    try:
-        for event, element in etree.iterparse(stream, events=("start", "end"), encoding=encoding,
-                                              resolve_entities=False, no_network=True, huge_tree=True):
-            if event == "start" and root_tag is None:
-                root_tag = element.tag
-                if root_tag not in KINDS:
-                    raise ImportFileError(name, f"ce n'est pas un export SIECLE BEE reconnu (élément racine « {root_tag} »)",
-                                          line=element.sourceline, element=root_tag)
-            elif event == "end" and element.tag == "PARAMETRES":
-                fields = {child.tag: (child.text or "").strip() for child in element}
-                break
-            elif event == "end" and element.tag == "DONNEES":
-                break
-    except etree.XMLSyntaxError as error:
-        raise _parse_error(name, error) from None
+    for kind, element in _elements(export, ("PARAMETRES",)):
+        if kind == "root":
+            root_tag = element.tag
+            if root_tag not in KINDS:
+                raise ImportFileError(export.name, f"ce n'est pas un export SIECLE BEE reconnu (élément racine "
+                                                   f"« {root_tag} »)", line=element.sourceline, element=root_tag)
+        else:
+            fields = {child.tag: _Record(export.name, element).text(child.tag) or "" for child in element
+                      if child.tag in ("UAJ", "ANNEE_SCOLAIRE", "DATE_EXPORT")}
+            break
     if root_tag is None:
-        raise ImportFileError(name, "fichier vide")
+        raise ImportFileError(export.name, "fichier vide")
     if not fields.get("UAJ"):
-        raise ImportFileError(name, "le code UAJ de l'établissement manque", element="PARAMETRES", field="UAJ")
+        raise ImportFileError(export.name, "le code UAJ de l'établissement manque", element="PARAMETRES", field="UAJ")
     return ExportHeader(root_tag, fields["UAJ"].upper(), fields.get("ANNEE_SCOLAIRE"), fields.get("DATE_EXPORT"))
 
 
@@ -162,15 +295,31 @@ def inspect_export(path: Path | str) -> ExportFile:
     if not path.is_file():
         raise ImportFileError(path.name, "fichier introuvable")
     member = _zip_member(path) if zipfile.is_zipfile(path) else None
-    probe = ExportFile(path, member, None, ExportHeader("", "", None, None))
-    with probe.open() as stream:
-        encoding = _sniff_encoding(stream)
-    with probe.open() as stream:
-        header = _read_header(probe.name, stream, encoding)
-    return ExportFile(path, member, encoding, header)
+    unread = ExportFile(path, member, False, ExportHeader("", "", None, None))
+    try:
+        with unread.open() as stream:
+            undeclared = not _declares_encoding(stream.raw.read(1024))
+    except _ZIP_ERRORS:
+        raise ImportFileError(unread.name, _UNREADABLE_ZIP) from None
+    unread = replace(unread, undeclared_encoding=undeclared)
+    return replace(unread, header=_read_header(unread))
 
 
 # --- reading records -----------------------------------------------------------------------------
+
+# The longest value each field may hold (the columns it is stored in); others: _MAX_CHARS_DEFAULT.
+# SIECLE's own fields are shorter still; a longer value is a damaged or crafted file.
+_MAX_CHARS = {
+    **dict.fromkeys(("ELEVE_ID", "PERSONNE_ID", "ADRESSE_ID", "ELENOET", "CODE_STRUCTURE"), 40),
+    **dict.fromkeys(("ID_NATIONAL", "CODE_MEF", "MEF_RATTACHEMENT", "CODE_MEFSTAT", "MEFSTAT", "CODE_MEFSTAT11",
+                     "CODE_POSTAL"), 20),
+    **dict.fromkeys(("LC_CIVILITE", "CODE_PARENTE"), 10),
+    **dict.fromkeys(("TEL_PERSONNEL", "TEL_PORTABLE", "TEL_PROFESSIONNEL"), 40),
+    **dict.fromkeys(("LIBELLE_LONG", "LIBELLE_EDITION"), 200),
+    "MEL": 254,
+}
+_MAX_CHARS_DEFAULT = 100
+
 
 class _Record:
     """Typed access to one record element, with errors that say where."""
@@ -188,6 +337,10 @@ class _Record:
         if value is None:
             value = self.element.findtext(name)
         value = (value or "").strip()
+        limit = _MAX_CHARS.get(name, _MAX_CHARS_DEFAULT)
+        if len(value) > limit:
+            raise ImportFileError(self.file, f"valeur de {len(value)} caractères, au-delà des {limit} permis",
+                                  line=self.element.sourceline, element=self.element.tag, field=name)
         return value or None
 
     def error(self, field: str, message: str) -> ImportFileError:
@@ -218,18 +371,9 @@ class _Record:
 
 def _records(export: ExportFile, tags: tuple[str, ...]) -> Iterator[etree._Element]:
     """The elements named `tags`, one at a time, freed after use."""
-    with export.open() as stream:
-        try:
-            for _, element in etree.iterparse(stream, events=("end",), tag=tags, encoding=export.encoding,
-                                              resolve_entities=False, no_network=True, huge_tree=True):
-                yield element
-                element.clear(keep_tail=False)
-                parent = element.getparent()
-                if parent is not None:
-                    while element.getprevious() is not None:
-                        del parent[0]
-        except etree.XMLSyntaxError as error:
-            raise _parse_error(export.name, error) from None
+    for kind, element in _elements(export, tags):
+        if kind == "record":
+            yield element
 
 
 def _required_id(record: _Record, field: str) -> str:
@@ -276,7 +420,10 @@ def iter_students(export: ExportFile) -> Iterator[StudentRecord | StudentStructu
         student_id = _required_id(record, "ELEVE_ID")
         if element.tag == "STRUCTURES_ELEVE":
             division, groups = None, []
-            for structure in element.iter("STRUCTURE"):
+            for number, structure in enumerate(element.iter("STRUCTURE"), start=1):
+                if number > MAX_STRUCTURES_PER_STUDENT:
+                    raise record.error("STRUCTURE", f"plus de {MAX_STRUCTURES_PER_STUDENT} divisions et groupes "
+                                                    "pour un élève")
                 item = _Record(export.name, structure)
                 code = item.text("CODE_STRUCTURE", required=True)
                 kind = (item.text("TYPE_STRUCTURE") or "D").upper()

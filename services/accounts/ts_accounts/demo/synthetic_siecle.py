@@ -1156,6 +1156,8 @@ def write_csv(school: SyntheticSchool, path: str | Path, *, encoding: str = "UTF
     utf8 = encoding.replace("_", "-").upper() in ("UTF-8", "UTF8")
     with open(path, "w", encoding="utf-8-sig" if utf8 and bom else encoding, newline="") as out:
         # CRLF and ';' because that is what spreadsheet software in French locales reads and writes.
+        # The plain writer, not ts_shared.csv_export's: this file is read back by the import, whose
+        # values (a phone number « +32 … ») must come back unchanged.
         writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
         writer.writerow(CSV_HEADER)
         labels = {mef.code: mef.long_label for mef in school.mefs}

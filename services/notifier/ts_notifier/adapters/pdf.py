@@ -117,6 +117,8 @@ def html_to_pdf(html: str) -> bytes:
     gc.disable()
     try:
         status = pisa.CreatePDF(printable(html), dest=output, encoding="utf-8", link_callback=_no_fetch)
+    except RecursionError:  # xhtml2pdf recurses once per nested element
+        raise PdfRenderingFailed("the HTML is nested too deeply to be laid out") from None
     finally:
         if collecting:
             gc.enable()

@@ -10,7 +10,6 @@ redelivered request finds « sending » and does NOT send again: it is reported 
 """
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import time
@@ -28,6 +27,7 @@ from ts_notifier.service_layer.class_lists import render_class_list_pdf
 from ts_notifier.service_layer.letters import LetterData, render_letter_email, render_letters_pdf
 from ts_shared.calendar import PARIS, french_date
 from ts_shared.crypto import SecretBox
+from ts_shared.csv_export import SpreadsheetWriter
 from ts_shared.db import insert_for, utcnow
 from ts_shared.faults import crash_point
 from ts_shared.messaging.envelope import Event
@@ -249,7 +249,7 @@ def class_list_rows(rows: list[dict], box: SecretBox) -> list[list[str]]:
 def class_list_csv(rows: list[list[str]]) -> bytes:
     """UTF-8 with a BOM and `;` separators: what Excel opens as is."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer = SpreadsheetWriter(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow(CLASS_LIST_COLUMNS)
     writer.writerows(rows)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -90,7 +90,12 @@ def check_text(session: Session, school_uai: str, part: str, raw: str, *, public
         raise templates.LetterPartRejected(errors)
     try:
         pdf = preview_pdf(session, school_uai, part, public_url=public_url, on=on, source=source)
-    except (TemplateError, PdfRenderingFailed, ValueError, TypeError) as error:
+    except RecursionError as error:  # a last wall: check_source already refuses texts nested this deep
+        raise templates.LetterPartRejected([templates.TOO_NESTED]) from error
+    except PdfRenderingFailed as error:
+        raise templates.LetterPartRejected(["Le courrier ne peut pas être mis en page avec ce texte : simplifiez sa "
+                                            "mise en forme (tableaux, listes et blocs imbriqués)."]) from error
+    except (TemplateError, ValueError, TypeError) as error:
         raise templates.LetterPartRejected([f"Le courrier ne peut pas être produit avec ce texte pour la famille "
                                             f"d'exemple : {error}"]) from error
     return CheckedText(source, templates.sanitising_changed_text(raw, source), _warnings(part, source), pdf)

@@ -39,6 +39,12 @@ from ts_notifier.domain.letters import CNIL_FIELD, FIELD_NAMES, HEADER, HEADER_Z
 
 DEFAULTS = Path(__file__).resolve().parent.parent / "templates" / "letters" / "parts"
 MAX_SOURCE_LENGTH = 20_000
+# Nesting: the default texts go 3 tags and 4 template levels deep. Far deeper texts would exhaust
+# Python's recursion (Jinja's parser and compiler, xhtml2pdf), so they are refused up front.
+MAX_HTML_DEPTH = 20
+MAX_TEMPLATE_DEPTH = 30
+TOO_NESTED = (f"Le modèle imbrique des conditions {{% if %}}, des filtres, des « not » ou des parenthèses sur plus "
+              f"de {MAX_TEMPLATE_DEPTH} niveaux : simplifiez-le.")
 REST = "reste"  # what the header holds outside its three placed blocks (the subject line)
 
 ALLOWED_TAGS = frozenset({"p", "br", "strong", "b", "em", "i", "u", "small", "ul", "ol", "li", "table", "thead",
@@ -173,10 +179,44 @@ def _shows_cnil_mention(template: nodes.Template) -> bool:
                for output in template.body)
 
 
+class _DepthMeter(HTMLParser):
+    """The deepest nesting of HTML elements (the parser is iterative: any depth is measured)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.depth = self.deepest = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in _VOID_TAGS:
+            self.depth += 1
+            self.deepest = max(self.deepest, self.depth)
+
+    def handle_endtag(self, tag):
+        if tag not in _VOID_TAGS:
+            self.depth = max(self.depth - 1, 0)
+
+
+def html_depth(source: str) -> int:
+    meter = _DepthMeter()
+    meter.feed(source)
+    meter.close()
+    return meter.deepest
+
+
+def template_depth(tree: nodes.Node) -> int:
+    """The depth of a parsed template, walked with a list rather than recursion."""
+    deepest, pending = 0, [(tree, 1)]
+    while pending:
+        node, depth = pending.pop()
+        deepest = max(deepest, depth)
+        pending.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return deepest
+
+
 def fields_used(source: str) -> set[str]:
     try:
         tree = environment.parse(source)
-    except TemplateSyntaxError:
+    except (TemplateSyntaxError, RecursionError):
         return set()
     return {name.name for name in tree.find_all(nodes.Name)}
 
@@ -189,10 +229,18 @@ def check_source(part: str, source: str) -> list[str]:
         return ["Le texte est vide : utilisez « Réinitialiser » pour revenir au texte par défaut."]
     if len(source) > MAX_SOURCE_LENGTH:
         return [f"Le texte est trop long ({len(source)} caractères, {MAX_SOURCE_LENGTH} au plus)."]
+    depth = html_depth(source)
+    if depth > MAX_HTML_DEPTH:
+        return [f"Le texte imbrique des balises sur {depth} niveaux ({MAX_HTML_DEPTH} au plus) : un courrier n'en "
+                f"demande pas tant, simplifiez sa mise en forme."]
     try:
         tree = environment.parse(source)
     except TemplateSyntaxError as error:
         return [_syntax_message(error)]
+    except RecursionError:  # the parser recurses once per level of « not », parentheses…
+        return [TOO_NESTED]
+    if template_depth(tree) > MAX_TEMPLATE_DEPTH:
+        return [TOO_NESTED]
     errors: list[str] = []
     _walk(tree, errors, set())
     if part != HEADER and not _shows_cnil_mention(tree):

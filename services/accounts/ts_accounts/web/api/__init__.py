@@ -1,5 +1,5 @@
-"""The staff JSON API (/api/v1), described by an OpenAPI document (flask-smorest) served at
-/api/v1/openapi.json and rendered at /api/v1/docs. It offers the console's operations with the
+"""The staff JSON API (/api/v1), described by an OpenAPI document (flask-smorest) served to
+signed-in staff at /api/v1/openapi.json and rendered at /api/v1/docs. It offers the console's operations with the
 same authorisation: the staff session (cookie) and, for every change, its CSRF token in the
 `X-CSRFToken` header (GET /api/v1/csrf-token)."""
 from __future__ import annotations
@@ -20,8 +20,8 @@ def register_api(app: Flask) -> Api:
         API_TITLE="Téléservices — API du personnel",
         API_VERSION="v1",
         OPENAPI_VERSION="3.0.3",
-        OPENAPI_URL_PREFIX="/api/v1",
-        OPENAPI_JSON_PATH="openapi.json",
+        # No OPENAPI_URL_PREFIX: flask-smorest would serve the document to anyone; meta.openapi_json
+        # serves it behind the staff session.
         API_SPEC_OPTIONS={
             "info": {"description": __doc__},
             "components": {"securitySchemes": {

@@ -1,13 +1,9 @@
 """/api/v1: the audit log, delegations and imports of the school."""
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 from flask import abort, g, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from werkzeug.utils import secure_filename
 
 from ts_accounts.adapters.csv_population import read_csv_population
 from ts_accounts.adapters.siecle import ImportFileError, inspect_export
@@ -19,6 +15,7 @@ from ts_accounts.service_layer.imports import (
 from ts_accounts.service_layer.staff import delegate, list_delegates, revoke_delegation
 from ts_accounts.web.api.common import api_view, fail
 from ts_accounts.web.console.common import audit
+from ts_accounts.web.uploads import as_uploaded, problems_as_uploaded, saved_uploads
 from ts_shared.web.app import runtime_of
 from ts_shared.web.staff_session import DELEGABLE_RIGHTS, RIGHT_AUDIT, RIGHT_DELEGATE, RIGHT_IMPORT
 
@@ -162,12 +159,7 @@ def import_files(args):
     uploads = [f for f in request.files.getlist("files") if f and f.filename]
     if not uploads:
         fail(InvalidInput("Envoyez au moins un fichier (champ « files »)."))
-    with tempfile.TemporaryDirectory(prefix="ts-import-") as folder:
-        paths = []
-        for number, upload in enumerate(uploads):
-            path = Path(folder) / f"{number:02d}-{secure_filename(upload.filename) or 'fichier'}"
-            upload.save(path)
-            paths.append(path)
+    with saved_uploads(uploads) as paths:
         try:
             with runtime_of().uow() as uow:
                 if args["format"] == "csv":
@@ -184,12 +176,10 @@ def import_files(args):
                               "departures_confirmed": args["confirm_departures"]})
                 uow.commit()
         except ImportFileError as error:
-            fail(InvalidInput("Import refusé, aucune donnée modifiée : " + " | ".join(str(p) for p in error.problems)))
+            fail(InvalidInput("Import refusé, aucune donnée modifiée : " + " | ".join(problems_as_uploaded(error, uploads))))
         except DeparturesToConfirm as error:
-            message = str(error)
-            for number, upload in enumerate(uploads):
-                message = message.replace(f"{number:02d}-{secure_filename(upload.filename)}", upload.filename)
-            abort(409, description=f"{message} Renvoyez la demande avec confirm_departures=true pour confirmer.")
+            abort(409, description=f"{as_uploaded(str(error), uploads)} Renvoyez la demande avec "
+                                   "confirm_departures=true pour confirmer.")
         except AccountsError as error:
             fail(error)
     return report

@@ -1,7 +1,7 @@
 """/api/v1: who am I, the CSRF token, and the rendered OpenAPI document."""
 from __future__ import annotations
 
-from flask import Blueprint as FlaskBlueprint, current_app, g, render_template
+from flask import Blueprint as FlaskBlueprint, current_app, g, json, render_template
 from flask_smorest import Blueprint
 from flask_wtf.csrf import generate_csrf
 from marshmallow import Schema, fields
@@ -42,6 +42,15 @@ def me():
 def csrf_token():
     """The CSRF token of the session, for the X-CSRFToken header of POST, PUT and DELETE calls."""
     return {"csrf_token": generate_csrf()}
+
+
+@docs.get("/openapi.json")
+@api_view(school_optional=True, needs_activation=False)
+def openapi_json():
+    """The OpenAPI document, to staff only like its rendering: it maps every operation of the API.
+    (Served here rather than by flask-smorest, whose route would be open to anyone.)"""
+    spec = current_app.extensions["ts.api"].spec.to_dict()
+    return current_app.response_class(json.dumps(spec, indent=2, sort_keys=False), mimetype="application/json")
 
 
 @docs.get("/docs")

@@ -1,13 +1,9 @@
 """Import page: SIECLE exports (or the CSV format) uploaded by staff, then the import report."""
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 from flask import Blueprint, flash, g, render_template, request
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileRequired
-from werkzeug.utils import secure_filename
 from wtforms import BooleanField, MultipleFileField, RadioField
 
 from ts_accounts.adapters.csv_population import read_csv_population
@@ -17,6 +13,7 @@ from ts_accounts.service_layer.imports import (
     DeparturesToConfirm, import_population, source_from_csv, source_from_exports,
 )
 from ts_accounts.web.console.common import audit, console_page
+from ts_accounts.web.uploads import as_uploaded, problems_as_uploaded, saved_uploads
 from ts_shared.web.app import runtime_of
 from ts_shared.web.staff_session import RIGHT_IMPORT
 
@@ -46,13 +43,7 @@ def import_page():
     report, problems, departures = None, [], None
     if form.validate_on_submit():
         uploads = [f for f in request.files.getlist(form.files.name) if f and f.filename]
-        with tempfile.TemporaryDirectory(prefix="ts-import-") as folder:
-            paths = []
-            for number, upload in enumerate(uploads):
-                # Keep the file's own name for the report; a prefix keeps two uploads apart.
-                path = Path(folder) / f"{number:02d}-{secure_filename(upload.filename) or 'fichier'}"
-                upload.save(path)
-                paths.append(path)
+        with saved_uploads(uploads) as paths:
             try:
                 with runtime_of().uow() as uow:
                     if form.format.data == "csv":
@@ -69,15 +60,10 @@ def import_page():
                                   "departures_confirmed": form.confirm_departures.data})
                     uow.commit()
             except ImportFileError as error:
-                # The names of the temporary copies say nothing to staff: show the uploaded names.
-                problems = [str(problem) for problem in error.problems]
-                for number, upload in enumerate(uploads):
-                    problems = [p.replace(f"{number:02d}-{secure_filename(upload.filename)}", upload.filename) for p in problems]
+                problems = problems_as_uploaded(error, uploads)
                 flash("Import refusé : aucune donnée n'a été modifiée. Corrigez le fichier puis recommencez.", "error")
             except DeparturesToConfirm as error:
-                departures = str(error)
-                for number, upload in enumerate(uploads):
-                    departures = departures.replace(f"{number:02d}-{secure_filename(upload.filename)}", upload.filename)
+                departures = as_uploaded(str(error), uploads)
             except AccountsError as error:
                 flash(str(error), "error")
         if report is not None:
