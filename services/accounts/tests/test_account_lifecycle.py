@@ -98,8 +98,8 @@ def test_an_illegal_transition_is_refused_in_french_as_a_conflict_and_changes_no
         with pytest.raises(TransitionRefused) as refused:
             apply_transition(account, Transition.CONFIRM_EMAIL)
         assert isinstance(refused.value, Conflict)
-        assert str(refused.value).startswith("La confirmation de l'adresse électronique n'est pas possible : "
-                                             "ce compte est « Non notifié ».")
+        assert str(refused.value) == ("La confirmation de l'adresse électronique n'est pas possible : ce compte est "
+                                      "« Non notifié ».")
         assert (account.state, account.version) == ("not_notified", 1)
 
 

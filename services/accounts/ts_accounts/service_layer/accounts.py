@@ -73,7 +73,7 @@ def apply_transition(account: Account, transition: Transition) -> AccountState:
         account.state = next_state(AccountKind(account.kind), previous, transition).value
     except IllegalTransition:
         raise TransitionRefused(f"{TRANSITION_NAMES[transition]} n'est pas possible : ce compte est "
-                                f"« {STATE_LABELS[previous]} ». Rechargez la page pour voir son état.") from None
+                                f"« {STATE_LABELS[previous]} ».") from None
     bump_version(account)
     return previous
 
@@ -180,8 +180,8 @@ def record_implied_notification(uow: UnitOfWork, account: Account, *, now: datet
     mode = (request.detail or {}).get("channel") if request else None
     account.notified_at = account.temporary_password_issued_at or now
     account.notification_mode = mode if mode in NOTIFICATION_MODES else None
-    record_history(uow.session, [account.id], "notified", now=now, actor=actor,
-                   detail={"mode": account.notification_mode, "implied_by_first_login": True})
+    record_history(uow.session, [account.id], "notified_by_first_login", now=now, actor=actor,
+                   detail={"mode": account.notification_mode})
 
 
 def _revoke_tokens(session: Session, account_id: str, purpose: str, now: datetime) -> None:

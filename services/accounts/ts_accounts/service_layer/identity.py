@@ -23,7 +23,7 @@ from ts_accounts.service_layer.accounts import (
 )
 from ts_accounts.service_layer.directory import bump_versions, lock_account
 from ts_accounts.service_layer.directory import FAMILY, emit_account_events, record_history
-from ts_accounts.service_layer.errors import AccountsError, AuthenticationFailed, InvalidInput
+from ts_accounts.service_layer.errors import AccountsError, AuthenticationFailed, Conflict, InvalidInput
 from ts_accounts.service_layer.tokens import (
     CONFIRM_EMAIL, RESET_PASSWORD, consume_token, issue_token, new_reference,
 )
@@ -37,8 +37,8 @@ class AccessRefused(AccountsError):
     pass
 
 
-class Refused(AccountsError):
-    """The request is understood but the account's situation does not allow it."""
+class Refused(Conflict):
+    """The request is understood but the account's situation does not allow it (HTTP 409)."""
 
 
 @dataclass(frozen=True)
@@ -295,6 +295,7 @@ def send_confirmation_link(uow: UnitOfWork, box: SecretBox, account: Account, *,
                            email_again: str | None, now: datetime, actor: str) -> str:
     """Send the confirmation link of a pending activation again, to a corrected address if one is
     given (families, H3; staff, E2). The 7 days start again. Returns the address used."""
+    lock_account(uow.session, account.id)  # decided on its latest state (a report may have reset it)
     if account.state != AccountState.ACTIVATING.value or account.closed_at is not None:
         raise Refused("Ce compte n'attend pas de confirmation d'adresse électronique.")
     if email:
