@@ -8,6 +8,7 @@ strictly newer version, so two changes given the same version lose one of them f
 """
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -16,17 +17,21 @@ from werkzeug.test import Client
 
 from support.bus import wait_for
 from support.infra import create_postgres_database, drop_postgres_database
-from support.notifying import UAI, add_school_with_population
+from support.notifying import UAI, add_school_with_population, notify, passwords_sent
 from support.pipeline import at_once, everything_applied, run_services, services_running
 from support.settings import settings_for
 from ts_accounts.adapters.orm import Account, School
+from ts_accounts.domain.lifecycle import AccountKind
 from ts_accounts.service_layer.accounts import set_access_refused
 from ts_accounts.service_layer.audit import Actor
-from ts_accounts.service_layer.notifications import record_delivery
+from ts_accounts.service_layer.identity import first_login
+from ts_accounts.service_layer.notifications import PAPER, Couple, record_delivery
 from ts_accounts.service_layer.schools import activate_services, add_school
 from ts_accounts.service_layer.settings import set_ent_and_letter, set_welcome_message
 from ts_accounts.service_layer.staff import create_staff, delegate
+from ts_accounts.service_layer.support import SearchFilters, search
 from ts_notifier.adapters.orm import SchoolLetterSettings
+from ts_shared.crypto import SecretBox
 from ts_portal.adapters.orm import SchoolPortalSettings
 from ts_shared.db import utcnow
 from ts_shared.runtime.process import Platform
@@ -182,3 +187,39 @@ def test_two_concurrent_saves_of_the_welcome_message_through_the_staff_api_leave
                 diverged.append(round_)
     assert diverged == [], f"a copy differs from accounts after {len(diverged)}/{ROUNDS // 2} pairs of saves"
     assert source[0] == first + ROUNDS  # every save got its own version
+
+
+def test_a_delivery_report_racing_the_familys_first_login_never_takes_the_account_back(make_platform, tmp_path):
+    platform = make_platform("accounts", "stats")
+    add_school_with_population(platform, tmp_path / "export", students=15)
+    with platform.runtime("accounts").uow() as uow:
+        couples = [row for row in search(uow.session, UAI, AccountKind.GUARDIAN, SearchFilters()) if row.login][:ROUNDS]
+    assert len(couples) == ROUNDS
+    order = notify(platform, [Couple(row.student_siecle_id, row.guardian_siecle_id) for row in couples], PAPER)
+    passwords, box = passwords_sent(platform), SecretBox(platform.settings.event_key)
+
+    def signs_in(row):
+        def change():
+            with platform.runtime("accounts").uow() as uow:
+                first_login(uow, box, login=row.login, temporary_password=passwords[row.login], new_password="Lilas2026",
+                            new_password_again="Lilas2026", birth_date=row.birth_date, email="parent@example.org",
+                            email_again="parent@example.org", client_address=None, now=utcnow())
+        return change
+
+    def reported_after(delay: float, row):
+        deliver = in_transaction(platform, record_delivery, account_id=row.account_id, channel="paper",
+                                 delivered_at=utcnow(), batch_id=order.batch_id)
+        return lambda: (time.sleep(delay), deliver())
+
+    # The report lands at a different moment of the first login each round (which checks and
+    # hashes passwords for a while): before it reads the account, while it changes it, after.
+    for round_, row in enumerate(couples):
+        at_once(reported_after(round_ * 0.01, row), signs_in(row))
+    run_services(platform, lambda: everything_applied(platform, "stats"), services=("accounts", "stats"), timeout=120)
+
+    source = rows_by_key(platform, "accounts", Account, "id", "version", "state", "notified_at")
+    stats = rows_by_key(platform, "stats", AccountSnapshot, "account_id", "version", "state", "notified_at")
+    taken_back = [row.login for row in couples if source[row.account_id][1] != "activating"]
+    wrong = [row.login for row in couples if stats[row.account_id] != source[row.account_id]]
+    assert (taken_back, wrong) == ([], []), (
+        f"{len(taken_back)}/{ROUNDS} activations undone by the report, statistics wrong for {len(wrong)}/{ROUNDS}")
