@@ -295,7 +295,7 @@ def send_confirmation_link(uow: UnitOfWork, box: SecretBox, account: Account, *,
                            email_again: str | None, now: datetime, actor: str) -> str:
     """Send the confirmation link of a pending activation again, to a corrected address if one is
     given (families, H3; staff, E2). The 7 days start again. Returns the address used."""
-    lock_account(uow.session, account.id)  # decided on its latest state (a report may have reset it)
+    account = lock_account(uow.session, account.id)  # decided on its latest state (a report may have reset it)
     if account.state != AccountState.ACTIVATING.value or account.closed_at is not None:
         raise Refused("Ce compte n'attend pas de confirmation d'adresse électronique.")
     if email:

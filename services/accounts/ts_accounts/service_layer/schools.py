@@ -181,7 +181,9 @@ def set_academy_name(uow: UnitOfWork, academy_code: str, name: str) -> Academy:
         raise InvalidInput("Le nom de l'académie est obligatoire (200 caractères au plus), par exemple Nancy-Metz.")
     if academy.name != name:
         academy.name = name
-        for school in uow.session.scalars(select(School).where(School.academy_code == academy.code)):
+        # In one order: each announce locks its school until commit (see announce_settings).
+        for school in uow.session.scalars(select(School).where(School.academy_code == academy.code)
+                                          .order_by(School.uai)):
             announce_settings(uow, school)
     return academy
 
