@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import email
 import email.policy
-import html
 import json
 import re
 import threading
 import time
 from datetime import timedelta
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ from werkzeug.test import Client
 
 from support.browser import chromium, csp_errors_of
 from support.bus import reset_memory_broker, wait_for
+from support.portal import first_login, hidden_fields, sign_in, submit, text
 from support.settings import settings_for
 from support.siecle_files import ADDRESSES, LINKS, OTHER_UAI, PEOPLE, STUDENTS, UAI, guardians_file, students_file
 from ts_accounts.adapters.orm import Account, AccountLink, Student
@@ -121,50 +120,6 @@ def browser(system):
 
 # --- driving the pages ---------------------------------------------------------------------------
 
-class _Forms(HTMLParser):
-    """The hidden fields of each form of a page, by the form's action."""
-
-    def __init__(self):
-        super().__init__()
-        self.forms: dict[str, dict[str, str]] = {}
-        self._current: dict[str, str] | None = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "form":
-            self._current = self.forms.setdefault(attrs.get("action", ""), {})
-        elif tag == "input" and self._current is not None and attrs.get("type") == "hidden":
-            self._current[attrs["name"]] = attrs.get("value") or ""
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self._current = None
-
-
-def hidden_fields(html: str, action: str) -> dict[str, str]:
-    parser = _Forms()
-    parser.feed(html)
-    assert action in parser.forms, f"no form posting to {action} in the page"
-    return parser.forms[action]
-
-
-def submit(browser: Client, page: str, fields: dict, *, action: str | None = None):
-    """Open `page`, fill its form (hidden fields and CSRF token kept) and post it."""
-    shown = browser.get(page)
-    assert shown.status_code == 200, shown.text
-    action = action or page.split("?")[0]
-    return browser.post(action, data={**hidden_fields(shown.text, action), **fields})
-
-
-def sign_in(browser: Client, login: str, password: str):
-    return submit(browser, "/", {"login": login, "password": password})
-
-
-def text(response) -> str:
-    """The page's text, tags removed and spaces folded (what a reader sees)."""
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))))
-
-
 def session_of(system: System, browser: Client) -> dict:
     """What the portal keeps on the server for this browser (the cookie itself is an opaque id)."""
     cookie = browser.get_cookie("ts_portal")
@@ -174,13 +129,6 @@ def session_of(system: System, browser: Client) -> dict:
     row = system.portal_app.session_interface.load(cookie.value)
     return dict(ServerSession(json.loads(row.data) if row else None, sid=cookie.value, stored=row is not None,
                               csrf_secret=system.portal_app.secret_key.encode()))
-
-
-def first_login(browser: Client, temporary_password: str, *, birth="12/03/2013", email="helene@example.org",
-                new_password="Lilas2026"):
-    return submit(browser, "/premiere-connexion", {
-        "temporary_password": temporary_password, "new_password": new_password, "new_password_again": new_password,
-        "birth_date": birth, "email": email, "email_again": email})
 
 
 def activate_guardian(system: System, browser: Client, login="helene.dupont", *, birth="12/03/2013",

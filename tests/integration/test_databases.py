@@ -79,6 +79,7 @@ def test_school_settings_read_models_keep_only_the_newest_version(platform, serv
     with platform.runtime(service).uow() as uow:
         assert record(uow.session, "0541234X", _settings_payload(2, "Collège Jean Moulin (v2)"))
         assert not record(uow.session, "0541234X", _settings_payload(1, "Collège Jean Moulin (v1, late)"))
+        assert not record(uow.session, "0541234X", _settings_payload(2, "Collège Jean Moulin (v2, another copy)"))
         assert record(uow.session, "0541234X", _settings_payload(3, "Collège Jean Moulin (v3)"))
         uow.commit()
     with platform.runtime(service).uow() as uow:
@@ -95,6 +96,7 @@ def test_stats_counts_the_newest_state_of_each_account_and_service_accesses(plat
     with platform.runtime("stats").uow() as uow:
         assert record_account(uow.session, snapshot(1, 2, "used"))
         assert not record_account(uow.session, snapshot(1, 1, "not_notified"))  # older, arrives late
+        assert not record_account(uow.session, snapshot(1, 2, "notified"))  # the same version: kept as first seen
         record_account(uow.session, snapshot(2, 1, "notified"))
         record_account(uow.session, snapshot(3, 1, "notified", kind="guardian"))
         record_account(uow.session, snapshot(4, 1, "notified"))

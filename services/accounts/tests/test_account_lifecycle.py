@@ -13,7 +13,7 @@ from support.siecle_files import ADDRESSES, LINKS, PEOPLE, STUDENTS, UAI, guardi
 from ts_accounts.adapters.orm import Account
 from ts_accounts.adapters.passwords import verify_password
 from ts_accounts.adapters.siecle import inspect_export
-from ts_accounts.domain.lifecycle import IllegalTransition, LetterCase
+from ts_accounts.domain.lifecycle import LetterCase
 from ts_accounts.service_layer.accounts import (
     account_history, couple_accounts, expire_accounts, issue_temporary_password, prepare_letter,
     record_notification, set_access_refused,
@@ -88,14 +88,18 @@ def test_an_unknown_notification_mode_or_a_closed_account_is_refused(platform):
             record_notification(uow, by_login(uow, "lea.dupont").id, "pigeon", at=T0, actor="notifier")
 
 
-def test_an_illegal_transition_is_refused_and_changes_nothing(platform):
+def test_an_illegal_transition_is_refused_in_french_as_a_conflict_and_changes_nothing(platform):
     from ts_accounts.domain.lifecycle import Transition
-    from ts_accounts.service_layer.accounts import apply_transition
+    from ts_accounts.service_layer.accounts import TransitionRefused, apply_transition
+    from ts_accounts.service_layer.errors import Conflict
 
     with platform.runtime("accounts").uow() as uow:
         account = by_login(uow, "lea.dupont")
-        with pytest.raises(IllegalTransition):
+        with pytest.raises(TransitionRefused) as refused:
             apply_transition(account, Transition.CONFIRM_EMAIL)
+        assert isinstance(refused.value, Conflict)
+        assert str(refused.value) == ("La confirmation de l'adresse électronique n'est pas possible : ce compte est "
+                                      "« Non notifié ».")
         assert (account.state, account.version) == ("not_notified", 1)
 
 

@@ -193,3 +193,30 @@ def test_a_delivered_notification_makes_the_account_notifie_with_date_and_mode(p
         [history] = uow.session.scalars(select(AccountEvent).where(AccountEvent.action == "notification_failed")).all()
     assert history.detail["error"] == "550 mailbox unavailable"
     assert outbox(platform, "account.notified")[-1].payload["account"]["notification_mode"] == "email"
+
+
+# --- support actions while the account's state moves under them (events in flight) --------------
+
+def _api_token(client) -> dict:
+    return {"X-CSRFToken": client.get("/api/v1/csrf-token").get_json()["csrf_token"]}
+
+
+def test_resending_the_activation_email_of_an_account_no_longer_pending_is_a_409_in_french(client):
+    # E.g. a delivery report of a new letter has just made the account Notifié again (E1).
+    response = client.post("/api/v1/accounts/guardians/1001/9001/resend-activation", json={}, headers=_api_token(client))
+    assert response.status_code == 409
+    assert response.get_json()["error"] == "Ce compte n'attend pas de confirmation d'adresse électronique."
+
+
+def test_a_refusal_that_no_console_view_catches_is_a_french_error_page_never_a_server_error(client, monkeypatch):
+    import ts_accounts.web.console.support as console_support
+    from ts_accounts.service_layer.accounts import TransitionRefused
+
+    def refused(*args, **kwargs):
+        raise TransitionRefused("La notification n'est pas possible : ce compte est « En cours d'activation ».")
+
+    monkeypatch.setattr(console_support, "set_access_refused", refused)
+    page = client.get("/admin/guardians/1001/9001")
+    response = client.post("/admin/guardians/1001/9001/-/access", data={"csrf_token": csrf(page.text), "refuse": "1"})
+    assert response.status_code == 409
+    assert "La notification n&#39;est pas possible : ce compte est « En cours d&#39;activation »." in response.text

@@ -14,8 +14,11 @@ from support.siecle_files import ADDRESSES, LINKS, OTHER_UAI, PEOPLE, STUDENTS, 
 from ts_accounts.adapters.orm import Account, OneTimeToken
 from ts_accounts.adapters.siecle import inspect_export
 from ts_accounts.service_layer.accounts import expire_accounts, prepare_letter, record_notification
+from ts_accounts.service_layer.audit import Actor
 from ts_accounts.service_layer.imports import import_population, source_from_exports
+from ts_accounts.service_layer.notifications import PAPER, Couple, record_delivery, request_notifications
 from ts_accounts.service_layer.schools import add_school
+from ts_accounts.service_layer.tokens import CONFIRM_EMAIL, issue_token
 from ts_shared.crypto import SecretBox
 from ts_shared.messaging.envelope import parse_event
 from ts_shared.runtime.process import Platform
@@ -344,6 +347,118 @@ def test_a_confirmation_left_unclicked_for_seven_days_makes_the_same_letter_work
     api("authenticate", {"login": "helene.dupont", "password": "Lilas2026"}, expected=401)
     clock.now = START + timedelta(days=7, minutes=2)
     api("confirm-email", {"token": token}, expected=410)
+
+
+# --- a letter used before its delivery report comes back -----------------------------------------
+# The temporary password works as soon as it is issued; the notifier's report that makes the account
+# Notifié may lag by minutes (a rentrée batch): the family must not wait for it, and the report,
+# when it comes, must not undo what the family did meanwhile.
+
+def request_letter(platform, student_id: str, guardian_id: str | None = None, *, at: datetime) -> tuple[str, str]:
+    """What the school's notification does: a new temporary password in a letter on its way (no
+    delivery report yet). Returns the password and the batch."""
+    box = SecretBox(platform.settings.event_key)
+    with platform.runtime("accounts").uow() as uow:
+        order = request_notifications(uow, box, Actor("chef.test"), uai=UAI, couples=[Couple(student_id, guardian_id)],
+                                      mode=PAPER, reset_password=False, now=at, label="Notification des comptes")
+        uow.commit()
+    [request] = [e for e in outbox_events(platform, "notification.requested") if e.payload["batch_id"] == order.batch_id]
+    return box.open(request.payload["temporary_password_encrypted"]), order.batch_id
+
+
+def deliver(platform, login: str, batch_id: str, *, at: datetime) -> None:
+    """The notifier's report that the letter was produced, as the accounts consumer applies it."""
+    with platform.runtime("accounts").uow() as uow:
+        record_delivery(uow, account_id=account(platform, login).id, channel="paper", delivered_at=at, batch_id=batch_id)
+        uow.commit()
+
+
+def test_a_guardian_signs_in_with_the_letter_before_its_delivery_report_and_the_late_report_keeps_the_activation(
+        platform, api, clock):
+    password, batch = request_letter(platform, "1001", "9001", at=START - timedelta(hours=1))
+    assert account(platform, "helene.dupont").state == "not_notified"  # the report is on its way
+    body = api("first-login", {"login": "helene.dupont", "temporary_password": password, "new_password": "Lilas2026",
+                               "new_password_again": "Lilas2026", "birth_date": "2013-03-12",
+                               "email": "helene@example.org", "email_again": "helene@example.org"}).json
+    assert body["state"] == "activating"
+    # The letter did reach her: notified when it was requested, on paper — the console and the
+    # statistics say so at once.
+    signed = account(platform, "helene.dupont")
+    assert (signed.notified_at, signed.notification_mode) == (START - timedelta(hours=1), "paper")
+    started = outbox_events(platform, "account.activation_started")[-1].payload["account"]
+    assert (started["state"], started["notified_at"], started["version"]) == (
+        "activating", START - timedelta(hours=1), signed.version)
+
+    deliver(platform, "helene.dupont", batch, at=START - timedelta(minutes=50))
+    reported = account(platform, "helene.dupont")
+    assert (reported.state, reported.notified_at, reported.version) == (
+        "activating", START - timedelta(minutes=50), signed.version + 1)
+    assert outbox_events(platform, "account.notified")[-1].payload["account"]["state"] == "activating"
+    token = email_link_token(platform, outbox_events(platform, "family_email.requested")[-1])
+    assert api("confirm-email", {"token": token}).json["state"] == "used"
+
+
+def test_a_student_signs_in_with_the_letter_before_its_delivery_report(platform, api, clock):
+    password, batch = request_letter(platform, "1001", at=START - timedelta(hours=1))
+    body = api("first-login", {"login": "lea.dupont", "temporary_password": password, "new_password": "Latin2026",
+                               "new_password_again": "Latin2026", "birth_date": "2013-03-12"}).json
+    assert body["state"] == "used"
+    assert account(platform, "lea.dupont").notified_at == START - timedelta(hours=1)
+    deliver(platform, "lea.dupont", batch, at=START - timedelta(minutes=50))
+    assert (account(platform, "lea.dupont").state, account(platform, "lea.dupont").notified_at) == (
+        "used", START - timedelta(minutes=50))
+
+
+def test_a_guardian_renotified_during_a_pending_activation_starts_over_with_the_new_letter_before_its_report(
+        platform, api, clock):
+    first = notify(platform, "helene.dupont")
+    api("first-login", {"login": "helene.dupont", "temporary_password": first, "new_password": "Lilas2026",
+                        "new_password_again": "Lilas2026", "birth_date": "2013-03-12",
+                        "email": "helene@exemple.org", "email_again": "helene@exemple.org"})  # a typo
+    mistyped = email_link_token(platform, outbox_events(platform, "family_email.requested")[-1])
+    # The school sends a new letter (E1); she uses it before the notifier's report is back.
+    second, batch = request_letter(platform, "1001", "9001", at=START + timedelta(hours=1))
+    clock.now = START + timedelta(hours=2)
+    api("first-login", {"login": "helene.dupont", "temporary_password": first, "new_password": "Tilleul2026",
+                        "new_password_again": "Tilleul2026", "birth_date": "2013-03-12",
+                        "email": "helene@example.org", "email_again": "helene@example.org"}, expected=401)
+    body = api("first-login", {"login": "helene.dupont", "temporary_password": second, "new_password": "Tilleul2026",
+                               "new_password_again": "Tilleul2026", "birth_date": "2013-03-12",
+                               "email": "helene@example.org", "email_again": "helene@example.org"}).json
+    assert (body["state"], body["email"]) == ("activating", "helene@example.org")
+    api("confirm-email", {"token": mistyped}, expected=410)  # the first activation's link stopped working
+    # The report of the letter she already used does not undo her new activation.
+    deliver(platform, "helene.dupont", batch, at=START + timedelta(hours=3))
+    assert account(platform, "helene.dupont").state == "activating"
+    token = email_link_token(platform, outbox_events(platform, "family_email.requested")[-1])
+    assert api("confirm-email", {"token": token}).json["email"] == "helene@example.org"
+    assert api("authenticate", {"login": "helene.dupont", "password": "Tilleul2026"}).json["state"] == "used"
+
+
+def test_a_report_of_a_letter_requested_during_a_pending_activation_starts_it_over(platform, api, clock):
+    first = notify(platform, "helene.dupont")
+    api("first-login", {"login": "helene.dupont", "temporary_password": first, "new_password": "Lilas2026",
+                        "new_password_again": "Lilas2026", "birth_date": "2013-03-12",
+                        "email": "helene@example.org", "email_again": "helene@example.org"})
+    link = email_link_token(platform, outbox_events(platform, "family_email.requested")[-1])
+    second, batch = request_letter(platform, "1001", "9001", at=START + timedelta(hours=1))
+    deliver(platform, "helene.dupont", batch, at=START + timedelta(hours=2))
+    assert account(platform, "helene.dupont").state == "notified"  # E1: the new letter starts over
+    api("confirm-email", {"token": link}, expected=410)
+    assert api("authenticate", {"login": "helene.dupont", "password": second}).json["first_login_required"]
+
+
+def test_a_step_the_accounts_state_no_longer_allows_is_refused_with_a_409_in_french(platform, api, clock):
+    # A confirmation link still alive for an account whose state changed since (events and
+    # requests cross): confirming is not possible any more — a refusal, never a server error.
+    with platform.runtime("accounts").uow() as uow:
+        token = issue_token(uow.session, account(platform, "helene.dupont").id, CONFIRM_EMAIL, now=START,
+                            lifetime=timedelta(days=7), email="helene@example.org")
+        uow.commit()
+    body = api("confirm-email", {"token": token}, expected=409).json
+    assert body == {"status": 409, "error": "La confirmation de l'adresse électronique n'est pas possible : ce compte "
+                                            "est « Non notifié »."}
+    assert (account(platform, "helene.dupont").state, account(platform, "helene.dupont").email) == ("not_notified", None)
 
 
 def test_a_pending_guardian_can_correct_the_address_and_get_the_link_again(platform, api):

@@ -17,6 +17,8 @@ GUARDIAN_LEGAL = {
     (S.ACTIVATING, T.NOTIFY): S.NOTIFIED,
     (S.USED, T.NOTIFY): S.USED,
     (S.NOTIFIED, T.FIRST_LOGIN): S.ACTIVATING,
+    (S.NOT_NOTIFIED, T.FIRST_LOGIN): S.ACTIVATING,  # with a letter whose delivery report is not back
+    (S.ACTIVATING, T.FIRST_LOGIN): S.ACTIVATING,  # with a newer letter's password (E1)
     (S.USED, T.FIRST_LOGIN): S.USED,
     (S.ACTIVATING, T.CONFIRM_EMAIL): S.USED,
     (S.USED, T.CONFIRM_EMAIL): S.USED,
@@ -30,6 +32,7 @@ STUDENT_LEGAL = {
     (S.NOTIFIED, T.NOTIFY): S.NOTIFIED,
     (S.USED, T.NOTIFY): S.USED,
     (S.NOTIFIED, T.FIRST_LOGIN): S.USED,
+    (S.NOT_NOTIFIED, T.FIRST_LOGIN): S.USED,  # with a letter whose delivery report is not back
     (S.USED, T.FIRST_LOGIN): S.USED,
     (S.USED, T.CONFIRM_EMAIL): S.USED,
     (S.NOTIFIED, T.RESET_PASSWORD): S.NOTIFIED,

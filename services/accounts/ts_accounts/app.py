@@ -5,14 +5,16 @@ from flask import Flask
 
 from ts_shared.config import Settings
 from ts_shared.service import ServiceRuntime
-from ts_shared.web.app import create_service_app, register_error_handlers
+from ts_shared.web.app import create_service_app, error_response, register_error_handlers
 from ts_shared.web.staff_session import STAFF_COOKIE, STAFF_RESOLVER, STAFF_SESSION_PURPOSE
 
 
 def create_app(settings: Settings | None = None, runtime: ServiceRuntime | None = None) -> Flask:
     from ts_accounts.domain.lifecycle import STATE_LABELS
+    from ts_accounts.service_layer.errors import AccountsError
     from ts_accounts.spec import SERVICE
     from ts_accounts.web.api import register_api
+    from ts_accounts.web.api.common import http_status
     from ts_accounts.web.api.meta import docs as api_docs
     from ts_accounts.web.console import console_blueprints
     from ts_accounts.web.identity_api import identity_api
@@ -30,6 +32,9 @@ def create_app(settings: Settings | None = None, runtime: ServiceRuntime | None 
         app.register_blueprint(blueprint)
     app.extensions["ts.api"] = register_api(app)
     register_error_handlers(app)  # flask-smorest replaced them with its own
+    # A use case's refusal that no view caught (e.g. a step the account's state no longer allows,
+    # because an event changed it meanwhile) is its French message and status, never a 500.
+    app.register_error_handler(AccountsError, lambda error: error_response(http_status(error), str(error)))
     app.register_blueprint(api_docs)
     app.register_blueprint(identity_api)
     app.context_processor(lambda: {"state_labels": [(state.value, label) for state, label in STATE_LABELS.items()]})

@@ -144,9 +144,9 @@ def register_error_handlers(app: Flask) -> None:
 
     def csrf_error(error: CSRFError):
         if wants_json():
-            return _error_response(400, "Jeton CSRF absent ou invalide : envoyez celui de GET /api/v1/csrf-token "
-                                        "dans l'en-tête X-CSRFToken.")
-        return _error_response(400, "Le formulaire a expiré ou n'est pas valide. Rechargez la page et recommencez.")
+            return error_response(400, "Jeton CSRF absent ou invalide : envoyez celui de GET /api/v1/csrf-token "
+                                       "dans l'en-tête X-CSRFToken.")
+        return error_response(400, "Le formulaire a expiré ou n'est pas valide. Rechargez la page et recommencez.")
 
     def http_error(error: HTTPException):
         # A message given where the error was raised says more than the generic one.
@@ -154,18 +154,20 @@ def register_error_handlers(app: Flask) -> None:
         data = getattr(error, "data", None)
         fields = data.get("messages") if isinstance(data, dict) else None
         message = specific or _FRENCH_MESSAGES.get(error.code, error.description)
-        return _error_response(error.code or 500, message, fields=fields)
+        return error_response(error.code or 500, message, fields=fields)
 
     def unexpected(error: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return _error_response(500, _FRENCH_MESSAGES[500])
+        return error_response(500, _FRENCH_MESSAGES[500])
 
     app.register_error_handler(CSRFError, csrf_error)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, unexpected)
 
 
-def _error_response(status: int, message: str, *, fields: dict | None = None):
+def error_response(status: int, message: str, *, fields: dict | None = None):
+    """A French error: JSON on /api and /internal (`{"error", "status"[, "fields"]}`), the error page
+    elsewhere."""
     if wants_json():
         body = {"error": message, "status": status}
         if fields:

@@ -4,6 +4,13 @@ Guardian: Non notifié → Notifié (a letter or an email was produced) → En c
 (first login done, email awaiting confirmation) → Utilisé (confirmation link clicked).
 Student: Non notifié → Notifié → Utilisé (first login done).
 
+A temporary password works as soon as it is issued for a letter or an email, while the account
+becomes Notifié when the notifier reports the delivery — which may come back after the family has
+already signed in with it (a queue lags by minutes at the rentrée). So a first login is legal from
+Non notifié too: the letter did reach the family, and the use case records the notification it
+implies. Likewise a guardian renotified during a pending activation (E1: a new temporary password)
+may start over with the new letter before its report comes back.
+
 Every rule takes the current time as an argument (an injected clock), so tests can move it.
 """
 from __future__ import annotations
@@ -59,6 +66,8 @@ _GUARDIAN = {
     (_S.ACTIVATING, Transition.NOTIFY): _S.NOTIFIED,
     (_S.USED, Transition.NOTIFY): _S.USED,  # a reminder of the login
     (_S.NOTIFIED, Transition.FIRST_LOGIN): _S.ACTIVATING,
+    (_S.NOT_NOTIFIED, Transition.FIRST_LOGIN): _S.ACTIVATING,  # the letter's report not back yet
+    (_S.ACTIVATING, Transition.FIRST_LOGIN): _S.ACTIVATING,  # with a newer letter's password (E1)
     (_S.ACTIVATING, Transition.CONFIRM_EMAIL): _S.USED,
     (_S.ACTIVATING, Transition.CONFIRMATION_EXPIRED): _S.NOTIFIED,
     (_S.USED, Transition.CONFIRM_EMAIL): _S.USED,  # a changed email confirmed (H6)
@@ -72,6 +81,7 @@ _STUDENT = {
     (_S.NOTIFIED, Transition.NOTIFY): _S.NOTIFIED,
     (_S.USED, Transition.NOTIFY): _S.USED,
     (_S.NOTIFIED, Transition.FIRST_LOGIN): _S.USED,
+    (_S.NOT_NOTIFIED, Transition.FIRST_LOGIN): _S.USED,  # the letter's report not back yet
     (_S.USED, Transition.FIRST_LOGIN): _S.USED,
     (_S.USED, Transition.CONFIRM_EMAIL): _S.USED,  # a student's optional email (B5)
     (_S.NOTIFIED, Transition.RESET_PASSWORD): _S.NOTIFIED,

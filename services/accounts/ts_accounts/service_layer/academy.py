@@ -273,7 +273,7 @@ def _announce_changed_schools(uow: UnitOfWork, academy_code: str, before: dict[s
     uow.session.flush()
     after = _open_services_of(uow.session, academy_code)
     announced = 0
-    for school in uow.session.scalars(select(School).where(School.academy_code == academy_code)):
+    for school in uow.session.scalars(select(School).where(School.academy_code == academy_code).order_by(School.uai)):
         if before.get(school.uai) != after.get(school.uai) or school.uai in also:
             announce_settings(uow, school)
             announced += 1

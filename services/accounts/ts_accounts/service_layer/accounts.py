@@ -7,19 +7,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from ts_accounts.adapters.orm import Account, AccountEvent, AccountLink, Guardian, OneTimeToken, School, Student
 from ts_accounts.adapters.passwords import hash_passwords
 from ts_accounts.domain.credentials import new_temporary_password
 from ts_accounts.domain.lifecycle import (
-    AccountClock, AccountKind, AccountState, LetterDecision, Transition, confirmation_expired, decide_letter,
-    expiry_reason, next_state,
+    STATE_LABELS, AccountClock, AccountKind, AccountState, ExpiryReason, IllegalTransition, LetterDecision, Transition,
+    confirmation_expired, decide_letter, expiry_reason, next_state,
 )
 from ts_accounts.service_layer.directory import (
-    SYSTEM, NewCouple, create_accounts, emit_account_events, record_history,
+    SYSTEM, NewCouple, bump_versions, create_accounts, emit_account_events, lock_account, record_history,
 )
-from ts_accounts.service_layer.errors import AccountsError, InvalidInput, NotFound
+from ts_accounts.service_layer.errors import AccountsError, Conflict, InvalidInput, NotFound
 from ts_shared.unit_of_work import UnitOfWork
 
 NOTIFICATION_MODES = ("paper", "email")
@@ -30,23 +30,51 @@ class AccountClosed(AccountsError):
     pass
 
 
-def get_account(session: Session, account_id: str) -> Account:
-    account = session.get(Account, account_id)
+class TransitionRefused(Conflict):
+    """The account's present state does not allow this step (B4, B5): usually something else
+    changed it a moment before. HTTP 409, never a server error."""
+
+
+TRANSITION_NAMES = {
+    Transition.NOTIFY: "La notification",
+    Transition.FIRST_LOGIN: "La première connexion",
+    Transition.CONFIRM_EMAIL: "La confirmation de l'adresse électronique",
+    Transition.CONFIRMATION_EXPIRED: "L'expiration du lien de confirmation",
+    Transition.RESET_PASSWORD: "La réinitialisation du mot de passe",
+}
+
+
+def get_account(session: Session, account_id: str, *, for_change: bool = False) -> Account:
+    """The account (NotFound otherwise); `for_change`: locked and read afresh (lock_account)."""
+    account = lock_account(session, account_id) if for_change else session.get(Account, account_id)
     if account is None:
         raise NotFound("Ce compte n'existe pas.")
     return account
 
 
-def open_account_by_login(session: Session, login: str) -> Account | None:
-    return session.scalar(select(Account).where(Account.login == (login or "").strip().lower(),
-                                                Account.closed_at.is_(None)))
+def open_account_by_login(session: Session, login: str, *, for_change: bool = False) -> Account | None:
+    """The open account of this login; `for_change`: locked and read afresh (lock_account)."""
+    query = select(Account).where(Account.login == (login or "").strip().lower(), Account.closed_at.is_(None))
+    if for_change:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(query)
+
+
+def bump_version(account: Account) -> int:
+    """The account's next version (given by the database, see directory.bump_versions)."""
+    return bump_versions(object_session(account), [account.id])[account.id]
 
 
 def apply_transition(account: Account, transition: Transition) -> AccountState:
-    """Move the state machine (IllegalTransition if the rules forbid it) and bump the version."""
+    """Move the state machine and bump the version; TransitionRefused (French) if the rules
+    forbid it. Returns the previous state."""
     previous = AccountState(account.state)
-    account.state = next_state(AccountKind(account.kind), previous, transition).value
-    account.version += 1
+    try:
+        account.state = next_state(AccountKind(account.kind), previous, transition).value
+    except IllegalTransition:
+        raise TransitionRefused(f"{TRANSITION_NAMES[transition]} n'est pas possible : ce compte est "
+                                f"« {STATE_LABELS[previous]} ».") from None
+    bump_version(account)
     return previous
 
 
@@ -70,8 +98,8 @@ def issue_temporary_passwords(uow: UnitOfWork, accounts: list[Account], *, now: 
         account.temporary_password_issued_at = now
         if replace_chosen_password:
             account.password_hash = None
-        account.version += 1
     if accounts:
+        bump_versions(uow.session, [account.id for account in accounts])
         record_history(uow.session, [account.id for account in accounts], "temporary_password_issued", now=now,
                        actor=actor, detail={"replaces_chosen_password": replace_chosen_password})
     return passwords
@@ -107,23 +135,53 @@ def prepare_letter(uow: UnitOfWork, account: Account, *, reset_password: bool, n
 
 
 def record_notification(uow: UnitOfWork, account_id: str, mode: str, *, at: datetime, actor: str) -> Account:
-    """B4: a letter or an email reached the family: Notifié, with date and mode."""
+    """B4: a letter or an email reached the family: Notifié, with date and mode.
+
+    The report may come back after the family has already used that letter: a first login does
+    not wait for it. Then it completes the record (date and mode) and leaves the state alone; a
+    pending activation is abandoned only for a letter requested after it started (E1)."""
     if mode not in NOTIFICATION_MODES:
         raise InvalidInput(f"Mode de notification inconnu « {mode} ».")
-    account = get_account(uow.session, account_id)
+    account = get_account(uow.session, account_id, for_change=True)
     if account.closed_at is not None:
         raise AccountClosed("Ce compte est fermé.")
-    previous = apply_transition(account, Transition.NOTIFY)
-    if previous == AccountState.ACTIVATING:
-        # The pending activation is abandoned: its confirmation link and chosen password go.
-        account.password_hash = None
-        account.activation_started_at = None
-        _revoke_tokens(uow.session, account.id, "confirm_email", at)
+    if account.state == AccountState.ACTIVATING.value and not renotified_during_activation(account):
+        bump_version(account)
+    else:
+        previous = apply_transition(account, Transition.NOTIFY)
+        if previous == AccountState.ACTIVATING:
+            # The pending activation is abandoned: its confirmation link and chosen password go.
+            account.password_hash = None
+            account.activation_started_at = None
+            _revoke_tokens(uow.session, account.id, "confirm_email", at)
     account.notified_at, account.notification_mode = at, mode
     record_history(uow.session, [account.id], "notified", now=at, actor=actor, detail={"mode": mode})
     uow.session.flush()
     emit_account_events(uow, "account.notified", [account.id])
     return account
+
+
+def renotified_during_activation(account: Account) -> bool:
+    """Whether a letter was requested for this pending activation after it started (E1): its new
+    temporary password is then the one that works."""
+    issued, started = account.temporary_password_issued_at, account.activation_started_at
+    return account.state == AccountState.ACTIVATING.value and issued is not None and started is not None \
+        and issued > started
+
+
+def record_implied_notification(uow: UnitOfWork, account: Account, *, now: datetime, actor: str) -> None:
+    """B4: the family signs in with a temporary password whose letter's delivery report has not
+    come back yet — the letter did reach them. Notified when the letter was requested, by its
+    channel, until the report gives the delivery's own date (record_notification)."""
+    request = uow.session.scalar(select(AccountEvent).where(
+        AccountEvent.account_id == account.id, AccountEvent.action == "notification_requested",
+        AccountEvent.at >= account.temporary_password_issued_at).order_by(AccountEvent.at.desc(), AccountEvent.id.desc())
+        .limit(1)) if account.temporary_password_issued_at else None
+    mode = (request.detail or {}).get("channel") if request else None
+    account.notified_at = account.temporary_password_issued_at or now
+    account.notification_mode = mode if mode in NOTIFICATION_MODES else None
+    record_history(uow.session, [account.id], "notified_by_first_login", now=now, actor=actor,
+                   detail={"mode": account.notification_mode})
 
 
 def _revoke_tokens(session: Session, account_id: str, purpose: str, now: datetime) -> None:
@@ -138,11 +196,11 @@ def _revoke_tokens(session: Session, account_id: str, purpose: str, now: datetim
 def set_access_refused(uow: UnitOfWork, account_id: str, refused: bool, *, now: datetime, actor: str) -> Account:
     """The refusal coupon: online services closed to this account (a student's stays valid for
     the ENT), or open again."""
-    account = get_account(uow.session, account_id)
+    account = get_account(uow.session, account_id, for_change=True)
     if (account.access_refused_at is not None) == refused:
         return account
     account.access_refused_at = now if refused else None
-    account.version += 1
+    bump_version(account)
     record_history(uow.session, [account.id], "access_refused" if refused else "access_restored", now=now, actor=actor)
     uow.session.flush()
     emit_account_events(uow, "account.updated", [account.id])
@@ -164,29 +222,41 @@ def expire_accounts(uow: UnitOfWork, *, now: datetime, actor: str = SYSTEM) -> E
     letter works again); accounts not activated 3 months after notification, or unused for a
     year, are deleted — their couples get a new Non notifié account with a new login."""
     session, report = uow.session, ExpiryReport()
-    for account in session.scalars(select(Account).where(Account.state == AccountState.ACTIVATING.value,
-                                                         Account.closed_at.is_(None))):
-        if confirmation_expired(account.activation_started_at, now):
-            apply_transition(account, Transition.CONFIRMATION_EXPIRED)
-            account.password_hash = None
-            account.activation_started_at = None
-            _revoke_tokens(session, account.id, "confirm_email", now)
-            record_history(session, [account.id], "confirmation_expired", now=now, actor=actor)
-            report.confirmations_expired.append(account.login)
-            session.flush()
-            emit_account_events(uow, "account.updated", [account.id])
+    # Candidates are read without locks (the whole directory); each one due is then locked and
+    # checked again on its latest state (a family may be signing in at this very moment).
+    pending = session.scalars(select(Account.id).where(Account.state == AccountState.ACTIVATING.value,
+                                                       Account.closed_at.is_(None))
+                              .order_by(Account.id)).all()
+    for account_id in pending:
+        account = get_account(session, account_id, for_change=True)
+        if account.state != AccountState.ACTIVATING.value or account.closed_at is not None \
+                or not confirmation_expired(account.activation_started_at, now):
+            continue
+        apply_transition(account, Transition.CONFIRMATION_EXPIRED)
+        account.password_hash = None
+        account.activation_started_at = None
+        _revoke_tokens(session, account.id, "confirm_email", now)
+        record_history(session, [account.id], "confirmation_expired", now=now, actor=actor)
+        report.confirmations_expired.append(account.login)
+        session.flush()
+        emit_account_events(uow, "account.updated", [account.id])
+
+    def due(account: Account) -> ExpiryReason | None:
+        return expiry_reason(AccountClock(AccountState(account.state), account.notified_at, account.activated_at,
+                                          account.last_login_at), now)
 
     candidates = session.scalars(select(Account).where(
         Account.closed_at.is_(None),
-        Account.state.in_([AccountState.NOTIFIED.value, AccountState.ACTIVATING.value, AccountState.USED.value])))
-    for account in list(candidates):
-        reason = expiry_reason(AccountClock(AccountState(account.state), account.notified_at, account.activated_at,
-                                            account.last_login_at), now)
+        Account.state.in_([AccountState.NOTIFIED.value, AccountState.ACTIVATING.value, AccountState.USED.value]))
+        .order_by(Account.id)).all()
+    for account_id in [account.id for account in candidates if due(account) is not None]:
+        account = get_account(session, account_id, for_change=True)
+        reason = due(account) if account.closed_at is None else None
         if reason is None:
             continue
         links = active_links(session, account.id)
         account.closed_at, account.closed_reason = now, reason.value
-        account.version += 1
+        bump_version(account)
         for link in links:
             link.ended_at, link.ended_reason = now, reason.value
         record_history(session, [account.id], "deleted", now=now, actor=actor, detail={"reason": reason.value})

@@ -10,6 +10,7 @@ from typing import Iterable, Iterator, Sequence
 
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ts_accounts.adapters.orm import Academy, Account, AccountEvent, AccountLink, Guardian, Mef, School, Student
 from ts_accounts.domain.lifecycle import AccountKind, AccountState
@@ -26,9 +27,38 @@ def chunks(items: Sequence, size: int = _CHUNK):
         yield items[start:start + size]
 
 
+# --- changing an aggregate ------------------------------------------------------------------------
+# A school or an account is loaded for a change with its row locked until the transaction ends
+# (`SELECT … FOR UPDATE`; SQLite serialises writers anyway) and read afresh: the change is decided
+# on the latest state, and two changes of one aggregate never interleave. Its version is then
+# given by the database (`version = version + 1 … RETURNING`), never computed in Python, and the
+# event is built from the row after that: two changes can never carry the same version, even
+# where a row was loaded without its lock (read models keep only a strictly newer version).
+
 def lock_school(session: Session, uai: str) -> School | None:
-    """One import at a time per school (a row lock on PostgreSQL; SQLite serialises writers)."""
-    return session.scalar(select(School).where(School.uai == uai).with_for_update())
+    """The school, to change it (one import, one settings change at a time per school)."""
+    return session.get(School, uai, with_for_update=True, populate_existing=True)
+
+
+def lock_account(session: Session, account_id: str) -> Account | None:
+    """The account, to change it: decided on its latest state (a delivery report, a first login
+    and a staff action on one account wait for each other)."""
+    return session.get(Account, account_id, with_for_update=True, populate_existing=True)
+
+
+def bump_versions(session: Session, account_ids: Iterable[str]) -> dict[str, int]:
+    """The next version of each account, given by the database (sorted, so that two transactions
+    lock rows in one order); accounts loaded in the session see theirs. Returns id -> version."""
+    versions: dict[str, int] = {}
+    for chunk in chunks(sorted(set(account_ids))):
+        versions.update(session.execute(
+            update(Account).where(Account.id.in_(chunk)).values(version=Account.version + 1)
+            .returning(Account.id, Account.version).execution_options(synchronize_session=False)).all())
+    for account_id, version in versions.items():
+        loaded = session.identity_map.get(session.identity_key(Account, account_id))
+        if loaded is not None:
+            set_committed_value(loaded, "version", version)
+    return versions
 
 
 def refresh_planner_statistics(session: Session, *tables: str) -> None:
@@ -125,11 +155,6 @@ def record_history(session: Session, account_ids: Iterable[str], action: str, *,
             for account_id in account_ids]
     for chunk in chunks(rows):
         session.execute(insert(AccountEvent), chunk)
-
-
-def bump_versions(session: Session, account_ids: Iterable[str]) -> None:
-    for chunk in chunks(sorted(set(account_ids))):
-        session.execute(update(Account).where(Account.id.in_(chunk)).values(version=Account.version + 1))
 
 
 # --- telling the other services ------------------------------------------------------------------

@@ -17,9 +17,13 @@ from ts_accounts.domain.lifecycle import (
     CONFIRMATION_LINK_LIFETIME, PASSWORD_RESET_LINK_LIFETIME, AccountKind, AccountState, Transition,
 )
 from ts_accounts.service_layer import throttling
-from ts_accounts.service_layer.accounts import active_links, apply_transition, get_account, open_account_by_login
+from ts_accounts.service_layer.accounts import (
+    active_links, apply_transition, bump_version, get_account, open_account_by_login, record_implied_notification,
+    renotified_during_activation,
+)
+from ts_accounts.service_layer.directory import bump_versions, lock_account
 from ts_accounts.service_layer.directory import FAMILY, emit_account_events, record_history
-from ts_accounts.service_layer.errors import AccountsError, AuthenticationFailed, InvalidInput
+from ts_accounts.service_layer.errors import AccountsError, AuthenticationFailed, Conflict, InvalidInput
 from ts_accounts.service_layer.tokens import (
     CONFIRM_EMAIL, RESET_PASSWORD, consume_token, issue_token, new_reference,
 )
@@ -33,8 +37,8 @@ class AccessRefused(AccountsError):
     pass
 
 
-class Refused(AccountsError):
-    """The request is understood but the account's situation does not allow it."""
+class Refused(Conflict):
+    """The request is understood but the account's situation does not allow it (HTTP 409)."""
 
 
 @dataclass(frozen=True)
@@ -116,9 +120,11 @@ def profile(uow: UnitOfWork, account: Account, *, previous_login_at: datetime | 
 
 
 def _temporary_hash(account: Account | None) -> str | None:
-    """The temporary password that opens a first login: while the account is Notifié, or after a
-    reset of a used account; never during a pending activation (B4)."""
-    if account is None or account.state == AccountState.ACTIVATING.value:
+    """The temporary password that opens a first login: from the moment it is issued for a letter
+    or an email (even before the delivery report makes the account Notifié), or after a reset of
+    a used account; during a pending activation only a newer letter's (E1), never the one the
+    activation started with (B4)."""
+    if account is None or (account.state == AccountState.ACTIVATING.value and not renotified_during_activation(account)):
         return None
     return account.temporary_password_hash
 
@@ -213,7 +219,7 @@ def first_login(uow: UnitOfWork, box: SecretBox, *, login: str, temporary_passwo
                 client_address: str | None, now: datetime) -> Profile:
     keys = throttling.keys("family", login, client_address)
     throttling.check(uow.session, keys, now)
-    account = open_account_by_login(uow.session, login)
+    account = open_account_by_login(uow.session, login, for_change=True)
     _, temporary = _credentials_match(account, temporary_password)
     if account is None or not temporary:
         raise _fail(uow, keys, now, "Identifiant ou mot de passe provisoire incorrect.")
@@ -227,7 +233,12 @@ def first_login(uow: UnitOfWork, box: SecretBox, *, login: str, temporary_passwo
     address = _check_email(email, email_again, required=guardian and not already_used)
     throttling.record_success(uow.session, keys)
 
+    # The letter's delivery report is not back yet (Non notifié, or a newer letter than the one a
+    # pending activation started with): the letter did reach the family.
+    report_pending = account.state == AccountState.NOT_NOTIFIED.value or renotified_during_activation(account)
     apply_transition(account, Transition.FIRST_LOGIN)
+    if report_pending:
+        record_implied_notification(uow, account, now=now, actor=FAMILY)
     account.password_hash = hash_password(new_password)
     record_history(uow.session, [account.id], "first_login", now=now, actor=FAMILY)
     if guardian and not already_used:
@@ -262,7 +273,7 @@ def first_login(uow: UnitOfWork, box: SecretBox, *, login: str, temporary_passwo
 
 def confirm_email(uow: UnitOfWork, *, token: str, now: datetime) -> Profile:
     row = consume_token(uow.session, token, CONFIRM_EMAIL, now=now)
-    account = get_account(uow.session, row.account_id)
+    account = get_account(uow.session, row.account_id, for_change=True)
     if account.closed_at is not None:
         raise Refused("Ce compte a été fermé. Contactez l'établissement.")
     activating = account.state == AccountState.ACTIVATING.value
@@ -284,11 +295,12 @@ def send_confirmation_link(uow: UnitOfWork, box: SecretBox, account: Account, *,
                            email_again: str | None, now: datetime, actor: str) -> str:
     """Send the confirmation link of a pending activation again, to a corrected address if one is
     given (families, H3; staff, E2). The 7 days start again. Returns the address used."""
+    account = lock_account(uow.session, account.id)  # decided on its latest state (a report may have reset it)
     if account.state != AccountState.ACTIVATING.value or account.closed_at is not None:
         raise Refused("Ce compte n'attend pas de confirmation d'adresse électronique.")
     if email:
         account.email = _check_email(email, email_again, required=True)
-        account.version += 1
+        bump_version(account)
     token = issue_token(uow.session, account.id, CONFIRM_EMAIL, now=now, lifetime=CONFIRMATION_LINK_LIFETIME,
                         email=account.email)
     account.activation_started_at = now
@@ -302,7 +314,7 @@ def send_confirmation_link(uow: UnitOfWork, box: SecretBox, account: Account, *,
 def resend_confirmation(uow: UnitOfWork, box: SecretBox, *, account_id: str, email: str | None,
                         email_again: str | None, now: datetime) -> str:
     """H3: the family asks for the link again (maybe to a corrected address)."""
-    sent_to = send_confirmation_link(uow, box, get_account(uow.session, account_id), email=email,
+    sent_to = send_confirmation_link(uow, box, get_account(uow.session, account_id, for_change=True), email=email,
                                      email_again=email_again, now=now, actor=FAMILY)
     uow.commit()
     return sent_to
@@ -378,13 +390,13 @@ def forgot_password(uow: UnitOfWork, box: SecretBox, *, login: str, client_addre
 def reset_password(uow: UnitOfWork, *, token: str, login: str, new_password: str, new_password_again: str,
                    now: datetime) -> Profile:
     row = consume_token(uow.session, token, RESET_PASSWORD, now=now)
-    account = get_account(uow.session, row.account_id)
+    account = get_account(uow.session, row.account_id, for_change=True)
     if account.closed_at is not None or account.login != (login or "").strip().lower():
         raise InvalidInput("L'identifiant ne correspond pas à cette demande de nouveau mot de passe.")
     _check_new_password(new_password, new_password_again)
     account.password_hash = hash_password(new_password)
     account.temporary_password_hash = None
-    account.version += 1
+    bump_version(account)
     record_history(uow.session, [account.id], "password_reset", now=now, actor=FAMILY)
     uow.session.flush()
     emit_account_events(uow, "account.updated", [account.id])
@@ -395,8 +407,8 @@ def reset_password(uow: UnitOfWork, *, token: str, login: str, new_password: str
 
 # --- H6: my account ------------------------------------------------------------------------------
 
-def _signed_in_account(uow: UnitOfWork, account_id: str) -> Account:
-    account = get_account(uow.session, account_id)
+def _signed_in_account(uow: UnitOfWork, account_id: str, *, for_change: bool = True) -> Account:
+    account = get_account(uow.session, account_id, for_change=for_change)
     if account.closed_at is not None:
         raise Refused("Ce compte a été fermé.")
     return account
@@ -443,7 +455,7 @@ def merge_accounts(uow: UnitOfWork, *, account_id: str, other_login: str, other_
     """Hang another account's children off this one: the other letter's login + temporary
     password + that child's birth date, or another active account's login + password. The
     other account is closed; only the school can undo this (by creating a new account)."""
-    main = _signed_in_account(uow, account_id)
+    main = _signed_in_account(uow, account_id, for_change=False)
     if main.kind != AccountKind.GUARDIAN.value or main.state != AccountState.USED.value:
         raise Refused("Seul un compte responsable activé peut regrouper d'autres comptes.")
     keys = throttling.keys("merge", other_login, client_address)
@@ -462,6 +474,12 @@ def merge_accounts(uow: UnitOfWork, *, account_id: str, other_login: str, other_
     else:
         raise _fail(uow, keys, now, "Identifiant ou mot de passe du compte à regrouper incorrect.")
     throttling.record_success(uow.session, keys)
+    # Both rows locked in one order (two merges at once cannot wait for each other), then checked
+    # again on their latest state.
+    for locked_id in sorted((main.id, other.id)):
+        lock_account(uow.session, locked_id)
+    if main.closed_at is not None or other.closed_at is not None or main.state != AccountState.USED.value:
+        raise Refused("L'un des deux comptes vient d'être modifié ou fermé : rechargez la page et recommencez.")
 
     moved = active_links(uow.session, other.id)
     for link in moved:
@@ -470,8 +488,7 @@ def merge_accounts(uow: UnitOfWork, *, account_id: str, other_login: str, other_
                                     guardian_id=link.guardian_id, legal_rank=link.legal_rank,
                                     kept_from_previous_school=link.kept_from_previous_school, started_at=now))
     other.closed_at, other.closed_reason = now, "merged"
-    other.version += 1
-    main.version += 1
+    bump_versions(uow.session, [main.id, other.id])
     record_history(uow.session, [main.id], "merged", now=now, actor=FAMILY, detail={"absorbed": other.login})
     record_history(uow.session, [other.id], "merged_into", now=now, actor=FAMILY, detail={"into": main.login})
     uow.session.flush()
@@ -484,4 +501,4 @@ def merge_accounts(uow: UnitOfWork, *, account_id: str, other_login: str, other_
 
 
 def signed_in_profile(uow: UnitOfWork, account_id: str) -> Profile:
-    return profile(uow, _signed_in_account(uow, account_id))
+    return profile(uow, _signed_in_account(uow, account_id, for_change=False))

@@ -20,7 +20,7 @@ from ts_accounts.domain.lifecycle import AccountKind
 from ts_accounts.service_layer.accounts import issue_temporary_passwords, prepare_letters, record_notification
 from ts_accounts.service_layer.audit import Actor, record
 from ts_accounts.service_layer.continuity import pending_continuity, reset_refusal
-from ts_accounts.service_layer.directory import record_history, snapshots
+from ts_accounts.service_layer.directory import lock_account, record_history, snapshots
 from ts_accounts.service_layer.errors import InvalidInput, NotFound
 from ts_shared.crypto import SecretBox
 from ts_shared.unit_of_work import UnitOfWork
@@ -105,11 +105,12 @@ def request_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai:
         planned.append((student, guardian or None, account, channel))
 
     order.deliveries = len(planned)
-    accounts = {snapshot["account_id"]: snapshot for snapshot in snapshots(session, [a.id for _, _, a, _ in planned])}
     letters = prepare_letters(uow, [account for _, _, account, _ in planned], reset_password=reset_password, now=now,
                               actor=actor.login)
+    session.flush()
+    accounts = {snapshot["account_id"]: snapshot for snapshot in snapshots(session, [a.id for _, _, a, _ in planned])}
     for (student, guardian, account, channel), (decision, password) in zip(planned, letters):
-        snapshot = dict(accounts[account.id], version=account.version)
+        snapshot = accounts[account.id]
         recipient = ({"civility": guardian.civility, "last_name": guardian.last_name, "first_name": guardian.first_name,
                       "email": guardian.email if channel == "email" else None,
                       "address": {"lines": list(guardian.address_lines), "postal_code": guardian.postal_code,
@@ -140,8 +141,10 @@ def request_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai:
 
 
 def record_delivery(uow: UnitOfWork, *, account_id: str, channel: str, delivered_at: datetime, batch_id: str) -> None:
-    """notification.delivered: the family got it — Notifié, with the date and mode (B4)."""
-    account = uow.session.get(Account, account_id)
+    """notification.delivered: the family got it — Notifié, with the date and mode (B4). The
+    report may come after later changes (a first login with that letter, a closing): it is
+    applied to the account as it now is and never refused (see record_notification)."""
+    account = lock_account(uow.session, account_id)
     if account is None or account.closed_at is not None:
         return  # closed meanwhile (expired, replaced): nothing to mark
     record_notification(uow, account_id, channel, at=delivered_at, actor="notificateur")

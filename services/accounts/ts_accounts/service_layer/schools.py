@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from ts_accounts.adapters.orm import (
     Academy, AcademyService, Account, AccountLink, School, SchoolEmail, SchoolService, StaffAssignment, StaffUser,
@@ -14,6 +14,7 @@ from ts_accounts.adapters.orm import (
 )
 from ts_accounts.domain.logins import LoginFormat
 from ts_accounts.domain.schools import InvalidUai, normalise_uai
+from ts_accounts.service_layer.directory import lock_school
 from ts_accounts.service_layer.errors import AlreadyExists, InvalidInput, NotFound
 from ts_shared.db import utcnow
 from ts_shared.unit_of_work import UnitOfWork
@@ -100,9 +101,14 @@ def settings_payload(session, school: School) -> dict:
 
 
 def announce_settings(uow: UnitOfWork, school: School) -> None:
-    """After a change of anything the portal or letters show: a new version, and the event."""
-    school.settings_version += 1
-    uow.session.flush()
+    """After a change of anything the portal or letters show: the next version, given by the
+    database (`settings_version + 1`: the UPDATE waits for another transaction changing the
+    school), and the event built from the school as it now is — whether or not this transaction
+    loaded it with lock_school (see directory)."""
+    uow.session.execute(update(School).where(School.uai == school.uai)
+                        .values(settings_version=School.settings_version + 1)
+                        .execution_options(synchronize_session=False))
+    uow.session.refresh(school)
     uow.emit("school.settings_changed", settings_payload(uow.session, school), school_uai=school.uai)
 
 
@@ -128,8 +134,9 @@ def add_school(uow: UnitOfWork, *, uai: str, name: str, academy_code: str, city:
     return school
 
 
-def get_school(uow: UnitOfWork, uai: str) -> School:
-    school = uow.session.get(School, uai)
+def get_school(uow: UnitOfWork, uai: str, *, for_change: bool = False) -> School:
+    """The school (NotFound otherwise); `for_change`: locked and read afresh (lock_school)."""
+    school = lock_school(uow.session, uai) if for_change else uow.session.get(School, uai)
     if school is None:
         raise NotFound(f"L'établissement {uai} n'existe pas.")
     return school
@@ -144,7 +151,7 @@ def list_schools(uow: UnitOfWork, academy_code: str | None = None) -> list[Schoo
 
 def activate_services(uow: UnitOfWork, uai: str, *, now: datetime | None = None) -> School:
     """C1: once per school; mandatory services are open from then on."""
-    school = get_school(uow, uai)
+    school = get_school(uow, uai, for_change=True)
     if school.services_activated_at is None:
         school.services_activated_at = now or utcnow()
         announce_settings(uow, school)
@@ -174,7 +181,9 @@ def set_academy_name(uow: UnitOfWork, academy_code: str, name: str) -> Academy:
         raise InvalidInput("Le nom de l'académie est obligatoire (200 caractères au plus), par exemple Nancy-Metz.")
     if academy.name != name:
         academy.name = name
-        for school in uow.session.scalars(select(School).where(School.academy_code == academy.code)):
+        # In one order: each announce locks its school until commit (see announce_settings).
+        for school in uow.session.scalars(select(School).where(School.academy_code == academy.code)
+                                          .order_by(School.uai)):
             announce_settings(uow, school)
     return academy
 

@@ -86,7 +86,7 @@ def set_services(uow: UnitOfWork, actor: Actor, uai: str, wanted: Mapping[str, b
     nothing changes — if it asks to close a mandatory service, to open a service whose SIECLE
     module the school lacks, or names a service the academy does not offer. Closing keeps the
     service's settings (the row stays, closed)."""
-    school = get_school(uow, uai)
+    school = get_school(uow, uai, for_change=True)
     choices = {choice.code: choice for choice in service_choices(uow, uai)}
     for code, want_open in wanted.items():
         choice = choices.get(code)

@@ -193,7 +193,7 @@ def set_welcome_message(uow: UnitOfWork, actor: Actor, uai: str, raw_html: str |
     if len(preview.html) > WELCOME_MAX_HTML:
         raise SettingsRejected({"message": "Le message d'accueil comporte trop de mise en forme ou de liens : "
                                            "simplifiez-le puis validez à nouveau."})
-    school = get_school(uow, uai)
+    school = get_school(uow, uai, for_change=True)
     before = {"welcome_message_html": school.welcome_message_html or ""}
     school.welcome_message_html = preview.html
     change = _apply(uow, school, before, {"welcome_message_html": preview.html})
@@ -229,7 +229,7 @@ def set_ent_and_letter(uow: UnitOfWork, actor: Actor, uai: str, *, letter_type: 
     stored (it is neither shown nor sent while that type is chosen)."""
     if letter_type not in LETTER_TYPES:
         raise SettingsRejected({"letter_type": "Choisissez le type de courrier."})
-    school = get_school(uow, uai)
+    school = get_school(uow, uai, for_change=True)
     before = {"letter_type": school.letter_type, "ent_url": school.ent_url}
     ent_url = school.ent_url
     if letter_type in ENT_LETTER_TYPES:
@@ -275,7 +275,7 @@ def set_contact_link(uow: UnitOfWork, actor: Actor, uai: str, *, active: bool,
                      email_id: int | None) -> SettingsChange:
     """D4: the portal's contact link, active or not, and the school address it sends to (one of
     the school's configured addresses). Impossible while the school has none."""
-    school = get_school(uow, uai)
+    school = get_school(uow, uai, for_change=True)
     emails = school_emails(uow, uai)
     if not emails:
         raise SettingsRejected({"contact_active": NO_SCHOOL_EMAIL})
@@ -338,7 +338,7 @@ def add_useful_link(uow: UnitOfWork, actor: Actor, uai: str, *, label: str | Non
                     url: str | None) -> UsefulLink:
     """D5: a new link, shown after the existing ones."""
     label, url = _checked_link(label, url)
-    school = get_school(uow, uai)
+    school = get_school(uow, uai, for_change=True)
     link = UsefulLink(school_uai=uai, label=label, url=url)
     uow.session.add(link)
     uow.session.flush()
@@ -356,7 +356,7 @@ def update_useful_link(uow: UnitOfWork, actor: Actor, uai: str, link_id: int, *,
     label, url = _checked_link(label, url)
     before = {"label": link.label, "url": link.url}
     link.label, link.url = label, url
-    change = _apply(uow, get_school(uow, uai), before, {"label": label, "url": url})
+    change = _apply(uow, get_school(uow, uai, for_change=True), before, {"label": label, "url": url})
     if change.changed:
         record(uow.session, actor, school_uai=uai, action="settings.useful_link_changed",
                summary=f"Lien utile modifié : « {label} » ({url})", target=f"lien utile {link_id}",
@@ -368,7 +368,7 @@ def delete_useful_link(uow: UnitOfWork, actor: Actor, uai: str, link_id: int) ->
     link = useful_link(uow, uai, link_id)
     uow.session.delete(link)
     uow.session.flush()
-    announce_settings(uow, get_school(uow, uai))
+    announce_settings(uow, get_school(uow, uai, for_change=True))
     record(uow.session, actor, school_uai=uai, action="settings.useful_link_deleted",
            summary=f"Lien utile supprimé : « {link.label} » ({link.url})", target=f"lien utile {link_id}",
            detail={"label": link.label, "url": link.url})

@@ -16,12 +16,14 @@ from ts_accounts.adapters.orm import (
 )
 from ts_accounts.domain.contacts import is_valid_email
 from ts_accounts.domain.lifecycle import AccountKind
-from ts_accounts.service_layer.accounts import active_links, couple_accounts
+from ts_accounts.service_layer.accounts import active_links, bump_version, couple_accounts
 from ts_accounts.service_layer.audit import Actor, record
 from ts_accounts.service_layer.continuity import (
     ResetRefused, pending_continuity, pending_students, refuse_new_account_while_pending, reset_refusal,
 )
-from ts_accounts.service_layer.directory import NewCouple, create_accounts, emit_account_events, record_history
+from ts_accounts.service_layer.directory import (
+    NewCouple, create_accounts, emit_account_events, lock_account, record_history,
+)
 from ts_accounts.service_layer.errors import InvalidInput, NotFound
 from ts_accounts.service_layer.identity import request_family_email
 from ts_shared.unit_of_work import UnitOfWork
@@ -205,6 +207,8 @@ def create_new_account(uow: UnitOfWork, actor: Actor, detail: CoupleDetail, *, u
     serving it; closed if it serves nobody else (a merged account keeps its other children)."""
     session = uow.session
     old, link = detail.account, detail.link
+    if old is not None:
+        lock_account(session, old.id)  # decided on its latest state (see directory)
     # B8: no second account for a family whose continuity is pending, and no replacing of a
     # continued account before the family has signed in there (it would hand it to the school).
     if old is None:
@@ -224,7 +228,7 @@ def create_new_account(uow: UnitOfWork, actor: Actor, detail: CoupleDetail, *, u
     new = session.get(Account, new_id)
     if old is not None:
         still_serving = active_links(session, old.id)
-        old.version += 1
+        bump_version(old)
         if not still_serving:
             old.closed_at, old.closed_reason = now, "replaced"
             record_history(session, [old.id], "deleted", now=now, actor=actor.login,

@@ -10,7 +10,7 @@ from flask import Blueprint, jsonify, request
 from marshmallow import Schema, ValidationError, fields, validate
 
 from ts_accounts.service_layer import identity
-from ts_accounts.service_layer.errors import AccountsError, AuthenticationFailed, InvalidInput, NotFound
+from ts_accounts.service_layer.errors import AccountsError, AuthenticationFailed, Conflict, InvalidInput, NotFound
 from ts_accounts.service_layer.throttling import Throttled
 from ts_accounts.service_layer.tokens import InvalidLink
 from ts_shared.crypto import SecretBox
@@ -94,8 +94,8 @@ class ProfileBody(Schema):
 
 
 _STATUS = [
-    (Throttled, 429), (identity.AccessRefused, 403), (identity.Refused, 409), (AuthenticationFailed, 401),
-    (InvalidLink, 410), (NotFound, 404), (InvalidInput, 400), (AccountsError, 400),
+    (Throttled, 429), (identity.AccessRefused, 403), (identity.Refused, 409), (Conflict, 409),
+    (AuthenticationFailed, 401), (InvalidLink, 410), (NotFound, 404), (InvalidInput, 400), (AccountsError, 400),
 ]
 
 

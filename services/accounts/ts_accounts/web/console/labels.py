@@ -7,6 +7,7 @@ EVENT_LABELS = {
     "notification_failed": "Échec de la notification",
     "class_list_printed": "Mot de passe provisoire réattribué (liste de classe)",
     "notified": "Notifié",
+    "notified_by_first_login": "Notifié (première connexion avant le compte rendu d'envoi)",
     "first_login": "Première connexion",
     "email_confirmed": "Adresse électronique confirmée",
     "confirmation_resent": "Courriel d'activation renvoyé",
