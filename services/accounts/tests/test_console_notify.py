@@ -215,8 +215,9 @@ def test_a_refusal_that_no_console_view_catches_is_a_french_error_page_never_a_s
     def refused(*args, **kwargs):
         raise TransitionRefused("La notification n'est pas possible : ce compte est « En cours d'activation ».")
 
-    monkeypatch.setattr(console_support, "set_access_refused", refused)
+    monkeypatch.setattr(console_support, "change_access", refused)
     page = client.get("/admin/guardians/1001/9001")
     response = client.post("/admin/guardians/1001/9001/-/access", data={"csrf_token": csrf(page.text), "refuse": "1"})
     assert response.status_code == 409
     assert "La notification n&#39;est pas possible : ce compte est « En cours d&#39;activation »." in response.text
+
