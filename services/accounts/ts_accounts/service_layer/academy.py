@@ -1,10 +1,10 @@
 """Use cases of academy administrators: the schools (identity block, SIECLE modules, heads) and
 each academy's catalogue (services offered to its schools (C2), ENT addresses (D2), TIPI reference
-list (C4)). Every change is audited (J2); a change of what a school's portal shows is announced
-(school.settings_changed) for each school concerned.
+list (C4)). Every change is audited (J2) and committed; a change of what a school's portal shows is
+announced (school.settings_changed) for each school concerned.
 
-Academy administrators have no academy of their own yet (StaffUser has no academy column): they
-act at national level, on every academy."""
+An administrator acts on the academy they manage (academy_scope); a national administrator, and
+ops, on every academy."""
 from __future__ import annotations
 
 import re
