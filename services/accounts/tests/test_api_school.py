@@ -614,6 +614,20 @@ def test_school_addresses_and_heads_are_managed_through_the_api(admin, platform)
                                                                 "head.appointed"]
 
 
+def test_a_refusal_of_a_use_case_names_the_fields_at_fault(admin, head):
+    body = refused(admin.post("/api/v1/academy/schools", {"uai": UAI, "name": "Collège Victor Hugo",
+                                                          "academy_code": "NCY"}), 409)
+    assert body["fields"] == {"uai": f"L'établissement {UAI} existe déjà."} and body["error"] == body["fields"]["uai"]
+    body = refused(admin.post(f"/api/v1/academy/schools/{OTHER_UAI}/head", {
+        "login": "nouveau.chef", "display_name": "M. Nouveau", "initial_password": "court"}), 400)
+    assert list(body["fields"]) == ["initial_password"]
+    body = refused(head.put("/api/v1/services/payment", {"tipi_client_number": "999999", "minimum_amount": "-1",
+                                                         "contact_email": "intendance@college"}), 400)
+    assert set(body["fields"]) == {"minimum_amount", "contact_email", "tipi_client_number"}
+    # An error that belongs to no field has none.
+    assert "fields" not in refused(admin.put("/api/v1/academy/services/NCY/lsl/flags", {"enabled": False}), 400)
+
+
 def test_an_academy_catalogue_is_read_and_changed_through_the_api(admin, platform):
     catalogue = admin.get("/api/v1/academy/services?academy=ncy").json
     assert catalogue["academy"]["code"] == "NCY" and catalogue["schools"] == 2

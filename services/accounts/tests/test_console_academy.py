@@ -410,6 +410,43 @@ def test_an_academy_service_with_a_bad_field_is_refused(platform, admin, fields,
     assert [s for s in query(platform, select(AcademyService)) if s.scope == "academic"] == []
 
 
+SCHOOL_PAGE = f"/admin/academy/schools/{SECOND_UAI}"
+
+
+def field_errors(response, field_id: str) -> list[str]:
+    """The messages the page shows under one field of a form."""
+    block = re.search(rf'<div id="{field_id}-errors">(.*?)</div>', text(response), re.DOTALL)
+    return re.findall(r'<p class="fr-error-text">([^<]*)</p>', block.group(1)) if block else []
+
+
+@pytest.mark.parametrize("page,path,fields,field_id,message", [
+    ("/admin/academy/schools", "/admin/academy/schools",
+     {"uai": UAI, "name": "Collège Victor Hugo", "academy_code": "NCY"}, "uai", f"L'établissement {UAI} existe déjà."),
+    (SERVICES, f"{SERVICES}/NCY/academic", {"service_label": "Vie scolaire", "service_url": "https://x.example.org/"},
+     "service_label", "L'académie propose déjà un téléservice « Vie scolaire »."),
+    (SERVICES, f"{SERVICES}/NCY/academic", {"service_label": "S1", "service_url": "ftp://x.example.org/"},
+     "service_url", "L'adresse du téléservice doit être une adresse web complète, par exemple "
+                    "https://www.ac-nancy-metz.fr/."),
+    (SERVICES, f"{SERVICES}/NCY/ent", {"ent_label": "Mon ENT", "ent_url": "ent.example.org"}, "ent_url",
+     "L'adresse de l'ENT doit être une adresse web complète, par exemple https://www.ac-nancy-metz.fr/."),
+    (SERVICES, f"{SERVICES}/NCY/tipi", {"tipi_number": "12-34", "tipi_holder": "Agence"}, "tipi_number",
+     "Le numéro client TIPI se compose de chiffres (et de lettres), 20 caractères au plus."),
+    (SCHOOL_PAGE, f"{SCHOOL_PAGE}/head", {"head_login": "inconnu.chef", "head_display_name": "M. X",
+                                          "head_password": "court"},
+     "head_password", "Le mot de passe doit comporter au moins 10 caractères."),
+    (SCHOOL_PAGE, f"{SCHOOL_PAGE}/head", {"head_login": "inconnu.chef", "head_password": "un long secret"},
+     "head_display_name", "Ce personnel n'a pas encore de compte : indiquez son nom et un mot de passe initial."),
+    (SCHOOL_PAGE, f"{SCHOOL_PAGE}/head", {"head_login": "Pas Valide", "head_display_name": "M. X",
+                                          "head_password": "un long secret"},
+     "head_login", "Identifiant invalide : lettres minuscules, chiffres, « . », « - » ou « _ » (2 à 100)."),
+])
+def test_a_refusal_of_the_academy_use_cases_is_shown_under_the_field_at_fault(admin, page, path, fields, field_id,
+                                                                              message):
+    response = post_form(admin, path, fields, page=page)
+    assert response.status_code == 400
+    assert message in field_errors(response, field_id)
+
+
 def test_ent_links_are_added_and_removed(platform, admin):
     bad = post_form(admin, f"{SERVICES}/NCY/ent", {"ent_label": "Mon ENT", "ent_url": "ent.example.org"}, page=SERVICES)
     assert bad.status_code == 400 and "doit être une adresse web complète" in text(bad)

@@ -46,19 +46,19 @@ VALID_BODIES = {
     "support.notify": {"mode": "paper"},
     "support.resend_activation": {},
     "support.write": {"subject": "Objet", "body": "Message"},
-    "console_academy.schools": {"uai": "0880001Y", "name": "Nouveau collège", "academy_code": "NCY", "city": "Épinal"},
-    "console_academy.school": {"name": "Collège renommé", "postal_code": "54000", "city": "Nancy"},
-    "console_academy.add_email": {"address": "secretariat@example.org"},
-    "console_academy.remove_email": {},
-    "console_academy.head": {"login": "chef.b", "display_name": "Chef", "initial_password": PASSWORD},
-    "console_academy.service_flags": {"enabled": "y"},
-    "console_academy.add_academic_service": {"code": "ent2", "label": "Service", "url": "https://example.org"},
-    "console_academy.edit_academic_service": {"label": "Service", "url": "https://example.org"},
-    "console_academy.delete_academic_service": {"confirm": "y"},
-    "console_academy.add_ent_link": {"label": "ENT", "url": "https://ent.example.org"},
-    "console_academy.remove_ent_link": {},
-    "console_academy.add_tipi_client": {"number": "123456", "holder": "Agence comptable"},
-    "console_academy.remove_tipi_client": {},
+    "academy_schools.schools": {"uai": "0880001Y", "name": "Nouveau collège", "academy_code": "NCY", "city": "Épinal"},
+    "academy_schools.school": {"name": "Collège renommé", "postal_code": "54000", "city": "Nancy"},
+    "academy_schools.add_email": {"address": "secretariat@example.org"},
+    "academy_schools.remove_email": {},
+    "academy_schools.head": {"login": "chef.b", "display_name": "Chef", "initial_password": PASSWORD},
+    "academy_catalogue.service_flags": {"enabled": "y"},
+    "academy_catalogue.add_academic_service": {"code": "ent2", "label": "Service", "url": "https://example.org"},
+    "academy_catalogue.edit_academic_service": {"label": "Service", "url": "https://example.org"},
+    "academy_catalogue.delete_academic_service": {"confirm": "y"},
+    "academy_catalogue.add_ent_link": {"label": "ENT", "url": "https://ent.example.org"},
+    "academy_catalogue.remove_ent_link": {},
+    "academy_catalogue.add_tipi_client": {"number": "123456", "holder": "Agence comptable"},
+    "academy_catalogue.remove_tipi_client": {},
     "establishment.revoke": {},
     "settings.delete_link": {},
     "settings.edit_link": {"label": "Lien", "url": "https://example.org"},
@@ -99,11 +99,11 @@ VALID_BODIES = {
     "api_academy.remove_ent_link": {},
     "api_academy.add_tipi_client": {"number": "123456", "holder": "Agence comptable"},
     "api_academy.remove_tipi_client": {},
-    "console_academy.confirm_continuity": {},
-    "console_academy.refuse_continuity": {},
+    "academy_continuity.confirm_continuity": {},
+    "academy_continuity.refuse_continuity": {},
     "api_academy.confirm_continuity": {},
     "api_academy.refuse_continuity": {},
-    "console_academy.authorise_reset": {"account_login": "lea.dupont"},
+    "academy_continuity.authorise_reset": {"account_login": "lea.dupont"},
     "api_academy.authorise_reset": {"login": "lea.dupont"},
 }
 
@@ -283,7 +283,7 @@ def test_an_administrator_of_another_academy_neither_sees_nor_changes_this_acade
         response = call(client, method, url_for_rule(rule, values), token=token, body=body)
         text = response.get_data(as_text=True)
         assert "Collège B" not in text and "Agence B" not in text, f"{method} {rule.rule} shows academy NCY"
-        if is_resource(rule) or rule.endpoint in ("console_academy.schools", "api_academy.add_school"):
+        if is_resource(rule) or rule.endpoint in ("academy_schools.schools", "api_academy.add_school"):
             expected = (404,) if is_resource(rule) else (200, 201, 400) if method == "GET" else (400,)
             assert response.status_code in expected, f"{method} {rule.rule}: {response.status_code} {text[:300]}"
             checked += 1

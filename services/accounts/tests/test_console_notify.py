@@ -12,7 +12,7 @@ from werkzeug.test import Client
 
 from support.settings import settings_for
 from support.siecle_files import ADDRESSES, LINKS, PEOPLE, STUDENTS, UAI, guardians_file, students_file
-from ts_accounts.adapters.orm import Account, AccountEvent, AuditEntry
+from ts_accounts.adapters.orm import Account, AccountEvent, AuditEntry, StaffUser
 from ts_accounts.adapters.passwords import verify_password
 from ts_accounts.adapters.siecle import inspect_export
 from ts_accounts.consumers import notification_delivered, notification_failed
@@ -215,8 +215,38 @@ def test_a_refusal_that_no_console_view_catches_is_a_french_error_page_never_a_s
     def refused(*args, **kwargs):
         raise TransitionRefused("La notification n'est pas possible : ce compte est « En cours d'activation ».")
 
-    monkeypatch.setattr(console_support, "set_access_refused", refused)
+    monkeypatch.setattr(console_support, "change_access", refused)
     page = client.get("/admin/guardians/1001/9001")
     response = client.post("/admin/guardians/1001/9001/-/access", data={"csrf_token": csrf(page.text), "refuse": "1"})
     assert response.status_code == 409
     assert "La notification n&#39;est pas possible : ce compte est « En cours d&#39;activation »." in response.text
+
+
+# --- an email typed in a console form is checked by the project's rule (no email_validator) -----
+
+def test_delegating_with_an_email_address_saves_it_and_a_malformed_one_gets_a_french_error(platform, client):
+    def delegate(login, email):
+        page = client.get("/admin/delegations")
+        return client.post("/admin/delegations", data={
+            "csrf_token": csrf(page.text), "login": login, "display_name": "M. Paul Petit", "email": email,
+            "initial_password": "un mot de passe initial", "rights": ["statistics"]})
+
+    malformed = delegate("adjoint.petit", "paul.petit@college")
+    assert malformed.status_code == 200 and "Saisissez une adresse électronique valide" in malformed.text
+    saved = delegate("adjoint.petit", "paul.petit@college.fr")
+    assert saved.status_code == 302
+    with platform.runtime("accounts").uow() as uow:
+        staff = uow.session.scalar(select(StaffUser).where(StaffUser.login == "adjoint.petit"))
+        assert staff.email == "paul.petit@college.fr"
+
+
+@pytest.mark.parametrize("email,message", [
+    ("helene.dupont@example.org", "Ce compte n&#39;attend pas de confirmation d&#39;adresse électronique."),
+    ("helene.dupont@example", "Adresse électronique invalide."),
+])
+def test_resending_the_activation_email_to_a_corrected_address_answers_in_french(client, email, message):
+    page = client.get("/admin/guardians/1001/9001")
+    response = client.post("/admin/guardians/1001/9001/-/resend-activation",
+                           data={"csrf_token": csrf(page.text), "email": email, "email_again": email})
+    assert response.status_code == 302
+    assert message in client.get(response.headers["Location"]).text

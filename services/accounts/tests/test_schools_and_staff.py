@@ -1,6 +1,8 @@
 """Schools and staff users of the accounts service (domain rules and use cases)."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -23,6 +25,7 @@ from ts_accounts.service_layer.schools import (
 from ts_accounts.service_layer.services import set_services
 from ts_accounts.service_layer.staff import appoint_head, create_staff, sign_in_staff
 from ts_accounts.spec import SERVICE
+from ts_shared.messaging.envelope import parse_event
 from ts_shared.messaging.events import SchoolSettingsChangedSchema
 from ts_shared.runtime.cli import cli
 from ts_shared.service import ServiceRuntime
@@ -34,6 +37,14 @@ def accounts(tmp_path):
     runtime.migrate()
     yield runtime
     runtime.dispose()
+
+
+def last_event(runtime: ServiceRuntime):
+    """The last event committed to the outbox."""
+    outbox = runtime.spec.tables.outbox
+    with runtime.engine.connect() as connection:
+        envelope = connection.execute(select(outbox.c.envelope).order_by(outbox.c.id.desc()).limit(1)).scalar_one()
+    return parse_event(json.loads(envelope))
 
 
 @pytest.mark.parametrize("value,expected", [("0541234x", "0541234X"), (" 0573321A ", "0573321A")])
@@ -67,10 +78,8 @@ def test_the_settings_tell_the_letters_the_academy_name_the_city_the_head_and_th
         create_staff(uow, login="ancien.chef", display_name="M. Jean Dupont", password="x" * 12, head_of="0541234X")
         appoint_head(uow, Actor("test"), uai="0541234X", login="chef.nouveau", display_name="Mme Claire Martin",
                      initial_password="y" * 12)
-        set_academy_name(uow, "ncy", "  Nancy-Metz ")
-        last = uow.pending_events[-1]
-        uow.commit()
-    payload = SchoolSettingsChangedSchema().load(last.payload)
+        set_academy_name(uow, "ncy", "  Nancy-Metz ")  # a use case: it commits
+    payload = SchoolSettingsChangedSchema().load(last_event(accounts).payload)
     assert payload["academy_name"] == "Nancy-Metz" and payload["city"] == "Nancy"
     assert payload["head_name"] == "Mme Claire Martin"  # the head appointed last signs
     assert payload["service_labels"][code] == "Réservation de repas"

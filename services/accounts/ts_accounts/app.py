@@ -34,7 +34,8 @@ def create_app(settings: Settings | None = None, runtime: ServiceRuntime | None 
     register_error_handlers(app)  # flask-smorest replaced them with its own
     # A use case's refusal that no view caught (e.g. a step the account's state no longer allows,
     # because an event changed it meanwhile) is its French message and status, never a 500.
-    app.register_error_handler(AccountsError, lambda error: error_response(http_status(error), str(error)))
+    app.register_error_handler(AccountsError, lambda error: error_response(http_status(error), str(error),
+                                                                            fields=error.errors or None))
     app.register_blueprint(api_docs)
     app.register_blueprint(identity_api)
     app.context_processor(lambda: {"state_labels": [(state.value, label) for state, label in STATE_LABELS.items()]})

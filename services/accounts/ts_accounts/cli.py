@@ -6,20 +6,22 @@ from pathlib import Path
 
 import click
 
-from ts_accounts.adapters.csv_population import read_csv_population
-from ts_accounts.adapters.siecle import ImportFileError, inspect_export
+from ts_accounts.adapters.siecle import ImportFileError
 from ts_accounts.domain.lifecycle import STATE_LABELS, AccountState
 from ts_accounts.domain.population import ImportReport
 from ts_accounts.domain.schools import InvalidUai, normalise_uai
+from ts_accounts.service_layer import academy as academy_cases
+from ts_accounts.service_layer import imports
 from ts_accounts.service_layer import schools as school_cases
-from ts_accounts.service_layer.duplicates import guardian_duplicates
-from ts_accounts.service_layer.imports import (
-    DeparturesToConfirm, import_population, source_from_csv, source_from_exports,
-)
-from ts_accounts.service_layer.listing import CSV_HEADER, school_accounts
 from ts_accounts.service_layer import staff as staff_cases
+from ts_accounts.service_layer.audit import Actor
+from ts_accounts.service_layer.duplicates import guardian_duplicates
 from ts_accounts.service_layer.errors import AccountsError
+from ts_accounts.service_layer.listing import CSV_HEADER, school_accounts
+from ts_accounts.service_layer.population import DeparturesToConfirm
 from ts_shared.csv_export import SpreadsheetWriter
+
+OPS = Actor(login="tsctl")  # who acts, in the audit log, when ops run a command
 
 
 def _runtime(ctx: click.Context):
@@ -41,8 +43,7 @@ def school_add(ctx, uai, name, academy_code, city):
     """Add a school."""
     try:
         with _runtime(ctx).uow() as uow:
-            school = school_cases.add_school(uow, uai=uai, name=name, academy_code=academy_code, city=city)
-            uow.commit()
+            school = academy_cases.create_school(uow, OPS, uai=uai, name=name, academy_code=academy_code, city=city)
     except AccountsError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Établissement {school.uai} « {school.name} » ajouté (académie {school.academy_code}).")
@@ -78,10 +79,9 @@ def staff_create(ctx, login, display_name, email, head_of, academy_admin, academ
     """Create a staff user (e.g. the first academy administrator)."""
     try:
         with _runtime(ctx).uow() as uow:
-            staff = staff_cases.create_staff(uow, login=login, display_name=display_name, password=password,
-                                             email=email, academy_admin=academy_admin, academy_code=academy_code,
-                                             head_of=head_of.upper() if head_of else None)
-            uow.commit()
+            staff = staff_cases.register_staff(uow, login=login, display_name=display_name, password=password,
+                                               email=email, academy_admin=academy_admin, academy_code=academy_code,
+                                               head_of=head_of.upper() if head_of else None)
     except AccountsError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Personnel {staff.login} créé.")
@@ -98,7 +98,6 @@ def staff_set_password(ctx, login, password):
     try:
         with _runtime(ctx).uow() as uow:
             ended = staff_cases.set_staff_password(uow, login=login, password=password)
-            uow.commit()
     except AccountsError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Mot de passe de {login.strip().lower()} changé ; {ended} session(s) ouverte(s) fermée(s).")
@@ -125,7 +124,6 @@ def academy_set_login_format(ctx, academy_code, login_format):
     try:
         with _runtime(ctx).uow() as uow:
             academy = school_cases.set_login_format(uow, academy_code, login_format)
-            uow.commit()
     except AccountsError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Académie {academy.code} : nouveaux identifiants au format {academy.login_format}.")
@@ -140,7 +138,6 @@ def academy_set_name(ctx, academy_code, name):
     try:
         with _runtime(ctx).uow() as uow:
             academy = school_cases.set_academy_name(uow, academy_code, name)
-            uow.commit()
     except AccountsError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Académie {academy.code} : {academy.name}.")
@@ -167,12 +164,11 @@ def print_report(report: ImportReport) -> None:
             click.echo(f"    - {warning.source} — {warning.record} : {warning.reason}")
 
 
-def _run_import(ctx, uai: str, make_source, confirm_departures: bool) -> None:
+def _run_import(ctx, uai: str, file_format: str, paths: list[Path], confirm_departures: bool) -> None:
     try:
         with _runtime(ctx).uow() as uow:
-            report = import_population(uow, uai=uai, source=make_source(), actor="tsctl",
-                                       confirm_departures=confirm_departures)
-            uow.commit()
+            report = imports.import_files(uow, OPS, uai=uai, file_format=file_format, paths=paths,
+                                          confirm_departures=confirm_departures)
     except ImportFileError as error:
         for problem in error.problems:
             click.echo(f"Fichier rejeté — {problem}", err=True)
@@ -206,8 +202,7 @@ _confirm_departures = click.option(
 def import_siecle(ctx, uai, confirm_departures, files):
     """Import SIECLE BEE exports (each FILE an .xml or a .zip holding one; the kind of each is
     told by its root element). Exit status 1 if a file is rejected (then nothing is changed)."""
-    _run_import(ctx, uai, lambda: source_from_exports(uai, [inspect_export(path) for path in files]),
-                confirm_departures)
+    _run_import(ctx, uai, imports.SIECLE, list(files), confirm_departures)
 
 
 @import_group.command("csv")
@@ -217,7 +212,7 @@ def import_siecle(ctx, uai, confirm_departures, files):
 @click.pass_context
 def import_csv(ctx, uai, confirm_departures, file):
     """Import the CSV format of schools without SIECLE (docs/import-csv.md)."""
-    _run_import(ctx, uai, lambda: source_from_csv(file.name, read_csv_population(file)), confirm_departures)
+    _run_import(ctx, uai, imports.CSV, [file], confirm_departures)
 
 
 @click.command("duplicates")

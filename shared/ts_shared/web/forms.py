@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from flask_wtf import FlaskForm
 from wtforms import StringField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired, Length, ValidationError
+
+from ts_shared.emails import is_valid_email
 
 _DATE = re.compile(r"(\d{1,2})[/.\- ](\d{1,2})[/.\- ](\d{4})")
 
@@ -47,3 +50,19 @@ class FrenchDateField(StringField):
         if self.text:
             return self.text
         return self.data.strftime("%d/%m/%Y") if isinstance(self.data, date) else ""
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes something (confirm, delete, revoke…): only the CSRF token."""
+
+
+def valid_email(message: str = "Saisissez une adresse électronique valide, par exemple intendance@college.fr."):
+    """An email field's check: the project's one rule (ts_shared.emails), never WTForms' `Email()`
+    (it needs the email_validator package, and its message is English). An empty field passes:
+    pair it with `required` or `Optional`."""
+
+    def check(form, field):
+        if field.data and not is_valid_email(field.data):
+            raise ValidationError(message)
+
+    return check

@@ -2,21 +2,12 @@
 them; and whether two guardian records of two schools are the same person (B8)."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import phonenumbers
 
 from ts_accounts.domain.names import folded_name
-
-_EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[A-Za-z]{2,}$")
-
-
-def is_valid_email(value: str | None) -> bool:
-    """A usable address: something@domain.tld, no spaces (« jean.dupont@gmail » or
-    « dupont.gmail.com » are not). SIECLE keeps such addresses as typed: they are flagged to
-    staff and never used to send anything."""
-    return bool(value) and bool(_EMAIL.match(value.strip()))
+from ts_shared.emails import is_valid_email  # the one rule, shared with the console's forms
 
 
 def normalised_phone(value: str | None) -> str | None:

@@ -1,10 +1,10 @@
 """Use cases of academy administrators: the schools (identity block, SIECLE modules, heads) and
 each academy's catalogue (services offered to its schools (C2), ENT addresses (D2), TIPI reference
-list (C4)). Every change is audited (J2); a change of what a school's portal shows is announced
-(school.settings_changed) for each school concerned.
+list (C4)). Every change is audited (J2) and committed; a change of what a school's portal shows is
+announced (school.settings_changed) for each school concerned.
 
-Academy administrators have no academy of their own yet (StaffUser has no academy column): they
-act at national level, on every academy."""
+An administrator acts on the academy they manage (academy_scope); a national administrator, and
+ops, on every academy."""
 from __future__ import annotations
 
 import re
@@ -28,6 +28,7 @@ from ts_accounts.service_layer.schools import (
     NATIONAL_SERVICES, SIECLE_MODULES, add_school, announce_settings, open_service_codes,
 )
 from ts_accounts.service_layer.services import normalise_tipi_number
+from ts_shared.emails import MAX_EMAIL_LENGTH
 from ts_shared.unit_of_work import UnitOfWork
 
 MAX_ADDRESS_LINES = 4
@@ -38,22 +39,23 @@ _PHONE = re.compile(r"^[0-9+(). -]{6,40}$")
 NATIONALLY_MANDATORY = frozenset(code for code, _, mandatory, _ in NATIONAL_SERVICES if mandatory)
 
 
-def check_web_address(url: str | None, what: str = "L'adresse") -> str:
+def check_web_address(url: str | None, what: str = "L'adresse", *, field: str = "url") -> str:
     url = (url or "").strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or " " in url or len(url) > 500:
-        raise InvalidInput(f"{what} doit être une adresse web complète, par exemple https://www.ac-nancy-metz.fr/.")
+        raise InvalidInput(errors={field: f"{what} doit être une adresse web complète, par exemple "
+                                          "https://www.ac-nancy-metz.fr/."})
     return url
 
 
-def _text(value: str | None, what: str, max_length: int, *, required: bool = True) -> str | None:
+def _text(value: str | None, what: str, max_length: int, *, field: str, required: bool = True) -> str | None:
     value = " ".join((value or "").split())
     if not value:
         if required:
-            raise InvalidInput(f"{what} est obligatoire.")
+            raise InvalidInput(errors={field: f"{what} est obligatoire."})
         return None
     if len(value) > max_length:
-        raise InvalidInput(f"{what} ne doit pas dépasser {max_length} caractères.")
+        raise InvalidInput(errors={field: f"{what} ne doit pas dépasser {max_length} caractères."})
     return value
 
 
@@ -117,6 +119,7 @@ def create_school(uow: UnitOfWork, actor: Actor, *, uai: str, name: str, academy
     school = add_school(uow, uai=uai, name=name, academy_code=academy_code, city=city)
     record(uow.session, actor, school_uai=school.uai, action="school.added", target=school.uai,
            summary=f"Ajout de l'établissement {school.name} ({school.uai}), académie {school.academy_code}")
+    uow.commit()
     return school
 
 
@@ -140,22 +143,24 @@ def update_identity(uow: UnitOfWork, actor: Actor, uai: str, *, name: str, addre
     """The school's identity block (letters, portal contact page) and the SIECLE modules it uses
     (C2: some services need one). Returns the French names of what changed; announced if any."""
     school = school_in_scope(uow, actor, uai)
-    name = _text(name, "Le nom de l'établissement", 200)
+    name = _text(name, "Le nom de l'établissement", 200, field="name")
     lines = [line for line in (" ".join((line or "").split()) for line in address_lines) if line]
     if len(lines) > MAX_ADDRESS_LINES:
-        raise InvalidInput(f"L'adresse postale compte {MAX_ADDRESS_LINES} lignes au plus.")
+        raise InvalidInput(errors={"address_lines": f"L'adresse postale compte {MAX_ADDRESS_LINES} lignes au plus."})
     if any(len(line) > ADDRESS_LINE_MAX for line in lines):
-        raise InvalidInput(f"Chaque ligne de l'adresse compte {ADDRESS_LINE_MAX} caractères au plus.")
+        raise InvalidInput(errors={"address_lines": f"Chaque ligne de l'adresse compte {ADDRESS_LINE_MAX} caractères "
+                                                    "au plus."})
     postal_code = (postal_code or "").strip() or None
     if postal_code and not _POSTAL_CODE.match(postal_code):
-        raise InvalidInput("Le code postal se compose de 5 chiffres.")
-    city = _text(city, "La commune", 100, required=False)
+        raise InvalidInput(errors={"postal_code": "Le code postal se compose de 5 chiffres."})
+    city = _text(city, "La commune", 100, field="city", required=False)
     phone = " ".join((phone or "").split()) or None
     if phone and not _PHONE.match(phone):
-        raise InvalidInput("Le numéro de téléphone ne peut contenir que des chiffres, des espaces et « + . - ( ) ».")
+        raise InvalidInput(errors={"phone": "Le numéro de téléphone ne peut contenir que des chiffres, des espaces "
+                                            "et « + . - ( ) »."})
     unknown = set(siecle_modules) - set(SIECLE_MODULES)
     if unknown:
-        raise InvalidInput(f"Module SIECLE inconnu : {', '.join(sorted(unknown))}.")
+        raise InvalidInput(errors={"siecle_modules": f"Module SIECLE inconnu : {', '.join(sorted(unknown))}."})
     modules = [module for module in SIECLE_MODULES if module in siecle_modules]
     new = {"name": name, "address_lines": lines, "postal_code": postal_code, "city": city, "phone": phone,
            "siecle_modules": modules}
@@ -163,6 +168,7 @@ def update_identity(uow: UnitOfWork, actor: Actor, uai: str, *, name: str, addre
               "phone": "téléphone", "siecle_modules": "modules SIECLE"}
     changed = [key for key, value in new.items() if (getattr(school, key) or None) != (value or None)]
     if not changed:
+        uow.commit()
         return []
     before_modules = list(school.siecle_modules or [])
     for key in changed:
@@ -177,6 +183,7 @@ def update_identity(uow: UnitOfWork, actor: Actor, uai: str, *, name: str, addre
     record(uow.session, actor, school_uai=uai, action="school.identity_changed", target=uai, summary=summary,
            detail=detail)
     announce_settings(uow, school)
+    uow.commit()
     return [labels[key] for key in changed]
 
 
@@ -184,18 +191,20 @@ def add_school_email(uow: UnitOfWork, actor: Actor, uai: str, *, address: str, l
     """An address of the school (D4 offers them as the portal's contact address)."""
     school = school_in_scope(uow, actor, uai)
     address = (address or "").strip()
-    if not is_valid_email(address) or len(address) > 254:
-        raise InvalidInput("Saisissez une adresse électronique valide, par exemple ce.0541234x@ac-nancy-metz.fr.")
-    label = _text(label, "Le libellé", 100, required=False)
+    if not is_valid_email(address) or len(address) > MAX_EMAIL_LENGTH:
+        raise InvalidInput(errors={"address": "Saisissez une adresse électronique valide, par exemple "
+                                              "ce.0541234x@ac-nancy-metz.fr."})
+    label = _text(label, "Le libellé", 100, field="label", required=False)
     exists = uow.session.scalar(select(SchoolEmail).where(SchoolEmail.school_uai == uai,
                                                           func.lower(SchoolEmail.address) == address.lower()))
     if exists is not None:
-        raise AlreadyExists(f"L'adresse {address} est déjà enregistrée pour cet établissement.")
+        raise AlreadyExists(errors={"address": f"L'adresse {address} est déjà enregistrée pour cet établissement."})
     email = SchoolEmail(school_uai=uai, address=address, label=label)
     uow.session.add(email)
     record(uow.session, actor, school_uai=uai, action="school.email_added", target=address,
            summary=f"Ajout de l'adresse électronique {address}{f' ({label})' if label else ''} à {school.name}")
     announce_settings(uow, school)
+    uow.commit()
     return email
 
 
@@ -213,6 +222,7 @@ def remove_school_email(uow: UnitOfWork, actor: Actor, uai: str, email_id: int) 
                    + (" (c'était l'adresse du lien de contact)" if was_contact else ""))
     uow.session.flush()
     announce_settings(uow, school)
+    uow.commit()
     return email, was_contact
 
 
@@ -312,17 +322,18 @@ def set_service_flags(uow: UnitOfWork, actor: Actor, academy_code: str, code: st
         record(uow.session, actor, school_uai=None, action="academy.service_changed", target=f"{academy.code}/{code}",
                summary=" ; ".join(summaries), detail={"enabled": service.enabled, "mandatory": service.mandatory,
                                                        "schools_announced": announced})
+    uow.commit()
     return service
 
 
 def add_academic_service(uow: UnitOfWork, actor: Actor, academy_code: str, *, label: str, url: str) -> AcademyService:
     """An academy's own service (« Service académique »): closed in every school until opened."""
     academy = _academy(uow, actor, academy_code)
-    label = _text(label, "Le libellé du téléservice", 200)
+    label = _text(label, "Le libellé du téléservice", 200, field="label")
     url = check_web_address(url, "L'adresse du téléservice")
     services = list(uow.session.scalars(select(AcademyService).where(AcademyService.academy_code == academy.code)))
     if any(s.label.lower() == label.lower() for s in services):
-        raise AlreadyExists(f"L'académie propose déjà un téléservice « {label} ».")
+        raise AlreadyExists(errors={"label": f"L'académie propose déjà un téléservice « {label} »."})
     numbers = [int(s.code.removeprefix(ACADEMIC_PREFIX)) for s in services
                if s.code.startswith(ACADEMIC_PREFIX) and s.code.removeprefix(ACADEMIC_PREFIX).isdigit()]
     code = f"{ACADEMIC_PREFIX}{max(numbers, default=0) + 1}"
@@ -332,7 +343,7 @@ def add_academic_service(uow: UnitOfWork, actor: Actor, academy_code: str, *, la
     uow.session.add(service)
     record(uow.session, actor, school_uai=None, action="academy.service_added", target=f"{academy.code}/{code}",
            summary=f"Ajout du téléservice académique « {label} » ({url}) à l'académie {academy.code}")
-    uow.session.flush()
+    uow.commit()
     return service
 
 
@@ -348,13 +359,14 @@ def update_academic_service(uow: UnitOfWork, actor: Actor, academy_code: str, co
                             url: str) -> AcademyService:
     academy = _academy(uow, actor, academy_code)
     service = _academic(uow, academy.code, code)
-    label = _text(label, "Le libellé du téléservice", 200)
+    label = _text(label, "Le libellé du téléservice", 200, field="label")
     url = check_web_address(url, "L'adresse du téléservice")
     if uow.session.scalar(select(AcademyService).where(AcademyService.academy_code == academy.code,
                                                        AcademyService.code != code,
                                                        func.lower(AcademyService.label) == label.lower())):
-        raise AlreadyExists(f"L'académie propose déjà un téléservice « {label} ».")
+        raise AlreadyExists(errors={"label": f"L'académie propose déjà un téléservice « {label} »."})
     if (service.label, service.url) == (label, url):
+        uow.commit()
         return service
     before = f"« {service.label} » ({service.url})"
     service.label, service.url = label, url
@@ -364,6 +376,7 @@ def update_academic_service(uow: UnitOfWork, actor: Actor, academy_code: str, co
     _announce_changed_schools(uow, academy.code, _open_services_of(uow.session, academy.code), also=opened)
     record(uow.session, actor, school_uai=None, action="academy.service_changed", target=f"{academy.code}/{code}",
            summary=f"Modification du téléservice académique {before} : « {label} » ({url})")
+    uow.commit()
     return service
 
 
@@ -380,22 +393,23 @@ def delete_academic_service(uow: UnitOfWork, actor: Actor, academy_code: str, co
     record(uow.session, actor, school_uai=None, action="academy.service_deleted", target=f"{academy.code}/{code}",
            summary=f"Suppression du téléservice académique « {service.label} » de l'académie {academy.code}",
            detail={"schools_announced": announced})
+    uow.commit()
     return service
 
 
 def add_ent_link(uow: UnitOfWork, actor: Actor, academy_code: str, *, label: str, url: str) -> AcademyEntLink:
     """D2: an ENT address the academy's schools can choose."""
     academy = _academy(uow, actor, academy_code)
-    label = _text(label, "Le libellé de l'ENT", 200)
+    label = _text(label, "Le libellé de l'ENT", 200, field="label")
     url = check_web_address(url, "L'adresse de l'ENT")
     if uow.session.scalar(select(AcademyEntLink).where(AcademyEntLink.academy_code == academy.code,
                                                        AcademyEntLink.url == url)):
-        raise AlreadyExists(f"L'adresse {url} est déjà dans la liste des ENT de l'académie.")
+        raise AlreadyExists(errors={"url": f"L'adresse {url} est déjà dans la liste des ENT de l'académie."})
     link = AcademyEntLink(academy_code=academy.code, label=label, url=url)
     uow.session.add(link)
     record(uow.session, actor, school_uai=None, action="academy.ent_link_added", target=academy.code,
            summary=f"Ajout de l'ENT « {label} » ({url}) à la liste de l'académie {academy.code}")
-    uow.session.flush()
+    uow.commit()
     return link
 
 
@@ -408,23 +422,28 @@ def remove_ent_link(uow: UnitOfWork, actor: Actor, academy_code: str, link_id: i
     uow.session.delete(link)
     record(uow.session, actor, school_uai=None, action="academy.ent_link_removed", target=academy.code,
            summary=f"Retrait de l'ENT « {link.label} » ({link.url}) de la liste de l'académie {academy.code}")
+    uow.commit()
     return link
 
 
 def add_tipi_client(uow: UnitOfWork, actor: Actor, academy_code: str, *, number: str, holder: str) -> TipiClient:
     """C4: a TIPI client number of the academy's reference list, and who holds it."""
     academy = _academy(uow, actor, academy_code)
-    number = normalise_tipi_number(number)
-    holder = _text(holder, "Le titulaire du numéro client TIPI", 200)
+    try:
+        number = normalise_tipi_number(number)
+    except InvalidInput as error:
+        raise InvalidInput(errors={"number": str(error)}) from None
+    holder = _text(holder, "Le titulaire du numéro client TIPI", 200, field="holder")
     existing = uow.session.get(TipiClient, number)
     if existing is not None:
         where = f"l'académie {existing.academy_code}" if existing.academy_code else "le référentiel national"
-        raise AlreadyExists(f"Le numéro client TIPI {number} est déjà dans {where} ({existing.holder}).")
+        raise AlreadyExists(errors={"number": f"Le numéro client TIPI {number} est déjà dans {where} "
+                                              f"({existing.holder})."})
     client = TipiClient(number=number, holder=holder, academy_code=academy.code)
     uow.session.add(client)
     record(uow.session, actor, school_uai=None, action="academy.tipi_added", target=number,
            summary=f"Ajout du client TIPI {number} ({holder}) au référentiel de l'académie {academy.code}")
-    uow.session.flush()
+    uow.commit()
     return client
 
 
@@ -441,4 +460,5 @@ def remove_tipi_client(uow: UnitOfWork, actor: Actor, academy_code: str, number:
     uow.session.delete(client)
     record(uow.session, actor, school_uai=None, action="academy.tipi_removed", target=number,
            summary=f"Retrait du client TIPI {number} ({client.holder}) du référentiel de l'académie {academy.code}")
+    uow.commit()
     return client

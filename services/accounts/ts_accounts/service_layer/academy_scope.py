@@ -29,7 +29,8 @@ def check_academy(uow: UnitOfWork, actor: Actor, academy_code: str) -> None:
 def check_new_school_academy(uow: UnitOfWork, actor: Actor, academy_code: str) -> None:
     scope = managed_academy(uow, actor)
     if scope is not None and scope != (academy_code or "").strip().upper():
-        raise InvalidInput(f"Le code de l'académie doit être {scope} : vous administrez cette académie seulement.")
+        raise InvalidInput(errors={"academy_code": f"Le code de l'académie doit être {scope} : vous administrez "
+                                                   "cette académie seulement."})
 
 
 def school_in_scope(uow: UnitOfWork, actor: Actor, uai: str) -> School:

@@ -436,6 +436,7 @@ def confirm_move(uow: UnitOfWork, actor: Actor, continuity_id: int, *, now: date
     though the previous school still lists the student."""
     claim = _pending_in_scope(uow, actor, continuity_id)
     complete(uow, claim, now=now, actor=actor, resolution=CONFIRMED_BY_ACADEMY)
+    uow.commit()
     return claim
 
 
@@ -460,6 +461,7 @@ def refuse_continuity(uow: UnitOfWork, actor: Actor, continuity_id: int, *, now:
     record(session, actor, school_uai=previous_school.uai, action="continuity.refused", now=now, detail=detail,
            summary=f"Continuité d'accès vers {school.name} ({school.uai}) refusée par l'administrateur académique "
                    f"pour {_name(claim.previous_student)} (INE {claim.national_id}) : les comptes restent ici")
+    uow.commit()
     return claim
 
 
@@ -471,15 +473,17 @@ def authorise_reset(uow: UnitOfWork, actor: Actor, login: str, *, now: datetime)
                                                    Account.closed_at.is_(None)))
     scope = managed_academy(uow, actor) if account is not None else None
     if account is None or (scope is not None and account.academy_code != scope):
-        raise NotFound(f"Le compte « {(login or '').strip()} » n'existe pas.")
+        raise NotFound(errors={"login": f"Le compte « {(login or '').strip()} » n'existe pas."})
     link = _protecting_link(session, account)
     if link is None:
-        raise Conflict(f"Le compte {account.login} n'est pas protégé : ce n'est pas un compte « Utilisé » conservé "
-                       "d'un autre établissement en attente de la première connexion de la famille.")
+        raise Conflict(errors={"login": f"Le compte {account.login} n'est pas protégé : ce n'est pas un compte "
+                                        "« Utilisé » conservé d'un autre établissement en attente de la première "
+                                        "connexion de la famille."})
     school = session.get(School, link.school_uai)
     record_history(session, [account.id], RESET_AUTHORISED, now=now, actor=actor.login,
                    detail={"school_uai": school.uai})
     record(session, actor, school_uai=school.uai, action="continuity.reset_authorised", target=account.login, now=now,
            summary=f"L'administrateur académique autorise la réinitialisation du compte {account.login}, conservé "
                    "d'un autre établissement, avant la première connexion de la famille")
+    uow.commit()
     return account, school

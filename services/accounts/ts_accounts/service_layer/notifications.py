@@ -52,7 +52,19 @@ def _who(student: Student, guardian: Guardian | None) -> str:
 
 def request_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: str, couples: list[Couple],
                           mode: str, reset_password: bool, now: datetime, label: str) -> NotificationOrder:
-    """Issue the credentials and the notification requests of one batch (one transaction)."""
+    """E1/F1 « Notifier en masse »: issue the credentials and the notification requests of one
+    batch, record it in the audit log and commit."""
+    order = plan_notifications(uow, box, actor, uai=uai, couples=couples, mode=mode, reset_password=reset_password,
+                               now=now, label=label)
+    uow.commit()
+    return order
+
+
+def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: str, couples: list[Couple],
+                       mode: str, reset_password: bool, now: datetime, label: str) -> NotificationOrder:
+    """The step of every notification: for each couple, the channel, the letter's case and a new
+    temporary password if it needs one; one `notification.requested` per recipient; the audit
+    entry of the batch. The caller commits."""
     if mode not in MODES:
         raise InvalidInput(f"Mode de transmission inconnu « {mode} ».")
     if not couples:
@@ -205,4 +217,5 @@ def request_class_list(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
              school_uai=uai)
     record(session, actor, school_uai=uai, action="class_list.requested", target=title,
            summary=f"Liste des comptes élèves : {title} ({len(rows)} élève(s))", detail={"batch_id": batch_id})
+    uow.commit()
     return batch_id

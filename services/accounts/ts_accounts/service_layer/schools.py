@@ -14,6 +14,7 @@ from ts_accounts.adapters.orm import (
 )
 from ts_accounts.domain.logins import LoginFormat
 from ts_accounts.domain.schools import InvalidUai, normalise_uai
+from ts_accounts.service_layer.audit import Actor, record
 from ts_accounts.service_layer.directory import lock_school
 from ts_accounts.service_layer.errors import AlreadyExists, InvalidInput, NotFound
 from ts_shared.db import utcnow
@@ -116,14 +117,14 @@ def add_school(uow: UnitOfWork, *, uai: str, name: str, academy_code: str, city:
     try:
         uai = normalise_uai(uai)
     except InvalidUai as error:
-        raise InvalidInput(str(error)) from None
+        raise InvalidInput(errors={"uai": str(error)}) from None
     name, academy_code = (name or "").strip(), (academy_code or "").strip().upper()
     if not name:
-        raise InvalidInput("Le nom de l'établissement est obligatoire.")
+        raise InvalidInput(errors={"name": "Le nom de l'établissement est obligatoire."})
     if not academy_code or len(academy_code) > 10:
-        raise InvalidInput("Le code de l'académie est obligatoire (10 caractères au plus).")
+        raise InvalidInput(errors={"academy_code": "Le code de l'académie est obligatoire (10 caractères au plus)."})
     if uow.session.get(School, uai) is not None:
-        raise AlreadyExists(f"L'établissement {uai} existe déjà.")
+        raise AlreadyExists(errors={"uai": f"L'établissement {uai} existe déjà."})
     ensure_academy(uow, academy_code)
     school = School(uai=uai, name=name, academy_code=academy_code, city=(city or "").strip() or None,
                     welcome_message_html="", settings_version=1, address_lines=[], letter_type="teleservices",
@@ -158,6 +159,15 @@ def activate_services(uow: UnitOfWork, uai: str, *, now: datetime | None = None)
     return school
 
 
+def activate_online_services(uow: UnitOfWork, actor: Actor, uai: str) -> School:
+    """C1 from the console: the school activates its online services (recorded in its audit log)."""
+    school = activate_services(uow, uai)
+    record(uow.session, actor, school_uai=school.uai, action="services.activated",
+           summary=f"Activation des téléservices de {school.name}")
+    uow.commit()
+    return school
+
+
 def set_login_format(uow: UnitOfWork, academy_code: str, login_format: str) -> Academy:
     """B2: the academy's login format for accounts created from now on (existing logins stay)."""
     try:
@@ -168,6 +178,7 @@ def set_login_format(uow: UnitOfWork, academy_code: str, login_format: str) -> A
     if academy is None:
         raise NotFound(f"L'académie {academy_code} n'existe pas.")
     academy.login_format = login_format.value
+    uow.commit()
     return academy
 
 
@@ -185,6 +196,7 @@ def set_academy_name(uow: UnitOfWork, academy_code: str, name: str) -> Academy:
         for school in uow.session.scalars(select(School).where(School.academy_code == academy.code)
                                           .order_by(School.uai)):
             announce_settings(uow, school)
+    uow.commit()
     return academy
 
 

@@ -18,9 +18,10 @@ from ts_accounts.adapters.orm import (
 )
 from ts_accounts.domain.contacts import is_valid_email
 from ts_accounts.service_layer.audit import Actor, record
-from ts_accounts.service_layer.errors import AccountsError, InvalidInput, NotFound
+from ts_accounts.service_layer.errors import Conflict, InvalidInput, NotFound
 from ts_accounts.service_layer.schools import SIECLE_MODULES, announce_settings, get_school, open_service_codes
 from ts_shared.db import utcnow
+from ts_shared.emails import MAX_EMAIL_LENGTH
 from ts_shared.unit_of_work import UnitOfWork
 
 NOTES = "notes"
@@ -118,6 +119,7 @@ def set_services(uow: UnitOfWork, actor: Actor, uai: str, wanted: Mapping[str, b
                summary=summary, target=code, now=now)
     if changes:
         announce_settings(uow, school)
+    uow.commit()
     return changes
 
 
@@ -131,11 +133,11 @@ CONTINUOUS, DEADLINE = "continuous", "deadline"
 PUBLICATION_LABELS = {CONTINUOUS: "au fil de l'eau", DEADLINE: "à échéance"}
 
 
-class ServiceClosed(AccountsError):
+class ServiceClosed(Conflict):
     """The settings of a service are reachable only while the service is open."""
 
 
-class ConfirmationRequired(AccountsError):
+class ConfirmationRequired(Conflict):
     """Going back to « au fil de l'eau » deletes the publication dates: staff confirm first."""
 
     def __init__(self, dates: int):
@@ -220,10 +222,11 @@ def set_notes_publication(uow: UnitOfWork, actor: Actor, uai: str, publication: 
     exist raises ConfirmationRequired unless `confirmed`; then the dates are deleted. Returns
     whether anything changed."""
     if publication not in PUBLICATION_LABELS:
-        raise InvalidInput("Choisissez la publication au fil de l'eau ou à échéance.")
+        raise InvalidInput(errors={"publication": "Choisissez la publication au fil de l'eau ou à échéance."})
     _require_notes_open(uow, uai)
     settings = _settings(uow.session, uai)
     if settings.publication == publication:
+        uow.commit()  # the school's settings row, created at first use
         return False
     summary = f"Publication des notes {PUBLICATION_LABELS[publication]}"
     detail = {"publication": publication}
@@ -239,7 +242,7 @@ def set_notes_publication(uow: UnitOfWork, actor: Actor, uai: str, publication: 
     settings.publication = publication
     record(uow.session, actor, school_uai=uai, action="notes.publication_changed", summary=summary,
            target="notes", detail=detail)
-    uow.session.flush()
+    uow.commit()
     return True
 
 
@@ -257,19 +260,19 @@ def add_publication_date(uow: UnitOfWork, actor: Actor, uai: str, *, mef_code: s
     if (mef_code, division) not in _student_pairs(uow.session, uai):
         raise InvalidInput("Aucun élève de l'établissement n'est inscrit dans cette MEF et cette division.")
     if not 2000 <= day.year <= 2100:
-        raise InvalidInput("Cette date n'est pas plausible : vérifiez l'année.")
+        raise InvalidInput(errors={"day": "Cette date n'est pas plausible : vérifiez l'année."})
     pair = _pair_label(uow.session, uai, mef_code, division)
     exists = uow.session.scalar(select(NotesPublicationDate).where(
         NotesPublicationDate.school_uai == uai, NotesPublicationDate.mef_code == mef_code,
         NotesPublicationDate.division == division, NotesPublicationDate.publication_date == day))
     if exists is not None:
-        raise InvalidInput(f"La date du {day:%d/%m/%Y} est déjà définie pour {pair}.")
+        raise InvalidInput(errors={"day": f"La date du {day:%d/%m/%Y} est déjà définie pour {pair}."})
     row = NotesPublicationDate(school_uai=uai, mef_code=mef_code, division=division, publication_date=day)
     uow.session.add(row)
     record(uow.session, actor, school_uai=uai, action="notes.date_added",
            summary=f"Publication des notes à échéance : {day:%d/%m/%Y} pour {pair}", target="notes",
            detail={"mef_code": mef_code, "division": division, "date": day.isoformat()})
-    uow.session.flush()
+    uow.commit()
     return row
 
 
@@ -284,7 +287,7 @@ def remove_publication_date(uow: UnitOfWork, actor: Actor, uai: str, date_id: in
            summary=f"Suppression de la date de publication des notes du {row.publication_date:%d/%m/%Y} pour {pair}",
            target="notes", detail={"mef_code": row.mef_code, "division": row.division,
                                    "date": row.publication_date.isoformat()})
-    uow.session.flush()
+    uow.commit()
     return row
 
 
@@ -349,11 +352,21 @@ class PaymentRequest:
 
 def check_payment(uow: UnitOfWork, uai: str, *, tipi_client_number: str, minimum_amount: str,
                   contact_email: str) -> PaymentRequest:
-    amount = parse_amount(minimum_amount)
+    """C4, step 1 (nothing is saved): each field checked, then the number looked up."""
+    errors = {}
+    try:
+        amount = parse_amount(minimum_amount)
+    except InvalidInput as error:
+        errors["minimum_amount"] = str(error)
     email = (contact_email or "").strip()
-    if not is_valid_email(email) or len(email) > 254:
-        raise InvalidInput("Saisissez une adresse électronique valide, par exemple intendance@college.fr.")
-    client = find_tipi_client(uow, uai, tipi_client_number)
+    if not is_valid_email(email) or len(email) > MAX_EMAIL_LENGTH:
+        errors["contact_email"] = "Saisissez une adresse électronique valide, par exemple intendance@college.fr."
+    try:
+        client = find_tipi_client(uow, uai, tipi_client_number)
+    except InvalidInput as error:
+        errors["tipi_client_number"] = str(error)
+    if errors:
+        raise InvalidInput(errors=errors)
     return PaymentRequest(client.number, client.holder, amount, email)
 
 
@@ -376,7 +389,7 @@ def save_payment(uow: UnitOfWork, actor: Actor, uai: str, *, tipi_client_number:
                     f"montant minimum {french_amount(request.minimum_amount)}, contact {request.contact_email}"),
            detail={"tipi_client_number": request.tipi_client_number, "minimum_amount": str(request.minimum_amount),
                    "contact_email": request.contact_email})
-    uow.session.flush()
+    uow.commit()
     return settings
 
 

@@ -3,7 +3,7 @@ which address its letters give. Every change bumps the school's settings version
 it (`school.settings_changed`) and records it in the audit log (J2) for `actor`, in the same
 transaction — the same action, summary, target and detail whoever asks (the console or the staff
 API); a change that changes nothing announces and records nothing. Errors are French, per field
-where a form has several (`SettingsRejected.errors`)."""
+(`InvalidInput.errors`)."""
 from __future__ import annotations
 
 import re
@@ -21,15 +21,6 @@ from ts_accounts.service_layer.audit import Actor, record
 from ts_accounts.service_layer.errors import InvalidInput, NotFound
 from ts_accounts.service_layer.schools import announce_settings, get_school
 from ts_shared.unit_of_work import UnitOfWork
-
-
-class SettingsRejected(InvalidInput):
-    """A settings form refused: `errors` maps each faulty field to its French message (the
-    exception's own message is the first of them)."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__(next(iter(errors.values())))
-        self.errors = dict(errors)
 
 
 @dataclass(frozen=True)
@@ -173,7 +164,7 @@ class WelcomePreview:
 def preview_welcome(raw_html: str | None) -> WelcomePreview:
     """What families would see of this message (nothing is saved)."""
     if len(raw_html or "") > WELCOME_MAX_INPUT:
-        raise SettingsRejected({"message": too_long_message(None)})
+        raise InvalidInput(errors={"message": too_long_message(None)})
     html = sanitise_welcome_html(raw_html)
     return WelcomePreview(html, len(visible_text(html)))
 
@@ -189,9 +180,9 @@ def set_welcome_message(uow: UnitOfWork, actor: Actor, uai: str, raw_html: str |
     nothing changed, beyond 2000 visible characters."""
     preview = preview_welcome(raw_html)
     if preview.too_long:
-        raise SettingsRejected({"message": too_long_message(preview.length)})
+        raise InvalidInput(errors={"message": too_long_message(preview.length)})
     if len(preview.html) > WELCOME_MAX_HTML:
-        raise SettingsRejected({"message": "Le message d'accueil comporte trop de mise en forme ou de liens : "
+        raise InvalidInput(errors={"message": "Le message d'accueil comporte trop de mise en forme ou de liens : "
                                            "simplifiez-le puis validez à nouveau."})
     school = get_school(uow, uai, for_change=True)
     before = {"welcome_message_html": school.welcome_message_html or ""}
@@ -204,6 +195,7 @@ def set_welcome_message(uow: UnitOfWork, actor: Actor, uai: str, raw_html: str |
                target="message d'accueil",
                detail={"visible_characters": length, "welcome_message_html": html,
                        "previous_visible_characters": len(visible_text(before["welcome_message_html"]))})
+    uow.commit()
     return change
 
 
@@ -228,7 +220,7 @@ def set_ent_and_letter(uow: UnitOfWork, actor: Actor, uai: str, *, letter_type: 
     academy's (`academy_link_id`) or typed (`typed_url`). « Téléservices » keeps the address
     stored (it is neither shown nor sent while that type is chosen)."""
     if letter_type not in LETTER_TYPES:
-        raise SettingsRejected({"letter_type": "Choisissez le type de courrier."})
+        raise InvalidInput(errors={"letter_type": "Choisissez le type de courrier."})
     school = get_school(uow, uai, for_change=True)
     before = {"letter_type": school.letter_type, "ent_url": school.ent_url}
     ent_url = school.ent_url
@@ -236,11 +228,11 @@ def set_ent_and_letter(uow: UnitOfWork, actor: Actor, uai: str, *, letter_type: 
         if academy_link_id is not None:
             link = uow.session.get(AcademyEntLink, academy_link_id) if _is_row_id(academy_link_id) else None
             if link is None or link.academy_code != school.academy_code:
-                raise SettingsRejected({"ent_choice": "Cet ENT ne fait pas partie de la liste de l'académie."})
+                raise InvalidInput(errors={"ent_choice": "Cet ENT ne fait pas partie de la liste de l'académie."})
             try:
                 ent_url = check_web_address(link.url, missing="")
             except InvalidInput:
-                raise SettingsRejected({"ent_choice": "L'adresse de cet ENT dans la liste de l'académie n'est pas "
+                raise InvalidInput(errors={"ent_choice": "L'adresse de cet ENT dans la liste de l'académie n'est pas "
                                                       "valide : saisissez l'adresse de l'ENT."}) from None
         else:
             missing = (f"Le type de courrier « {LETTER_TYPES[letter_type]} » demande l'adresse de l'ENT : "
@@ -248,7 +240,7 @@ def set_ent_and_letter(uow: UnitOfWork, actor: Actor, uai: str, *, letter_type: 
             try:
                 ent_url = check_web_address(typed_url, missing=missing)
             except InvalidInput as error:
-                raise SettingsRejected({"ent_url": str(error)}) from None
+                raise InvalidInput(errors={"ent_url": str(error)}) from None
     school.letter_type, school.ent_url = letter_type, ent_url
     change = _apply(uow, school, before, {"letter_type": letter_type, "ent_url": ent_url})
     if change.changed:
@@ -257,6 +249,7 @@ def set_ent_and_letter(uow: UnitOfWork, actor: Actor, uai: str, *, letter_type: 
             summary += f", adresse de l'ENT {ent_url}"
         record(uow.session, actor, school_uai=uai, action="settings.ent", summary=summary,
                target="ENT et courrier de notification", detail={"before": change.before, "after": change.after})
+    uow.commit()
     return change
 
 
@@ -278,17 +271,17 @@ def set_contact_link(uow: UnitOfWork, actor: Actor, uai: str, *, active: bool,
     school = get_school(uow, uai, for_change=True)
     emails = school_emails(uow, uai)
     if not emails:
-        raise SettingsRejected({"contact_active": NO_SCHOOL_EMAIL})
+        raise InvalidInput(errors={"contact_active": NO_SCHOOL_EMAIL})
     address = school.contact_email
     if email_id is not None:
         chosen = next((email for email in emails if email.id == email_id), None)
         if chosen is None:
-            raise SettingsRejected({"contact_email": "Cette adresse n'est pas une adresse de l'établissement."})
+            raise InvalidInput(errors={"contact_email": "Cette adresse n'est pas une adresse de l'établissement."})
         address = chosen.address
     elif active:
         address = None
     if active and address not in {email.address for email in emails}:
-        raise SettingsRejected({"contact_email": "Choisissez l'adresse de messagerie à laquelle les familles "
+        raise InvalidInput(errors={"contact_email": "Choisissez l'adresse de messagerie à laquelle les familles "
                                                  "écriront."})
     before = {"contact_active": bool(school.contact_active), "contact_email": school.contact_email}
     school.contact_active, school.contact_email = active, address
@@ -297,6 +290,7 @@ def set_contact_link(uow: UnitOfWork, actor: Actor, uai: str, *, active: bool,
         summary = f"Lien de contact actif vers {address}" if active else "Lien de contact non actif"
         record(uow.session, actor, school_uai=uai, action="settings.contact", summary=summary,
                target="lien de contact", detail={"before": change.before, "after": change.after})
+    uow.commit()
     return change
 
 
@@ -330,7 +324,7 @@ def _checked_link(label: str | None, url: str | None) -> tuple[str, str]:
     except InvalidInput as error:
         errors["url"] = str(error)
     if errors:
-        raise SettingsRejected(errors)
+        raise InvalidInput(errors=errors)
     return label, url
 
 
@@ -346,6 +340,7 @@ def add_useful_link(uow: UnitOfWork, actor: Actor, uai: str, *, label: str | Non
     record(uow.session, actor, school_uai=uai, action="settings.useful_link_added",
            summary=f"Lien utile ajouté : « {label} » ({url})", target=f"lien utile {link.id}",
            detail={"label": label, "url": url})
+    uow.commit()
     return link
 
 
@@ -361,6 +356,7 @@ def update_useful_link(uow: UnitOfWork, actor: Actor, uai: str, link_id: int, *,
         record(uow.session, actor, school_uai=uai, action="settings.useful_link_changed",
                summary=f"Lien utile modifié : « {label} » ({url})", target=f"lien utile {link_id}",
                detail={"before": change.before, "after": change.after})
+    uow.commit()
     return change
 
 
@@ -372,4 +368,5 @@ def delete_useful_link(uow: UnitOfWork, actor: Actor, uai: str, link_id: int) ->
     record(uow.session, actor, school_uai=uai, action="settings.useful_link_deleted",
            summary=f"Lien utile supprimé : « {link.label} » ({link.url})", target=f"lien utile {link_id}",
            detail={"label": link.label, "url": link.url})
+    uow.commit()
     return link

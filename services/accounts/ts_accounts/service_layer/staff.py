@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from ts_accounts.adapters.orm import WEB_SESSIONS, School, StaffAssignment, StaffUser
 from ts_accounts.adapters.passwords import hash_password, needs_rehash, verify_password
+from ts_accounts.domain.contacts import is_valid_email
 from ts_accounts.domain.credentials import staff_password_problems
 from ts_accounts.service_layer import throttling
 from ts_accounts.service_layer.academy_scope import school_in_scope
@@ -16,6 +17,7 @@ from ts_accounts.service_layer.audit import Actor, record
 from ts_accounts.service_layer.errors import AlreadyExists, AuthenticationFailed, InvalidInput, NotFound
 from ts_accounts.service_layer.schools import announce_settings
 from ts_shared.db import utcnow
+from ts_shared.emails import MAX_EMAIL_LENGTH
 from ts_shared.unit_of_work import UnitOfWork
 from ts_shared.web.server_session import ending
 from ts_shared.web.staff_session import DELEGABLE_RIGHTS, SCHOOL_RIGHTS, staff_subject
@@ -66,23 +68,25 @@ def schools_of(staff: StaffUser) -> tuple[SchoolAccess, ...]:
     return tuple(sorted((_access(a) for a in staff.assignments), key=lambda access: (access.name, access.uai)))
 
 
-def _check_new_staff(uow: UnitOfWork, login: str, display_name: str, password: str) -> str:
+def create_staff(uow: UnitOfWork, *, login: str, display_name: str, password: str, email: str | None = None,
+                 academy_admin: bool = False, academy_code: str | None = None, head_of: str | None = None,
+                 password_field: str = "password") -> StaffUser:
+    """The step that adds a staff user (the caller commits): an academy administrator manages
+    `academy_code` (None: every academy); `head_of`: the school they head. `password_field`: the
+    caller's name for the password, in its error."""
     login = (login or "").strip().lower()
     if not _STAFF_LOGIN.match(login):
-        raise InvalidInput("Identifiant invalide : lettres minuscules, chiffres, « . », « - » ou « _ » (2 à 100).")
-    _check_staff_password(password, login=login)
+        raise InvalidInput(errors={"login": "Identifiant invalide : lettres minuscules, chiffres, « . », « - » ou "
+                                            "« _ » (2 à 100)."})
+    _check_staff_password(password, login=login, field=password_field)
     if not (display_name or "").strip():
-        raise InvalidInput("Le nom affiché est obligatoire.")
+        raise InvalidInput(errors={"display_name": "Le nom affiché est obligatoire."})
+    email = (email or "").strip() or None
+    if email is not None and (not is_valid_email(email) or len(email) > MAX_EMAIL_LENGTH):
+        raise InvalidInput(errors={"email": "Saisissez une adresse électronique valide, par exemple "
+                                            "claire.martin@ac-nancy-metz.fr."})
     if uow.session.scalar(select(StaffUser).where(StaffUser.login == login)) is not None:
-        raise AlreadyExists(f"L'identifiant {login} est déjà utilisé.")
-    return login
-
-
-def create_staff(uow: UnitOfWork, *, login: str, display_name: str, password: str, email: str | None = None,
-                 academy_admin: bool = False, academy_code: str | None = None,
-                 head_of: str | None = None) -> StaffUser:
-    """A staff user; an academy administrator manages `academy_code` (None: every academy)."""
-    login = _check_new_staff(uow, login, display_name, password)
+        raise AlreadyExists(errors={"login": f"L'identifiant {login} est déjà utilisé."})
     academy_code = (academy_code or "").strip().upper() or None
     if academy_code is not None and not academy_admin:
         raise InvalidInput("Seul un administrateur académique est rattaché à une académie.")
@@ -101,9 +105,20 @@ def create_staff(uow: UnitOfWork, *, login: str, display_name: str, password: st
     return staff
 
 
+def register_staff(uow: UnitOfWork, *, login: str, display_name: str, password: str, email: str | None = None,
+                   academy_admin: bool = False, academy_code: str | None = None,
+                   head_of: str | None = None) -> StaffUser:
+    """Ops (`tsctl staff create`): a staff user, e.g. the first academy administrator."""
+    staff = create_staff(uow, login=login, display_name=display_name, password=password, email=email,
+                         academy_admin=academy_admin, academy_code=academy_code, head_of=head_of)
+    uow.commit()
+    return staff
+
+
 def sign_in_staff(uow: UnitOfWork, *, login: str, password: str, client_address: str | None = None,
                   now: datetime | None = None) -> StaffSignIn:
-    """Check a staff member's credentials (throttled per login and per address, like families)."""
+    """Check a staff member's credentials (throttled per login and per address, like families);
+    the sign-in is recorded in the audit log of their first school."""
     now = now or utcnow()
     keys = throttling.keys("staff", login, client_address)
     throttling.check(uow.session, keys, now)
@@ -116,7 +131,12 @@ def sign_in_staff(uow: UnitOfWork, *, login: str, password: str, client_address:
     if needs_rehash(staff.password_hash):
         staff.password_hash = hash_password(password)
     staff.last_login_at = now
-    return StaffSignIn(staff.id, staff.login, staff.display_name, staff.academy_admin, schools_of(staff))
+    signed_in = StaffSignIn(staff.id, staff.login, staff.display_name, staff.academy_admin, schools_of(staff))
+    school = signed_in.first_school
+    record(uow.session, Actor(staff.login, staff.id, client_address), school_uai=school.uai if school else None,
+           action="staff.signed_in", summary=f"Connexion de {staff.display_name}", now=now)
+    uow.commit()
+    return signed_in
 
 
 def current_access(uow: UnitOfWork, staff_id: int, uai: str | None) -> tuple[StaffUser, SchoolAccess | None]:
@@ -131,12 +151,12 @@ def current_access(uow: UnitOfWork, staff_id: int, uai: str | None) -> tuple[Sta
 
 # --- passwords (J1) ------------------------------------------------------------------------------
 
-def _check_staff_password(password: str, *, login: str, again: str | None = None) -> None:
+def _check_staff_password(password: str, *, login: str, field: str, again: str | None = None) -> None:
     problems = staff_password_problems(password, login=login)
     if again is not None and password != again:
         problems.append("Les deux mots de passe saisis sont différents.")
     if problems:
-        raise InvalidInput(" ".join(problems))
+        raise InvalidInput(errors={field: " ".join(problems)})
 
 
 def _replace_password(uow: UnitOfWork, staff: StaffUser, password: str, *, keep_session: str | None = None) -> int:
@@ -160,15 +180,16 @@ def change_own_password(uow: UnitOfWork, actor: Actor, *, school_uai: str | None
     if not verify_password(staff.password_hash, current_password or ""):
         throttling.record_failure(uow.session, keys, now)
         uow.commit()
-        raise AuthenticationFailed("Le mot de passe actuel est incorrect.")
+        raise AuthenticationFailed(errors={"current_password": "Le mot de passe actuel est incorrect."})
     throttling.record_success(uow.session, keys)
     if new_password == current_password:
-        raise InvalidInput("Le nouveau mot de passe doit être différent de l'actuel.")
-    _check_staff_password(new_password, login=staff.login, again=new_password_again)
+        raise InvalidInput(errors={"new_password": "Le nouveau mot de passe doit être différent de l'actuel."})
+    _check_staff_password(new_password, login=staff.login, field="new_password", again=new_password_again)
     ended = _replace_password(uow, staff, new_password, keep_session=current_session)
     record(uow.session, actor, school_uai=school_uai, action="staff.password_changed", target=staff.login,
            summary=f"{staff.display_name} ({staff.login}) a changé son mot de passe",
            detail={"other_sessions_ended": ended})
+    uow.commit()
 
 
 def reset_delegate_password(uow: UnitOfWork, actor: Actor, *, uai: str, staff_id: int, new_password: str,
@@ -183,11 +204,12 @@ def reset_delegate_password(uow: UnitOfWork, actor: Actor, *, uai: str, staff_id
     if staff.academy_admin or any(a.is_head for a in staff.assignments):
         raise InvalidInput(f"Le mot de passe de {staff.display_name} ne peut être réinitialisé que par "
                            "l'académie : ce personnel est aussi chef d'établissement ou administrateur.")
-    _check_staff_password(new_password, login=staff.login, again=new_password_again)
+    _check_staff_password(new_password, login=staff.login, field="new_password", again=new_password_again)
     ended = _replace_password(uow, staff, new_password)
     record(uow.session, actor, school_uai=uai, action="staff.password_reset", target=staff.login,
            summary=f"Nouveau mot de passe pour {staff.display_name} ({staff.login})",
            detail={"sessions_ended": ended})
+    uow.commit()
     return staff
 
 
@@ -197,8 +219,10 @@ def set_staff_password(uow: UnitOfWork, *, login: str, password: str) -> int:
     staff = uow.session.scalar(select(StaffUser).where(StaffUser.login == (login or "").strip().lower()))
     if staff is None:
         raise NotFound(f"Le personnel {login} n'existe pas.")
-    _check_staff_password(password, login=staff.login)
-    return _replace_password(uow, staff, password)
+    _check_staff_password(password, login=staff.login, field="password")
+    ended = _replace_password(uow, staff, password)
+    uow.commit()
+    return ended
 
 
 # --- delegation (J1) ------------------------------------------------------------------------------
@@ -226,10 +250,21 @@ def list_delegates(uow: UnitOfWork, uai: str) -> list[Delegate]:
 def _clean_rights(rights) -> list[str]:
     unknown = set(rights) - set(DELEGABLE_RIGHTS)
     if unknown:
-        raise InvalidInput(f"Droit(s) inconnu(s) : {', '.join(sorted(unknown))}.")
+        raise InvalidInput(errors={"rights": f"Droit(s) inconnu(s) : {', '.join(sorted(unknown))}."})
     if not rights:
-        raise InvalidInput("Choisissez au moins une partie de la console à déléguer.")
+        raise InvalidInput(errors={"rights": "Choisissez au moins une partie de la console à déléguer."})
     return [r for r in DELEGABLE_RIGHTS if r in rights]
+
+
+def _new_colleague(uow: UnitOfWork, *, login: str, display_name: str | None, email: str | None,
+                   initial_password: str | None) -> StaffUser:
+    """A staff member named by the head or the academy who has no account yet: created here."""
+    if not display_name or not initial_password:
+        missing = "initial_password" if not initial_password else "display_name"
+        raise InvalidInput(errors={missing: "Ce personnel n'a pas encore de compte : indiquez son nom et un mot de "
+                                            "passe initial."})
+    return create_staff(uow, login=login, display_name=display_name, password=initial_password, email=email,
+                        password_field="initial_password")
 
 
 def delegate(uow: UnitOfWork, actor: Actor, *, uai: str, login: str, rights, display_name: str | None = None,
@@ -239,10 +274,8 @@ def delegate(uow: UnitOfWork, actor: Actor, *, uai: str, login: str, rights, dis
     login = (login or "").strip().lower()
     staff = uow.session.scalar(select(StaffUser).where(StaffUser.login == login))
     if staff is None:
-        if not display_name or not initial_password:
-            raise InvalidInput("Ce personnel n'a pas encore de compte : indiquez son nom et un mot de passe initial.")
-        staff = create_staff(uow, login=login, display_name=display_name, password=initial_password,
-                             email=(email or "").strip() or None)
+        staff = _new_colleague(uow, login=login, display_name=display_name, email=email,
+                               initial_password=initial_password)
     assignment = next((a for a in staff.assignments if a.school_uai == uai), None)
     if assignment is not None and assignment.is_head:
         raise InvalidInput(f"{staff.display_name} est chef d'établissement : il a déjà tous les droits.")
@@ -253,7 +286,7 @@ def delegate(uow: UnitOfWork, actor: Actor, *, uai: str, login: str, rights, dis
     labels = ", ".join(RIGHT_LABELS[r] for r in rights)
     record(uow.session, actor, school_uai=uai, action="delegation.granted", target=staff.login,
            summary=f"Délégation à {staff.display_name} ({staff.login}) : {labels}", detail={"rights": rights})
-    uow.session.flush()
+    uow.commit()
     return staff
 
 
@@ -266,6 +299,7 @@ def revoke_delegation(uow: UnitOfWork, actor: Actor, *, uai: str, staff_id: int)
     uow.session.delete(assignment)
     record(uow.session, actor, school_uai=uai, action="delegation.revoked", target=staff.login,
            summary=f"Fin de la délégation de {staff.display_name} ({staff.login})")
+    uow.commit()
 
 
 def appoint_head(uow: UnitOfWork, actor: Actor, *, uai: str, login: str, display_name: str | None = None,
@@ -275,10 +309,8 @@ def appoint_head(uow: UnitOfWork, actor: Actor, *, uai: str, login: str, display
     login = (login or "").strip().lower()
     staff = uow.session.scalar(select(StaffUser).where(StaffUser.login == login))
     if staff is None:
-        if not display_name or not initial_password:
-            raise InvalidInput("Ce personnel n'a pas encore de compte : indiquez son nom et un mot de passe initial.")
-        staff = create_staff(uow, login=login, display_name=display_name, password=initial_password,
-                             email=(email or "").strip() or None)
+        staff = _new_colleague(uow, login=login, display_name=display_name, email=email,
+                               initial_password=initial_password)
     assignment = next((a for a in staff.assignments if a.school_uai == uai), None)
     if assignment is None:
         staff.assignments.append(StaffAssignment(school_uai=uai, is_head=True, rights=list(SCHOOL_RIGHTS)))
@@ -288,4 +320,5 @@ def appoint_head(uow: UnitOfWork, actor: Actor, *, uai: str, login: str, display
            summary=f"{staff.display_name} ({staff.login}) nommé(e) chef d'établissement de {school.name}")
     uow.session.flush()
     announce_settings(uow, school)
+    uow.commit()
     return staff

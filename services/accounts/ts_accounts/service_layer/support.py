@@ -16,16 +16,19 @@ from ts_accounts.adapters.orm import (
 )
 from ts_accounts.domain.contacts import is_valid_email
 from ts_accounts.domain.lifecycle import AccountKind
-from ts_accounts.service_layer.accounts import active_links, bump_version, couple_accounts
+from ts_accounts.service_layer.accounts import active_links, bump_version, couple_accounts, set_access_refused
 from ts_accounts.service_layer.audit import Actor, record
 from ts_accounts.service_layer.continuity import (
-    ResetRefused, pending_continuity, pending_students, refuse_new_account_while_pending, reset_refusal,
+    ResetRefused, check_reset_allowed, pending_continuity, pending_students, refuse_new_account_while_pending,
+    reset_refusal,
 )
 from ts_accounts.service_layer.directory import (
     NewCouple, create_accounts, emit_account_events, lock_account, record_history,
 )
 from ts_accounts.service_layer.errors import InvalidInput, NotFound
-from ts_accounts.service_layer.identity import request_family_email
+from ts_accounts.service_layer.identity import request_family_email, send_confirmation_link
+from ts_accounts.service_layer.notifications import PAPER, Couple, NotificationOrder, plan_notifications
+from ts_shared.crypto import SecretBox
 from ts_shared.unit_of_work import UnitOfWork
 
 PAGE_SIZE = 100
@@ -202,10 +205,60 @@ def couple_detail(session: Session, uai: str, student_siecle_id: str, guardian_s
     return detail
 
 
-def create_new_account(uow: UnitOfWork, actor: Actor, detail: CoupleDetail, *, uai: str, now: datetime) -> Account:
+def _current_account(detail: CoupleDetail, missing: str) -> Account:
+    if detail.account is None:
+        raise NotFound(missing)
+    return detail.account
+
+
+def renotify(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: str, student_id: str, guardian_id: str | None,
+             mode: str, reset_password: bool, now: datetime) -> NotificationOrder:
+    """E2/F2 « Renotifier » one couple of the school (a student's account: by letter), with a new
+    temporary password when asked — refused for an account continued from another school that the
+    family has not used here yet (B8)."""
+    detail = couple_detail(uow.session, uai, student_id, guardian_id)
+    if reset_password and detail.account is not None:
+        check_reset_allowed(uow.session, detail.account, uai)
+    order = plan_notifications(uow, box, actor, uai=uai, couples=[Couple(student_id, guardian_id)],
+                               mode=PAPER if guardian_id is None else mode, reset_password=reset_password, now=now,
+                               label=f"Renotification de {detail.account.login if detail.account else student_id}")
+    uow.commit()
+    return order
+
+
+def change_access(uow: UnitOfWork, actor: Actor, *, uai: str, student_id: str, guardian_id: str | None,
+                  refused: bool, now: datetime) -> Account:
+    """B9: remove (the refusal coupon) or restore the couple's account's access to online services."""
+    account = _current_account(couple_detail(uow.session, uai, student_id, guardian_id),
+                               "Aucun compte en cours pour cet élève ou ce responsable.")
+    set_access_refused(uow, account.id, refused, now=now, actor=actor.login)
+    record(uow.session, actor, school_uai=uai, action="account.access_refused" if refused else "account.access_restored",
+           summary=f"{'Retrait' if refused else 'Rétablissement'} de l'accès aux services en ligne pour {account.login}",
+           target=account.login)
+    uow.commit()
+    return account
+
+
+def resend_activation(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: str, student_id: str, guardian_id: str,
+                      email: str | None, email_again: str | None, now: datetime) -> str:
+    """E2: send a guardian's activation (confirmation) email again, to a corrected address if
+    given. Returns the address it went to."""
+    account = _current_account(couple_detail(uow.session, uai, student_id, guardian_id),
+                               "Aucun compte en cours pour ce responsable.")
+    sent_to = send_confirmation_link(uow, box, account, email=email, email_again=email_again, now=now,
+                                     actor=actor.login)
+    record(uow.session, actor, school_uai=uai, action="account.activation_resent", target=account.login,
+           summary=f"Courriel d'activation renvoyé à {sent_to} pour {account.login}")
+    uow.commit()
+    return sent_to
+
+
+def create_new_account(uow: UnitOfWork, actor: Actor, *, uai: str, student_id: str, guardian_id: str | None,
+                       now: datetime) -> Account:
     """E2: a new account with a new normalised login for this couple. The old account stops
     serving it; closed if it serves nobody else (a merged account keeps its other children)."""
     session = uow.session
+    detail = couple_detail(session, uai, student_id, guardian_id)
     old, link = detail.account, detail.link
     if old is not None:
         lock_account(session, old.id)  # decided on its latest state (see directory)
@@ -244,8 +297,8 @@ def create_new_account(uow: UnitOfWork, actor: Actor, detail: CoupleDetail, *, u
     record(session, actor, school_uai=uai, action="account.recreated", target=new.login,
            summary=f"Nouveau compte {new.login} pour {who}" + (f", à la place de {old.login}" if old else ""),
            detail={"old_login": old.login if old else None, "new_login": new.login})
+    uow.commit()
     return new
-
 
 
 @dataclass
@@ -286,4 +339,5 @@ def write_to_guardians(uow: UnitOfWork, box, actor: Actor, *, uai: str, couples:
         record(session, actor, school_uai=uai, action="email.written", target=", ".join(outcome.sent_to[:5]),
                summary=f"Courriel « {subject} » envoyé à {len(outcome.sent_to)} responsable(s)",
                detail={"subject": subject, "recipients": len(outcome.sent_to)})
+    uow.commit()
     return outcome

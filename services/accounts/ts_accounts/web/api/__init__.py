@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from ts_accounts.web.api import academy, accounts, establishment, meta, school
+from ts_accounts.web.api import academy, accounts, establishment, meta, services, settings
 from ts_accounts.web.api.common import ErrorSchema
 
 
@@ -32,7 +32,7 @@ def register_api(app: Flask) -> Api:
         },
     )
     api = StaffApi(app)
-    for blueprint in (meta.blueprint, accounts.blueprint, establishment.blueprint, *school.blueprints,
-                      academy.blueprint):
+    for blueprint in (meta.blueprint, accounts.blueprint, establishment.blueprint, services.blueprint,
+                      settings.blueprint, academy.blueprint):
         api.register_blueprint(blueprint)
     return api

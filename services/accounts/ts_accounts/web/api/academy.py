@@ -2,9 +2,10 @@
 (identity block, SIECLE modules, email addresses, heads), each academy's catalogue (services
 offered to its schools, ENT addresses, TIPI reference list) and the pending continuities of
 access (B8). Academy administrators only (no
-school right is needed); they act at national level, on every academy. Each view calls one use
-case of `service_layer.academy`, which records the audit entry and announces the portal's
-settings of the schools concerned."""
+school right is needed); an administrator acts on the academy they manage (every academy for a
+national administrator). Each view calls one use case of `service_layer.academy` (or
+`continuity`), which validates, records the audit entry, announces the portal's settings of the
+schools concerned and commits; a refusal names its fields (`fields`)."""
 from __future__ import annotations
 
 from flask import g
@@ -16,8 +17,8 @@ from ts_accounts.service_layer import continuity
 from ts_accounts.service_layer.errors import AccountsError
 from ts_accounts.service_layer.schools import SIECLE_MODULES
 from ts_accounts.service_layer.staff import appoint_head
-from ts_accounts.web.api.common import api_view
-from ts_accounts.web.api.school import ROW_ID, Body, flag, refuse, text, texts
+from ts_accounts.web.api.common import api_view, refuse
+from ts_accounts.web.api.bodies import ROW_ID, Body, flag, text, texts
 from ts_shared.db import utcnow
 from ts_shared.web.app import runtime_of
 
@@ -139,7 +140,6 @@ def add_school(body):
             school = cases.create_school(uow, g.actor, **body)
         except AccountsError as error:
             refuse(error)
-        uow.commit()
     return _school(cases.SchoolDetail(school, (), ()))
 
 
@@ -169,7 +169,6 @@ def update_school(body, uai: str):
             changed = cases.update_identity(uow, g.actor, uai, **body)
         except AccountsError as error:
             refuse(error)
-        uow.commit()
     with runtime_of().uow() as uow:
         return _school(cases.school_detail(uow, g.actor, uai), changed)
 
@@ -185,7 +184,6 @@ def add_school_email(body, uai: str):
             email = cases.add_school_email(uow, g.actor, uai, address=body["address"], label=body["label"])
         except AccountsError as error:
             refuse(error)
-        uow.commit()
     return email
 
 
@@ -201,7 +199,6 @@ def remove_school_email(uai: str, email_id: int):
             email, was_contact = cases.remove_school_email(uow, g.actor, uai, email_id)
         except AccountsError as error:
             refuse(error)
-        uow.commit()
     return {"address": email.address, "was_contact_address": was_contact}
 
 
@@ -219,7 +216,6 @@ def appoint_school_head(body, uai: str):
             staff = appoint_head(uow, g.actor, uai=uai, **body)
         except AccountsError as error:
             refuse(error)
-        uow.commit()
     return staff
 
 
@@ -322,7 +318,6 @@ def service_flags(body, academy_code: str, code: str):
             service = cases.set_service_flags(uow, g.actor, academy_code, code, **body)
         except AccountsError as error:
             refuse(error)
-        uow.commit()
     return service
 
 
@@ -337,7 +332,6 @@ def add_academic_service(body, academy_code: str):
             service = cases.add_academic_service(uow, g.actor, academy_code, **body)
         except AccountsError as error:
             refuse(error)
-        uow.commit()
     return service
 
 
@@ -352,7 +346,6 @@ def update_academic_service(body, academy_code: str, code: str):
             service = cases.update_academic_service(uow, g.actor, academy_code, code, **body)
         except AccountsError as error:
             refuse(error)
-        uow.commit()
     return service
 
 
@@ -366,7 +359,6 @@ def delete_academic_service(academy_code: str, code: str):
             cases.delete_academic_service(uow, g.actor, academy_code, code)
         except AccountsError as error:
             refuse(error)
-        uow.commit()
 
 
 @blueprint.route("/services/<academy_code>/ent-links", methods=["POST"])
@@ -380,7 +372,6 @@ def add_ent_link(body, academy_code: str):
             link = cases.add_ent_link(uow, g.actor, academy_code, **body)
         except AccountsError as error:
             refuse(error)
-        uow.commit()
     return link
 
 
@@ -394,7 +385,6 @@ def remove_ent_link(academy_code: str, ent_link_id: int):
             cases.remove_ent_link(uow, g.actor, academy_code, ent_link_id)
         except AccountsError as error:
             refuse(error)
-        uow.commit()
 
 
 @blueprint.route("/services/<academy_code>/tipi-clients", methods=["POST"])
@@ -408,7 +398,6 @@ def add_tipi_client(body, academy_code: str):
             client = cases.add_tipi_client(uow, g.actor, academy_code, **body)
         except AccountsError as error:
             refuse(error)
-        uow.commit()
     return client
 
 
@@ -424,7 +413,6 @@ def remove_tipi_client(academy_code: str, number: str):
             cases.remove_tipi_client(uow, g.actor, academy_code, number)
         except AccountsError as error:
             refuse(error)
-        uow.commit()
 
 
 # --- continuity of access (B8) --------------------------------------------------------------------
@@ -472,7 +460,6 @@ def _resolve(resolve, continuity_id: int):
             claim = resolve(uow, g.actor, continuity_id, now=utcnow())
         except AccountsError as error:
             refuse(error)
-        uow.commit()
     return claim
 
 
@@ -517,5 +504,4 @@ def authorise_reset(body):
             account, school = continuity.authorise_reset(uow, g.actor, body["login"], now=utcnow())
         except AccountsError as error:
             refuse(error)
-        uow.commit()
-        return {"login": account.login, "school_uai": school.uai}
+    return {"login": account.login, "school_uai": school.uai}

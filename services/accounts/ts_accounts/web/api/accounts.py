@@ -5,17 +5,14 @@ from flask import g
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from ts_accounts.domain.lifecycle import AccountState
-from ts_accounts.service_layer.accounts import set_access_refused
-from ts_accounts.service_layer.continuity import check_reset_allowed
+from ts_accounts.domain.lifecycle import AccountKind, AccountState
+from ts_accounts.service_layer import support
 from ts_accounts.service_layer.errors import AccountsError, InvalidInput, NotFound
-from ts_accounts.service_layer.identity import send_confirmation_link
-from ts_accounts.service_layer.notifications import MODES, PAPER, Couple, request_notifications
+from ts_accounts.service_layer.notifications import MODES
 from ts_accounts.service_layer.support import (
-    SearchFilters, couple_detail, create_new_account, search, write_to_guardians,
+    SearchFilters, change_access, couple_detail, create_new_account, renotify, search, write_to_guardians,
 )
-from ts_accounts.web.api.common import api_view, fail, population as population_kind
-from ts_accounts.web.console.common import audit
+from ts_accounts.web.api.common import api_view, population as population_kind, refuse
 from ts_shared.crypto import SecretBox
 from ts_shared.db import utcnow
 from ts_shared.web.app import runtime_of, settings_of
@@ -133,17 +130,18 @@ class SentSchema(Schema):
     sent_to = fields.List(fields.String())
 
 
-class _NotHere(NotFound):
-    pass
+def _couple_of(population: str, guardian_id: str | None) -> None:
+    """The path's population must be one the staff member holds the right of (403), and the path
+    must name a couple of it: a guardian for guardians, none for students (404 otherwise)."""
+    if (guardian_id is None) != (population_kind(population) == AccountKind.STUDENT):
+        refuse(NotFound("Ce compte n'existe pas dans l'établissement."))
 
 
-def _detail(uow, kind, student_id: str, guardian_id: str | None):
-    if (guardian_id is None) != (kind.value == "student"):
-        fail(_NotHere("Ce compte n'existe pas dans l'établissement."))
+def _detail(uow, student_id: str, guardian_id: str | None):
     try:
         return couple_detail(uow.session, g.school.uai, student_id, guardian_id)
     except AccountsError as error:
-        fail(error)
+        refuse(error)
 
 
 def _detail_json(detail) -> dict:
@@ -190,9 +188,9 @@ def search_accounts(args):
 @blueprint.response(200, AccountDetailSchema)
 def detail(population: str, student_id: str, guardian_id: str | None):
     """One student, or one guardian × student couple: people, current account, history."""
-    kind = population_kind(population)
+    _couple_of(population, guardian_id)
     with runtime_of().uow() as uow:
-        return _detail_json(_detail(uow, kind, student_id, guardian_id))
+        return _detail_json(_detail(uow, student_id, guardian_id))
 
 
 @blueprint.route("/<population>/<student_id>/notify", endpoint="notify_student", methods=["POST"],
@@ -204,20 +202,14 @@ def detail(population: str, student_id: str, guardian_id: str | None):
 def notify(body, population: str, student_id: str, guardian_id: str | None):
     """Renotify the account (a new temporary password when the rules or `reset_password` say so).
     The notifier renders and sends; follow the batch at /admin/notifications/batches/<batch_id>."""
-    kind = population_kind(population)
-    mode = PAPER if kind.value == "student" else body["mode"]
+    _couple_of(population, guardian_id)
     with runtime_of().uow() as uow:
-        detail = _detail(uow, kind, student_id, guardian_id)
         try:
-            if body["reset_password"] and detail.account is not None:
-                check_reset_allowed(uow.session, detail.account, g.school.uai)
-            order = request_notifications(uow, SecretBox(settings_of().event_key), g.actor, uai=g.school.uai,
-                                          couples=[Couple(student_id, guardian_id)], mode=mode,
-                                          reset_password=body["reset_password"], now=utcnow(),
-                                          label=f"Renotification de {detail.account.login if detail.account else student_id}")
+            order = renotify(uow, SecretBox(settings_of().event_key), g.actor, uai=g.school.uai, student_id=student_id,
+                             guardian_id=guardian_id, mode=body["mode"], reset_password=body["reset_password"],
+                             now=utcnow())
         except AccountsError as error:
-            fail(error)
-        uow.commit()
+            refuse(error)
     return {"batch_id": order.batch_id, "deliveries": order.deliveries,
             "skipped": [f"{who} : {why}" for who, why in order.skipped]}
 
@@ -229,16 +221,15 @@ def notify(body, population: str, student_id: str, guardian_id: str | None):
 @blueprint.response(201, AccountDetailSchema)
 def new_account(population: str, student_id: str, guardian_id: str | None):
     """A new account with a new normalised login; the old one closes (or keeps its other children)."""
-    kind = population_kind(population)
+    _couple_of(population, guardian_id)
     with runtime_of().uow() as uow:
-        detail = _detail(uow, kind, student_id, guardian_id)
         try:
-            create_new_account(uow, g.actor, detail, uai=g.school.uai, now=utcnow())
+            create_new_account(uow, g.actor, uai=g.school.uai, student_id=student_id, guardian_id=guardian_id,
+                               now=utcnow())
         except AccountsError as error:
-            fail(error)
-        uow.commit()
+            refuse(error)
     with runtime_of().uow() as uow:
-        return _detail_json(_detail(uow, kind, student_id, guardian_id))
+        return _detail_json(_detail(uow, student_id, guardian_id))
 
 
 @blueprint.route("/<population>/<student_id>/access", endpoint="access_student", methods=["PUT"],
@@ -249,18 +240,15 @@ def new_account(population: str, student_id: str, guardian_id: str | None):
 @blueprint.response(200, AccountDetailSchema)
 def access(body, population: str, student_id: str, guardian_id: str | None):
     """Remove (refusal coupon, B9) or restore the account's access to online services."""
-    kind = population_kind(population)
+    _couple_of(population, guardian_id)
     with runtime_of().uow() as uow:
-        detail = _detail(uow, kind, student_id, guardian_id)
-        if detail.account is None:
-            fail(_NotHere("Aucun compte en cours pour cet élève ou ce responsable."))
-        set_access_refused(uow, detail.account.id, body["refused"], now=utcnow(), actor=g.actor.login)
-        audit(uow, "account.access_refused" if body["refused"] else "account.access_restored",
-              f"{'Retrait' if body['refused'] else 'Rétablissement'} de l'accès aux services en ligne pour "
-              f"{detail.account.login}", target=detail.account.login)
-        uow.commit()
+        try:
+            change_access(uow, g.actor, uai=g.school.uai, student_id=student_id, guardian_id=guardian_id,
+                          refused=body["refused"], now=utcnow())
+        except AccountsError as error:
+            refuse(error)
     with runtime_of().uow() as uow:
-        return _detail_json(_detail(uow, kind, student_id, guardian_id))
+        return _detail_json(_detail(uow, student_id, guardian_id))
 
 
 @blueprint.route("/guardians/<student_id>/<guardian_id>/resend-activation", methods=["POST"])
@@ -269,19 +257,14 @@ def access(body, population: str, student_id: str, guardian_id: str | None):
 @blueprint.response(200, SentSchema)
 def resend_activation(body, student_id: str, guardian_id: str):
     """Send the activation (confirmation) email again, to a corrected address if given."""
+    _couple_of("guardians", guardian_id)
     with runtime_of().uow() as uow:
-        detail = _detail(uow, population_kind("guardians"), student_id, guardian_id)
-        if detail.account is None:
-            fail(_NotHere("Aucun compte en cours pour ce responsable."))
         try:
-            sent_to = send_confirmation_link(uow, SecretBox(settings_of().event_key), detail.account,
-                                             email=body["email"], email_again=body["email_again"], now=utcnow(),
-                                             actor=g.actor.login)
+            sent_to = support.resend_activation(uow, SecretBox(settings_of().event_key), g.actor, uai=g.school.uai,
+                                                student_id=student_id, guardian_id=guardian_id, email=body["email"],
+                                                email_again=body["email_again"], now=utcnow())
         except AccountsError as error:
-            fail(error)
-        audit(uow, "account.activation_resent", f"Courriel d'activation renvoyé à {sent_to} pour {detail.account.login}",
-              target=detail.account.login)
-        uow.commit()
+            refuse(error)
     return {"sent_to": [sent_to]}
 
 
@@ -291,15 +274,14 @@ def resend_activation(body, student_id: str, guardian_id: str):
 @blueprint.response(200, SentSchema)
 def write(body, student_id: str, guardian_id: str):
     """Write an email to the guardian (their confirmed address, else SIECLE's)."""
+    _couple_of("guardians", guardian_id)
     with runtime_of().uow() as uow:
-        _detail(uow, population_kind("guardians"), student_id, guardian_id)
         try:
             outcome = write_to_guardians(uow, SecretBox(settings_of().event_key), g.actor, uai=g.school.uai,
                                          couples=[(student_id, guardian_id)], subject=body["subject"],
                                          body=body["body"], now=utcnow())
         except AccountsError as error:
-            fail(error)
-        uow.commit()
+            refuse(error)
     if not outcome.sent_to:
-        fail(InvalidInput("Ce responsable n'a pas d'adresse électronique utilisable."))
+        refuse(InvalidInput("Ce responsable n'a pas d'adresse électronique utilisable."))
     return {"sent_to": outcome.sent_to}

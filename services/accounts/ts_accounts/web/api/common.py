@@ -2,8 +2,11 @@
 argument."""
 from __future__ import annotations
 
+from typing import Mapping, NoReturn
+
 from flask import abort, g
 from marshmallow import Schema, fields
+from werkzeug.exceptions import default_exceptions
 
 from ts_accounts.domain.lifecycle import AccountKind
 from ts_accounts.service_layer.errors import (
@@ -24,7 +27,9 @@ class ErrorSchema(Schema):
     error = fields.String(required=True, metadata={"description": "A French message, to show as is"})
     status = fields.Integer(required=True, metadata={"description": "The HTTP status, repeated"})
     fields_ = fields.Dict(data_key="fields", keys=fields.String(), metadata={
-        "description": "Refused input: where (« json », « query ») then each field and its French messages"})
+        "description": "Refused input. A malformed request: where (« json », « query ») then each field and its "
+                       "French messages; a request the use case refuses: each field at fault and its French "
+                       "message"})
 
 
 def population(name: str) -> AccountKind:
@@ -45,6 +50,12 @@ def http_status(error: AccountsError) -> int:
     return 400
 
 
-def fail(error: AccountsError):
-    """Answer with the use case's French message and the matching status."""
-    abort(http_status(error), description=str(error))
+def refuse(error: AccountsError, fields: Mapping[str, str] | None = None) -> NoReturn:
+    """Answer a use case's refusal: its French message, the matching status and, when it names
+    the fields at fault, each field's message (`fields` maps the use case's name of a field to the
+    body's, where they differ)."""
+    answer = default_exceptions[http_status(error)](description=str(error))
+    if error.errors:
+        # ts_shared.web.app sends them as the body's `fields`
+        answer.data = {"messages": {(fields or {}).get(name, name): message for name, message in error.errors.items()}}
+    raise answer

@@ -5,16 +5,13 @@ from flask import abort, g, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from ts_accounts.adapters.csv_population import read_csv_population
-from ts_accounts.adapters.siecle import ImportFileError, inspect_export
+from ts_accounts.adapters.siecle import ImportFileError
 from ts_accounts.service_layer import audit as audit_log
+from ts_accounts.service_layer import imports
 from ts_accounts.service_layer.errors import AccountsError, InvalidInput
-from ts_accounts.service_layer.imports import (
-    DeparturesToConfirm, import_population, source_from_csv, source_from_exports,
-)
+from ts_accounts.service_layer.population import DeparturesToConfirm
 from ts_accounts.service_layer.staff import delegate, list_delegates, revoke_delegation
-from ts_accounts.web.api.common import api_view, fail
-from ts_accounts.web.console.common import audit
+from ts_accounts.web.api.common import api_view, refuse
 from ts_accounts.web.uploads import as_uploaded, problems_as_uploaded, saved_uploads
 from ts_shared.web.app import runtime_of
 from ts_shared.web.staff_session import DELEGABLE_RIGHTS, RIGHT_AUDIT, RIGHT_DELEGATE, RIGHT_IMPORT
@@ -91,7 +88,7 @@ class ImportReportSchema(Schema):
 
 
 class ImportArgs(Schema):
-    format = fields.String(load_default="siecle", validate=validate.OneOf(("siecle", "csv")))
+    format = fields.String(load_default=imports.SIECLE, validate=validate.OneOf((imports.SIECLE, imports.CSV)))
     confirm_departures = fields.Boolean(load_default=False, metadata={
         "description": "A students export that lists nobody, or that would mark more than half of the enrolled "
                        "students as departed, answers 409 and changes nothing unless this is true"})
@@ -129,8 +126,7 @@ def add_delegation(body):
         try:
             delegate(uow, g.actor, uai=g.school.uai, **body)
         except AccountsError as error:
-            fail(error)
-        uow.commit()
+            refuse(error)
     with runtime_of().uow() as uow:
         return list_delegates(uow, g.school.uai)
 
@@ -144,8 +140,7 @@ def remove_delegation(staff_id: int):
         try:
             revoke_delegation(uow, g.actor, uai=g.school.uai, staff_id=staff_id)
         except AccountsError as error:
-            fail(error)
-        uow.commit()
+            refuse(error)
 
 
 @blueprint.route("/imports", methods=["POST"])
@@ -158,28 +153,18 @@ def import_files(args):
     that would empty most of the school changes nothing either (409) unless `confirm_departures`."""
     uploads = [f for f in request.files.getlist("files") if f and f.filename]
     if not uploads:
-        fail(InvalidInput("Envoyez au moins un fichier (champ « files »)."))
+        refuse(InvalidInput("Envoyez au moins un fichier (champ « files »)."))
     with saved_uploads(uploads) as paths:
         try:
             with runtime_of().uow() as uow:
-                if args["format"] == "csv":
-                    if len(paths) != 1:
-                        raise InvalidInput("Un seul fichier CSV par import.")
-                    source = source_from_csv(uploads[0].filename, read_csv_population(paths[0]))
-                else:
-                    source = source_from_exports(g.school.uai, [inspect_export(path) for path in paths])
-                report = import_population(uow, uai=g.school.uai, source=source, actor=g.actor.login,
-                                           confirm_departures=args["confirm_departures"])
-                audit(uow, "import.done", f"Import (API) de {', '.join(u.filename for u in uploads)}"
-                      + (" (départs confirmés)" if args["confirm_departures"] else ""),
-                      detail={"accounts_created": report.accounts_created, "rejected": len(report.rejected),
-                              "departures_confirmed": args["confirm_departures"]})
-                uow.commit()
+                return imports.import_files(uow, g.actor, uai=g.school.uai, file_format=args["format"], paths=paths,
+                                            names=[upload.filename for upload in uploads],
+                                            confirm_departures=args["confirm_departures"])
         except ImportFileError as error:
-            fail(InvalidInput("Import refusé, aucune donnée modifiée : " + " | ".join(problems_as_uploaded(error, uploads))))
+            refuse(InvalidInput("Import refusé, aucune donnée modifiée : "
+                                + " | ".join(problems_as_uploaded(error, uploads))))
         except DeparturesToConfirm as error:
             abort(409, description=f"{as_uploaded(str(error), uploads)} Renvoyez la demande avec "
                                    "confirm_departures=true pour confirmer.")
         except AccountsError as error:
-            fail(error)
-    return report
+            refuse(error)

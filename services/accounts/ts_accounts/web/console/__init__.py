@@ -1,18 +1,14 @@
 """The staff console « Administration Téléservices »: one module per area, each exposing a
-`blueprint` (registered by the app factory, found by scanning this package)."""
+`blueprint`, registered by the app factory (`console_blueprints`, one line per area)."""
 from __future__ import annotations
-
-import importlib
-import pkgutil
 
 from flask import Blueprint
 
+from ts_accounts.web.console import auth, establishment, imports, my_account, notify, services, settings, support
+from ts_accounts.web.console.academy import catalogue, continuity, schools
+
 
 def console_blueprints() -> list[Blueprint]:
-    blueprints = []
-    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
-        blueprint = getattr(module, "blueprint", None)
-        if isinstance(blueprint, Blueprint):
-            blueprints.append(blueprint)
-    return blueprints
+    return [schools.blueprint, catalogue.blueprint, continuity.blueprint, auth.blueprint, establishment.blueprint,
+            imports.blueprint, my_account.blueprint, notify.blueprint, services.blueprint, settings.blueprint,
+            support.blueprint]

@@ -7,13 +7,12 @@ from wtforms import PasswordField, RadioField, StringField
 from wtforms.validators import DataRequired
 
 from ts_accounts.service_layer import schools as school_cases
-from ts_accounts.service_layer.audit import Actor, record
 from ts_accounts.service_layer.errors import AuthenticationFailed
 from ts_accounts.service_layer.staff import current_access, schools_of, sign_in_staff
 from ts_accounts.service_layer.throttling import Throttled
-from ts_accounts.web.console.common import audit, console_page
+from ts_accounts.web.console.common import console_page
 from ts_shared.web.app import runtime_of, settings_of
-from ts_shared.web.forms import at_most
+from ts_shared.web.forms import ConfirmForm, at_most
 from ts_shared.web.staff_session import (
     RIGHT_SERVICES, StaffIdentity, end_staff_session, staff_required, start_staff_session, switch_school,
 )
@@ -45,14 +44,10 @@ def login():
             with runtime_of().uow() as uow:
                 signed_in = sign_in_staff(uow, login=form.login.data, password=form.password.data,
                                           client_address=request.remote_addr)
-                school = signed_in.first_school
-                record(uow.session, Actor(signed_in.login, signed_in.staff_id, request.remote_addr),
-                       school_uai=school.uai if school else None, action="staff.signed_in",
-                       summary=f"Connexion de {signed_in.display_name}")
-                uow.commit()
         except (AuthenticationFailed, Throttled) as error:
             flash(str(error), "error")
             return render_template("accounts/login.html", form=form), 429 if isinstance(error, Throttled) else 401
+        school = signed_in.first_school
         start_staff_session(staff_id=signed_in.staff_id, school_uai=school.uai if school else None,
                             lifetime_minutes=settings_of().staff_session_minutes)
         current_app.logger.info("staff %s signed in", signed_in.login)
@@ -102,17 +97,13 @@ def home():
     return render_template("accounts/home.html", school=g.school, overview=overview)
 
 
-class ActivationForm(FlaskForm):
-    pass
-
-
 @blueprint.route("/activation", methods=["GET", "POST"])
 @console_page(needs_activation=False)
 def activation():
     """C1: the school activates its online services once; until then nothing else opens."""
     if g.school.services_activated_at is not None:
         return redirect("/admin/")
-    form = ActivationForm()
+    form = ConfirmForm()
     may_activate = g.staff.can(RIGHT_SERVICES)
     if form.validate_on_submit():
         if not may_activate:
@@ -120,9 +111,7 @@ def activation():
                   "les téléservices.", "error")
             return redirect(url_for("console.activation"))
         with runtime_of().uow() as uow:
-            school = school_cases.activate_services(uow, g.school.uai)
-            audit(uow, "services.activated", f"Activation des téléservices de {school.name}")
-            uow.commit()
+            school_cases.activate_online_services(uow, g.actor, g.school.uai)
         flash("Les téléservices de l'établissement sont activés. Ouvrez maintenant les services proposés "
               "aux familles.", "success")
         return redirect("/admin/services/")

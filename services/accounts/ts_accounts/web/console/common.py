@@ -1,14 +1,19 @@
 """What every console view of the accounts service shares: server-side authorisation on each
-request, the school being worked on, the audit of staff actions, French messages for errors."""
+request, the school being worked on and who acts (for the use cases' audit entries), French
+messages for errors."""
 from __future__ import annotations
 
 from functools import wraps
 from pathlib import Path
+from typing import Mapping
 
 from flask import abort, flash, g, jsonify, redirect, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import Field
 
 from ts_accounts.adapters.orm import School
-from ts_accounts.service_layer.audit import Actor, record
+from ts_accounts.service_layer.audit import Actor
+from ts_accounts.service_layer.errors import AccountsError
 from ts_shared.web.app import runtime_of
 from ts_shared.web.staff_session import StaffIdentity, staff_required
 
@@ -70,12 +75,6 @@ def _outside_managed_academy(session, academy_code: str | None, view_arguments: 
     return school is not None and school.academy_code != academy_code
 
 
-def audit(uow, action: str, summary: str, *, target: str | None = None, detail: dict | None = None) -> None:
-    """Record a staff action of this request in the audit log (same transaction as the action)."""
-    record(uow.session, g.actor, school_uai=g.school.uai if g.get("school") else None, action=action,
-           summary=summary, target=target, detail=detail)
-
-
 def follow_batch(batch_id: str):
     """To the notifier's page of a batch just requested: it waits there for the notifier to
     receive the batch (`nouvelle`), then shows its live progress."""
@@ -90,3 +89,18 @@ def done(message: str, endpoint: str, **values):
 
 def failed(message: str) -> None:
     flash(message, "error")
+
+
+EXPIRED = "Le formulaire a expiré ou n'est pas valide. Rechargez la page et recommencez."
+
+
+def show_errors(form: FlaskForm, error: AccountsError, fields: Mapping[str, str] | None = None) -> None:
+    """A use case's refusal on the form's page: each message under its field (`fields` maps the
+    use case's name of a field to the form's, where they differ); a message for no field of the
+    form, or a refusal that names no field, is flashed."""
+    for name, message in (error.errors or {None: str(error)}).items():
+        field = getattr(form, (fields or {}).get(name, name), None) if name else None
+        if isinstance(field, Field):
+            field.errors = [*field.errors, message]
+        else:
+            failed(message)

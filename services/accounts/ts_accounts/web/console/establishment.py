@@ -4,16 +4,16 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField, widgets
-from wtforms.validators import DataRequired, Email, Optional
+from wtforms.validators import DataRequired, Optional
 
 from ts_accounts.service_layer import audit as audit_log
 from ts_accounts.service_layer.errors import AccountsError, NotFound
 from ts_accounts.service_layer.staff import (
     RIGHT_LABELS, delegate, list_delegates, reset_delegate_password, revoke_delegation,
 )
-from ts_accounts.web.console.common import console_page, done
+from ts_accounts.web.console.common import console_page, done, show_errors
 from ts_shared.web.app import runtime_of
-from ts_shared.web.forms import at_most, required
+from ts_shared.web.forms import ConfirmForm, at_most, required, valid_email
 from ts_shared.web.staff_session import DELEGABLE_RIGHTS, RIGHT_AUDIT, RIGHT_DELEGATE
 
 blueprint = Blueprint("establishment", __name__, url_prefix="/admin", template_folder="templates")
@@ -28,16 +28,12 @@ class DelegationForm(FlaskForm):
     login = StringField("Identifiant du personnel", validators=[DataRequired("L'identifiant est obligatoire."),
                                                                at_most(100)])
     display_name = StringField("Nom (nouveau compte seulement)", validators=[Optional(), at_most(200)])
-    email = EmailField("Courriel (facultatif)", validators=[Optional(), Email("Adresse électronique invalide.")])
+    email = EmailField("Courriel (facultatif)", validators=[Optional(), at_most(254), valid_email()])
     initial_password = PasswordField("Mot de passe initial (nouveau compte seulement, 10 caractères au moins)",
                                      validators=[Optional(), at_most(200)])
     rights = MultiCheckbox("Parties de la console déléguées",
                            choices=[(right, RIGHT_LABELS[right]) for right in DELEGABLE_RIGHTS],
                            validators=[DataRequired("Choisissez au moins une partie de la console.")])
-
-
-class RevokeForm(FlaskForm):
-    pass
 
 
 class DelegatePasswordForm(FlaskForm):
@@ -69,28 +65,26 @@ def delegations():
                 staff = delegate(uow, g.actor, uai=g.school.uai, login=form.login.data, rights=form.rights.data,
                                  display_name=form.display_name.data, email=form.email.data,
                                  initial_password=form.initial_password.data)
-                uow.commit()
         except AccountsError as error:
-            flash(str(error), "error")
+            show_errors(form, error)
         else:
             flash(f"Délégation enregistrée pour {staff.display_name} ({staff.login}).", "success")
             return redirect(url_for("establishment.delegations"))
     with runtime_of().uow() as uow:
         delegates = list_delegates(uow, g.school.uai)
     return render_template("accounts/establishment/delegations.html", form=form, delegates=delegates,
-                           revoke_form=RevokeForm(), right_labels=RIGHT_LABELS,
+                           revoke_form=ConfirmForm(), right_labels=RIGHT_LABELS,
                            breadcrumb=[("Établissement", "#"), ("Délégations", request.path)])
 
 
 @blueprint.post("/delegations/<int:staff_id>/revoke")
 @console_page(RIGHT_DELEGATE)
 def revoke(staff_id: int):
-    if not RevokeForm().validate_on_submit():
+    if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
         with runtime_of().uow() as uow:
             revoke_delegation(uow, g.actor, uai=g.school.uai, staff_id=staff_id)
-            uow.commit()
     except NotFound:
         abort(404)  # no such delegation in this school
     flash("La délégation est retirée.", "success")
@@ -116,9 +110,8 @@ def delegate_password(staff_id: int):
                     reset_delegate_password(uow, g.actor, uai=g.school.uai, staff_id=staff_id,
                                             new_password=form.new_password.data,
                                             new_password_again=form.new_password_again.data)
-                    uow.commit()
             except AccountsError as error:
-                form.new_password.errors = [*form.new_password.errors, str(error)]
+                show_errors(form, error)
             else:
                 return done(f"Le mot de passe de {person.display_name} est changé ; ses sessions ouvertes sont "
                             "fermées. Communiquez-lui le nouveau mot de passe.", "establishment.delegations")

@@ -6,13 +6,11 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileRequired
 from wtforms import BooleanField, MultipleFileField, RadioField
 
-from ts_accounts.adapters.csv_population import read_csv_population
-from ts_accounts.adapters.siecle import ImportFileError, inspect_export
+from ts_accounts.adapters.siecle import ImportFileError
 from ts_accounts.service_layer.errors import AccountsError
-from ts_accounts.service_layer.imports import (
-    DeparturesToConfirm, import_population, source_from_csv, source_from_exports,
-)
-from ts_accounts.web.console.common import audit, console_page
+from ts_accounts.service_layer.imports import CSV, SIECLE, import_files
+from ts_accounts.service_layer.population import DeparturesToConfirm
+from ts_accounts.web.console.common import console_page, show_errors
 from ts_accounts.web.uploads import as_uploaded, problems_as_uploaded, saved_uploads
 from ts_shared.web.app import runtime_of
 from ts_shared.web.staff_session import RIGHT_IMPORT
@@ -21,19 +19,12 @@ blueprint = Blueprint("imports", __name__, url_prefix="/admin", template_folder=
 
 
 class ImportForm(FlaskForm):
-    format = RadioField("Format", choices=[("siecle", "Exports SIECLE BEE (XML, zippés ou non)"),
-                                           ("csv", "Fichier CSV (établissements sans SIECLE)")], default="siecle")
+    format = RadioField("Format", choices=[(SIECLE, "Exports SIECLE BEE (XML, zippés ou non)"),
+                                           (CSV, "Fichier CSV (établissements sans SIECLE)")], default=SIECLE)
     files = MultipleFileField("Fichiers", validators=[FileRequired("Choisissez au moins un fichier.")])
     # Asked for only when the export would empty most of the school (or lists no student).
     confirm_departures = BooleanField("Je confirme ces départs : les élèves que le fichier ne liste plus ont bien "
                                       "quitté l'établissement")
-
-
-def _summary(report) -> str:
-    parts = [f"{report.created.get(kind, 0)} {kind} créés, {report.updated.get(kind, 0)} mis à jour, "
-             f"{report.departed.get(kind, 0)} partis" for kind in ("élèves", "responsables")
-             if any(kind in bucket for bucket in (report.created, report.updated, report.unchanged, report.departed))]
-    return "; ".join(parts) + f"; {report.accounts_created} compte(s) créé(s)"
 
 
 @blueprint.route("/import", methods=["GET", "POST"])
@@ -46,26 +37,16 @@ def import_page():
         with saved_uploads(uploads) as paths:
             try:
                 with runtime_of().uow() as uow:
-                    if form.format.data == "csv":
-                        if len(paths) != 1:
-                            raise ImportFileError("import", "un seul fichier CSV par import")
-                        source = source_from_csv(uploads[0].filename, read_csv_population(paths[0]))
-                    else:
-                        source = source_from_exports(g.school.uai, [inspect_export(path) for path in paths])
-                    report = import_population(uow, uai=g.school.uai, source=source, actor=g.actor.login,
-                                               confirm_departures=form.confirm_departures.data)
-                    audit(uow, "import.done", f"Import de {', '.join(u.filename for u in uploads)} : {_summary(report)}"
-                          + (" (départs confirmés)" if form.confirm_departures.data else ""),
-                          detail={"rejected": len(report.rejected), "warnings": len(report.warnings),
-                                  "departures_confirmed": form.confirm_departures.data})
-                    uow.commit()
+                    report = import_files(uow, g.actor, uai=g.school.uai, file_format=form.format.data, paths=paths,
+                                          names=[upload.filename for upload in uploads],
+                                          confirm_departures=form.confirm_departures.data)
             except ImportFileError as error:
                 problems = problems_as_uploaded(error, uploads)
                 flash("Import refusé : aucune donnée n'a été modifiée. Corrigez le fichier puis recommencez.", "error")
             except DeparturesToConfirm as error:
                 departures = as_uploaded(str(error), uploads)
             except AccountsError as error:
-                flash(str(error), "error")
+                show_errors(form, error)
         if report is not None:
             flash("Import terminé.", "success")
     return render_template("accounts/imports/import.html", form=form, report=report, problems=problems,

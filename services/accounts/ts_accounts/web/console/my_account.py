@@ -9,7 +9,7 @@ from wtforms import PasswordField
 from ts_accounts.service_layer.errors import AccountsError
 from ts_accounts.service_layer.staff import change_own_password, current_access, schools_of
 from ts_accounts.service_layer.throttling import Throttled
-from ts_accounts.web.console.common import console_page, done
+from ts_accounts.web.console.common import console_page, done, show_errors
 from ts_shared.web.app import runtime_of
 from ts_shared.web.forms import at_most, required
 
@@ -49,9 +49,10 @@ def my_account():
             change_own_password(uow, g.actor, school_uai=g.school.uai if g.school else None,
                                 current_password=form.current_password.data, new_password=form.new_password.data,
                                 new_password_again=form.new_password_again.data, current_session=session.sid)
-            uow.commit()
+    except Throttled as error:  # too many wrong current passwords
+        form.current_password.errors = [*form.current_password.errors, str(error)]
+        return _page(form, 429)
     except AccountsError as error:
-        field = form.current_password if "actuel" in str(error) or isinstance(error, Throttled) else form.new_password
-        field.errors = [*field.errors, str(error)]
-        return _page(form, 429 if isinstance(error, Throttled) else 400)
+        show_errors(form, error)
+        return _page(form, 400)
     return done("Votre mot de passe a été modifié. Vos autres sessions ouvertes sont fermées.", "my_account.my_account")

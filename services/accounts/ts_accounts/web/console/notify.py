@@ -136,7 +136,6 @@ def _notify(kind: AccountKind, back: str):
             order = request_notifications(uow, SecretBox(settings_of().event_key), g.actor, uai=g.school.uai,
                                           couples=couples, mode=form.mode.data if kind == AccountKind.GUARDIAN else PAPER,
                                           reset_password=form.reset_password.data, now=utcnow(), label=label)
-            uow.commit()
     except AccountsError as error:
         flash(str(error), "error")
         return redirect(back)
@@ -183,7 +182,6 @@ def write_guardians():
         with runtime_of().uow() as uow:
             outcome = write_to_guardians(uow, SecretBox(settings_of().event_key), g.actor, uai=g.school.uai,
                                          couples=couples, subject=form.subject.data, body=form.body.data, now=utcnow())
-            uow.commit()
     except AccountsError as error:
         flash(str(error), "error")
         return redirect(back)
@@ -213,7 +211,6 @@ def class_lists():
             with runtime_of().uow() as uow:
                 batch_id = request_class_list(uow, SecretBox(settings_of().event_key), g.actor, uai=g.school.uai,
                                               division=division or None, group=group or None, now=utcnow())
-                uow.commit()
         except AccountsError as error:
             flash(str(error), "error")
         else:

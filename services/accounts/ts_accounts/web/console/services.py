@@ -8,12 +8,11 @@ from wtforms import EmailField, HiddenField, RadioField, StringField
 from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, ValidationError
 
-from ts_accounts.domain.contacts import is_valid_email
 from ts_accounts.service_layer import services as cases
 from ts_accounts.service_layer.errors import AccountsError, InvalidInput, NotFound
-from ts_accounts.web.console.common import console_page, done, failed
+from ts_accounts.web.console.common import EXPIRED, console_page, done, failed, show_errors
 from ts_shared.web.app import runtime_of
-from ts_shared.web.forms import FrenchDateField, at_most, required
+from ts_shared.web.forms import ConfirmForm, FrenchDateField, at_most, required, valid_email
 from ts_shared.web.staff_session import RIGHT_SERVICES
 
 blueprint = Blueprint("console_services", __name__, url_prefix="/admin/services", template_folder="templates")
@@ -26,24 +25,10 @@ def _breadcrumb(label: str, url: str) -> list[tuple[str, str]]:
     return [MENU_LABEL, (label, url)]
 
 
-# --- forms shared with the academy pages ---------------------------------------------------------
-
-def valid_email(message: str = "Saisissez une adresse électronique valide, par exemple intendance@college.fr."):
-    def check(form, field):
-        if field.data and not is_valid_email(field.data):
-            raise ValidationError(message)
-    return check
-
-
 # --- C2 « Ouverture / fermeture » ----------------------------------------------------------------
 
 OPEN, CLOSED = "open", "closed"
 FIELD_PREFIX = "service-"
-
-
-class ServicesForm(FlaskForm):
-    """The CSRF token; the services' radios (« service-<code> » = open | closed) are read from
-    the request and checked by the use case, so a tampered post cannot open a locked service."""
 
 
 def _wanted_from(form_data) -> dict[str, bool]:
@@ -59,15 +44,16 @@ def _wanted_from(form_data) -> dict[str, bool]:
 @blueprint.route("/", methods=["GET", "POST"])
 @console_page(RIGHT_SERVICES)
 def opening():
-    """C2: national services, then the academy's, each open or closed (one « Valider »)."""
-    form = ServicesForm()
+    """C2: national services, then the academy's, each open or closed (one « Valider »). The form
+    is the CSRF token; the services' radios (« service-<code> » = open | closed) are read from the
+    request and checked by the use case, so a tampered post cannot open a locked service."""
+    form = ConfirmForm()
     status = 200
     if form.validate_on_submit():
         try:
             wanted = _wanted_from(request.form)
             with runtime_of().uow() as uow:
                 changes = cases.set_services(uow, g.actor, g.school.uai, wanted)
-                uow.commit()
         except AccountsError as error:
             failed(str(error))
             status = 400
@@ -81,7 +67,7 @@ def opening():
                     ([f"fermé(s) : {', '.join(closed)} (leur paramétrage est conservé)"] if closed else [])
             return done("Téléservices " + " ; ".join(parts) + ".", "console_services.opening")
     elif request.method == "POST":
-        failed("Le formulaire a expiré ou n'est pas valide. Rechargez la page et recommencez.")
+        failed(EXPIRED)
         status = 400
     with runtime_of().uow() as uow:
         choices = cases.service_choices(uow, g.school.uai)
@@ -105,10 +91,6 @@ class NotesPublicationForm(FlaskForm):
     def validate_publication(self, field):
         if field.data not in cases.PUBLICATION_LABELS:
             raise ValidationError("Choisissez la publication au fil de l'eau ou à échéance.")
-
-
-class ConfirmForm(FlaskForm):
-    """A confirmation: only the CSRF token."""
 
 
 class PublicationDateForm(FlaskForm):
@@ -151,7 +133,6 @@ def notes():
     try:
         with runtime_of().uow() as uow:
             changed = cases.set_notes_publication(uow, g.actor, g.school.uai, form.publication.data)
-            uow.commit()
     except cases.ConfirmationRequired as question:
         return render_template("accounts/services/notes_confirm.html", form=ConfirmForm(), dates=question.dates,
                                breadcrumb=_breadcrumb("Configuration Notes", url_for("console_services.notes")))
@@ -159,7 +140,7 @@ def notes():
         failed(str(error))
         return redirect(url_for("console_services.notes"))
     except AccountsError as error:
-        form.publication.errors.append(str(error))
+        show_errors(form, error)
         return _notes_page(form, status=400)
     if not changed:
         flash("Aucun changement : le mode de publication est resté le même.", "info")
@@ -174,12 +155,11 @@ def notes_continuous_confirmed():
     """C3: the staff member confirmed going back to « au fil de l'eau »: the dates are deleted."""
     form = ConfirmForm()
     if not form.validate_on_submit():
-        failed("Le formulaire a expiré ou n'est pas valide. Rechargez la page et recommencez.")
+        failed(EXPIRED)
         return redirect(url_for("console_services.notes"))
     try:
         with runtime_of().uow() as uow:
             cases.set_notes_publication(uow, g.actor, g.school.uai, cases.CONTINUOUS, confirmed=True)
-            uow.commit()
     except AccountsError as error:
         failed(str(error))
         return redirect(url_for("console_services.notes"))
@@ -194,20 +174,19 @@ def add_publication_date():
     form = PublicationDateForm()
     if not form.validate_on_submit():
         if form.csrf_token.errors or form.mef_code.errors or form.division.errors:
-            failed("Le formulaire a expiré ou n'est pas valide. Rechargez la page et recommencez.")
+            failed(EXPIRED)
             return redirect(url_for("console_services.notes"))
         return _notes_page(date_form=form, status=400)
     try:
         with runtime_of().uow() as uow:
             row = cases.add_publication_date(uow, g.actor, g.school.uai, mef_code=form.mef_code.data,
                                              division=form.division.data, day=form.publication_date.data)
-            uow.commit()
             day = row.publication_date
     except cases.ServiceClosed as error:
         failed(str(error))
         return redirect(url_for("console_services.notes"))
     except AccountsError as error:
-        form.publication_date.errors = [*form.publication_date.errors, str(error)]
+        show_errors(form, error, fields={"day": "publication_date"})
         return _notes_page(date_form=form, status=400)
     return done(f"Date de publication du {day:%d/%m/%Y} ajoutée pour la division {form.division.data}.",
                 "console_services.notes")
@@ -219,12 +198,11 @@ def remove_publication_date(date_id: int):
     """C3 « - »."""
     form = ConfirmForm()
     if not form.validate_on_submit():
-        failed("Le formulaire a expiré ou n'est pas valide. Rechargez la page et recommencez.")
+        failed(EXPIRED)
         return redirect(url_for("console_services.notes"))
     try:
         with runtime_of().uow() as uow:
             row = cases.remove_publication_date(uow, g.actor, g.school.uai, date_id)
-            uow.commit()
     except NotFound:
         abort(404)
     except AccountsError as error:
@@ -306,7 +284,7 @@ def payment():
                                           minimum_amount=form.minimum_amount.data,
                                           contact_email=form.contact_email.data)
     except AccountsError as error:  # the number is unknown (the form checked the rest)
-        form.tipi_client_number.errors = [*form.tipi_client_number.errors, str(error)]
+        show_errors(form, error)
         return _payment_page(form, status=400)
     confirm = PaymentConfirmForm(formdata=None, data={
         "tipi_client_number": checked.tipi_client_number, "minimum_amount": str(checked.minimum_amount),
@@ -329,7 +307,6 @@ def payment_confirmed():
         with runtime_of().uow() as uow:
             cases.save_payment(uow, g.actor, g.school.uai, tipi_client_number=form.tipi_client_number.data,
                                minimum_amount=form.minimum_amount.data, contact_email=form.contact_email.data)
-            uow.commit()
     except AccountsError as error:
         failed(str(error))
         return redirect(url_for("console_services.payment"))

@@ -6,7 +6,7 @@ errors and nothing saved. The pages work without JavaScript; the scripts of `sta
 editor, the live counter and preview, and the show/hide of the ENT part."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, jsonify, render_template, request, url_for
+from flask import Blueprint, abort, g, jsonify, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, TextAreaField, URLField
 from wtforms.fields.choices import SelectChoice
@@ -14,9 +14,9 @@ from wtforms.fields.choices import SelectChoice
 from ts_accounts.adapters.orm import School
 from ts_accounts.service_layer import settings as cases
 from ts_accounts.service_layer.errors import InvalidInput, NotFound
-from ts_accounts.service_layer.settings import SettingsRejected
-from ts_accounts.web.console.common import console_page, done
+from ts_accounts.web.console.common import console_page, done, show_errors
 from ts_shared.web.app import runtime_of
+from ts_shared.web.forms import ConfirmForm
 from ts_shared.web.staff_session import RIGHT_SETTINGS
 
 blueprint = Blueprint("settings", __name__, url_prefix="/admin", template_folder="templates",
@@ -28,16 +28,6 @@ NOTHING_CHANGED = "Aucune modification : le paramétrage est inchangé."
 
 def _breadcrumb(*trail: tuple[str, str]) -> list[tuple[str, str]]:
     return [(MENU, url_for("settings.welcome")), *trail]
-
-
-def _show_errors(form: FlaskForm, error: SettingsRejected) -> None:
-    """Each message under its field (a message for no field of the form: a flash)."""
-    for name, message in error.errors.items():
-        field = getattr(form, name, None)
-        if field is None:
-            flash(message, "error")
-        else:
-            field.errors = [message]
 
 
 def _school(uow) -> School:
@@ -66,13 +56,12 @@ def welcome():
             else:
                 with runtime_of().uow() as uow:
                     change = cases.set_welcome_message(uow, g.actor, g.school.uai, raw)
-                    uow.commit()
                 if not change.changed:
                     return done(NOTHING_CHANGED, "settings.welcome")
                 return done("Le message d'accueil est enregistré : les familles le voient dès maintenant dans "
                             "« Scolarité services ».", "settings.welcome")
-        except SettingsRejected as error:
-            _show_errors(form, error)
+        except InvalidInput as error:
+            show_errors(form, error)
             preview, status = cases.preview_welcome(raw[:cases.WELCOME_MAX_INPUT]), 400
         form.message.data = preview.html  # the editor goes on from the sanitised text
     else:
@@ -89,7 +78,7 @@ def welcome_preview():
     (JSON; the CSRF token travels in the X-CSRFToken header). Nothing is saved."""
     try:
         preview = cases.preview_welcome(request.form.get("message", ""))
-    except SettingsRejected as error:
+    except InvalidInput as error:
         return jsonify({"error": str(error), "status": 400}), 400
     return jsonify({"html": preview.html, "length": preview.length, "maximum": preview.maximum,
                     "too_long": preview.too_long})
@@ -127,9 +116,8 @@ def ent():
             with runtime_of().uow() as uow:
                 change = cases.set_ent_and_letter(uow, g.actor, g.school.uai, letter_type=form.letter_type.data or "",
                                                   academy_link_id=link_id, typed_url=form.ent_url.data)
-                uow.commit()
-        except SettingsRejected as error:
-            _show_errors(form, error)
+        except InvalidInput as error:
+            show_errors(form, error)
             status = 400
         else:
             if not change.changed:
@@ -184,9 +172,8 @@ def contact():
                 change = cases.set_contact_link(uow, g.actor, g.school.uai,
                                                 active=form.contact_active.data == "active",
                                                 email_id=int(email_id) if (email_id or "").isdigit() else None)
-                uow.commit()
-        except SettingsRejected as error:
-            _show_errors(form, error)
+        except InvalidInput as error:
+            show_errors(form, error)
             status = 400
         else:
             if not change.changed:
@@ -209,10 +196,6 @@ class LinkForm(FlaskForm):
     url = URLField("Url", description="Adresse complète, commençant par https:// ou http://")
 
 
-class DeleteForm(FlaskForm):
-    pass
-
-
 def _links_breadcrumb(*trail):
     return _breadcrumb(("Liens utiles", url_for("settings.links")), *trail)
 
@@ -227,9 +210,8 @@ def links():
         try:
             with runtime_of().uow() as uow:
                 link = cases.add_useful_link(uow, g.actor, g.school.uai, label=form.label.data, url=form.url.data)
-                uow.commit()
-        except SettingsRejected as error:
-            _show_errors(form, error)
+        except InvalidInput as error:
+            show_errors(form, error)
             status = 400
         else:
             return done(f"Le lien « {link.label} » est ajouté.", "settings.links")
@@ -258,11 +240,10 @@ def edit_link(link_id: int):
             with runtime_of().uow() as uow:
                 change = cases.update_useful_link(uow, g.actor, g.school.uai, link_id, label=form.label.data,
                                                   url=form.url.data)
-                uow.commit()
         except NotFound:
             abort(404)
-        except SettingsRejected as error:
-            _show_errors(form, error)
+        except InvalidInput as error:
+            show_errors(form, error)
             status = 400
         else:
             if not change.changed:
@@ -278,12 +259,11 @@ def delete_link(link_id: int):
     """A confirmation page (GET), then the deletion (POST)."""
     with runtime_of().uow() as uow:
         link = _link_or_404(uow, link_id)
-    form = DeleteForm()
+    form = ConfirmForm()
     if form.validate_on_submit():
         try:
             with runtime_of().uow() as uow:
                 deleted = cases.delete_useful_link(uow, g.actor, g.school.uai, link_id)
-                uow.commit()
         except NotFound:
             abort(404)
         return done(f"Le lien « {deleted.label} » est supprimé.", "settings.links")

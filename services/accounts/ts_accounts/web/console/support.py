@@ -4,24 +4,23 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, EqualTo, Optional
+from wtforms.validators import DataRequired, EqualTo, Optional
 
 from ts_accounts.domain.lifecycle import STATE_LABELS, AccountKind, AccountState
-from ts_accounts.service_layer.accounts import set_access_refused
-from ts_accounts.service_layer.continuity import check_reset_allowed
+from ts_accounts.service_layer import support
 from ts_accounts.service_layer.duplicates import guardian_duplicates
-from ts_accounts.service_layer.errors import AccountsError
-from ts_accounts.service_layer.identity import send_confirmation_link
-from ts_accounts.service_layer.notifications import EMAIL, PAPER, Couple, request_notifications
+from ts_accounts.service_layer.errors import AccountsError, NotFound
+from ts_accounts.service_layer.notifications import EMAIL, PAPER
 from ts_accounts.service_layer.support import (
-    SearchFilters, couple_detail, create_new_account, school_choices, search, write_to_guardians,
+    SearchFilters, change_access, couple_detail, create_new_account, renotify, school_choices, search,
+    write_to_guardians,
 )
-from ts_accounts.web.console.common import audit, console_page, follow_batch
+from ts_accounts.web.console.common import console_page, follow_batch
 from ts_accounts.web.console.labels import END_REASONS, EVENT_LABELS
 from ts_shared.crypto import SecretBox
 from ts_shared.db import utcnow
 from ts_shared.web.app import runtime_of, settings_of
-from ts_shared.web.forms import at_most
+from ts_shared.web.forms import ConfirmForm, at_most, valid_email
 from ts_shared.web.staff_session import RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS
 
 blueprint = Blueprint("support", __name__, url_prefix="/admin", template_folder="templates")
@@ -58,7 +57,8 @@ class NotifyForm(FlaskForm):
 
 
 class ResendForm(FlaskForm):
-    email = StringField("Adresse électronique corrigée", validators=[Optional(), Email("Adresse électronique invalide.")])
+    email = StringField("Adresse électronique corrigée", validators=[Optional(), at_most(254),
+                                                                     valid_email("Adresse électronique invalide.")])
     email_again = StringField("Confirmation de l'adresse", validators=[
         Optional(), EqualTo("email", "Les deux adresses saisies sont différentes.")])
 
@@ -68,12 +68,10 @@ class WriteForm(FlaskForm):
     body = TextAreaField("Message", validators=[DataRequired("Le message est obligatoire."), at_most(10000)])
 
 
-class ConfirmForm(FlaskForm):
+class NewAccountForm(FlaskForm):
+    """A new account replaces the current one: the staff member ticks a box to confirm."""
+
     confirm = BooleanField("Je confirme", validators=[DataRequired("Cochez la case pour confirmer.")])
-
-
-class ActionForm(FlaskForm):
-    pass
 
 
 def _population(population: str):
@@ -129,8 +127,8 @@ def detail(population: str, student_id: str, guardian_id: str | None):
         notify.mode.choices = [(PAPER, "Courrier papier (PDF)")]
     return render_template(
         "accounts/support/detail.html", couple=couple, population=population, kind=kind, state=state,
-        notify_form=notify, resend_form=ResendForm(), write_form=WriteForm(), confirm_form=ConfirmForm(),
-        action_form=ActionForm(), breadcrumb=[(section, "#"), (title, url_for("support.search_page", population=population)),
+        notify_form=notify, resend_form=ResendForm(), write_form=WriteForm(), confirm_form=NewAccountForm(),
+        action_form=ConfirmForm(), breadcrumb=[(section, "#"), (title, url_for("support.search_page", population=population)),
                                              (couple.student.first_name + " " + couple.student.display_last_name, request.path)])
 
 
@@ -179,24 +177,29 @@ def notify(population: str, student_id: str, guardian_id: str | None):
     if not form.validate_on_submit():
         flash("Choisissez un mode de transmission.", "error")
         return redirect(back)
-    with runtime_of().uow() as uow:
-        couple = _couple_or_404(uow, student_id, guardian_id)
-        try:
-            if form.reset_password.data and couple.account is not None:
-                check_reset_allowed(uow.session, couple.account, g.school.uai)
-            order = request_notifications(
-                uow, SecretBox(settings_of().event_key), g.actor, uai=g.school.uai,
-                couples=[Couple(student_id, guardian_id)], mode=form.mode.data, reset_password=form.reset_password.data,
-                now=utcnow(), label=f"Renotification de {couple.account.login if couple.account else student_id}")
-        except AccountsError as error:
-            flash(str(error), "error")
-            return redirect(back)
-        uow.commit()
+    try:
+        with runtime_of().uow() as uow:
+            order = renotify(uow, SecretBox(settings_of().event_key), g.actor, uai=g.school.uai, student_id=student_id,
+                             guardian_id=guardian_id, mode=form.mode.data, reset_password=form.reset_password.data,
+                             now=utcnow())
+    except NotFound:
+        abort(404)
+    except AccountsError as error:
+        flash(str(error), "error")
+        return redirect(back)
     if not order.deliveries:
         flash("Notification impossible : " + "; ".join(reason for _, reason in order.skipped), "error")
         return redirect(back)
     flash("La notification est en préparation : suivez-la et téléchargez le courrier le cas échéant.", "success")
     return follow_batch(order.batch_id)
+
+
+def _refused(form: FlaskForm, back: str):
+    """Back to the couple's page, each message of the refused form flashed."""
+    for errors in form.errors.values():
+        for error in errors:
+            flash(error, "error")
+    return redirect(back)
 
 
 @_route("resend-activation")
@@ -207,24 +210,18 @@ def resend_activation(population: str, student_id: str, guardian_id: str | None)
     form = ResendForm()
     back = _detail_url(population, student_id, guardian_id)
     if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for error in errors:
-                flash(error, "error")
+        return _refused(form, back)
+    try:
+        with runtime_of().uow() as uow:
+            sent_to = support.resend_activation(uow, SecretBox(settings_of().event_key), g.actor, uai=g.school.uai,
+                                                student_id=student_id, guardian_id=guardian_id,
+                                                email=form.email.data or None,
+                                                email_again=form.email_again.data or None, now=utcnow())
+    except NotFound:
+        abort(404)
+    except AccountsError as error:
+        flash(str(error), "error")
         return redirect(back)
-    with runtime_of().uow() as uow:
-        couple = _couple_or_404(uow, student_id, guardian_id)
-        if couple.account is None:
-            abort(404)
-        try:
-            sent_to = send_confirmation_link(uow, SecretBox(settings_of().event_key), couple.account,
-                                             email=form.email.data or None, email_again=form.email_again.data or None,
-                                             now=utcnow(), actor=g.actor.login)
-        except AccountsError as error:
-            flash(str(error), "error")
-            return redirect(back)
-        audit(uow, "account.activation_resent", f"Courriel d'activation renvoyé à {sent_to} pour {couple.account.login}",
-              target=couple.account.login)
-        uow.commit()
     flash(f"Le courriel d'activation a été renvoyé à {sent_to}.", "success")
     return redirect(back)
 
@@ -237,20 +234,17 @@ def write(population: str, student_id: str, guardian_id: str | None):
     form = WriteForm()
     back = _detail_url(population, student_id, guardian_id)
     if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for error in errors:
-                flash(error, "error")
-        return redirect(back)
-    with runtime_of().uow() as uow:
-        _couple_or_404(uow, student_id, guardian_id)
-        try:
+        return _refused(form, back)
+    try:
+        with runtime_of().uow() as uow:
             outcome = write_to_guardians(uow, SecretBox(settings_of().event_key), g.actor, uai=g.school.uai,
                                          couples=[(student_id, guardian_id)], subject=form.subject.data,
                                          body=form.body.data, now=utcnow())
-        except AccountsError as error:
-            flash(str(error), "error")
-            return redirect(back)
-        uow.commit()
+    except NotFound:
+        abort(404)
+    except AccountsError as error:
+        flash(str(error), "error")
+        return redirect(back)
     if outcome.sent_to:
         flash(f"Le courriel est envoyé à {outcome.sent_to[0]}.", "success")
     else:
@@ -263,19 +257,20 @@ def write(population: str, student_id: str, guardian_id: str | None):
 def new_account(population: str, student_id: str, guardian_id: str | None):
     """E2/F2: a new account with a new login; the old one is closed (or keeps its other children)."""
     _action(population, student_id, guardian_id)
-    form = ConfirmForm()
+    form = NewAccountForm()
     back = _detail_url(population, student_id, guardian_id)
     if not form.validate_on_submit():
         flash("Cochez la case pour confirmer la création d'un nouveau compte.", "error")
         return redirect(back)
-    with runtime_of().uow() as uow:
-        couple = _couple_or_404(uow, student_id, guardian_id)
-        try:
-            account = create_new_account(uow, g.actor, couple, uai=g.school.uai, now=utcnow())
-        except AccountsError as error:
-            flash(str(error), "error")
-            return redirect(back)
-        uow.commit()
+    try:
+        with runtime_of().uow() as uow:
+            account = create_new_account(uow, g.actor, uai=g.school.uai, student_id=student_id,
+                                         guardian_id=guardian_id, now=utcnow())
+    except NotFound:
+        abort(404)
+    except AccountsError as error:
+        flash(str(error), "error")
+        return redirect(back)
     flash(f"Nouveau compte créé : {account.login} (à notifier).", "success")
     return redirect(back)
 
@@ -286,18 +281,15 @@ def access(population: str, student_id: str, guardian_id: str | None):
     """B9: remove or restore the access to online services (the refusal coupon)."""
     _action(population, student_id, guardian_id)
     back = _detail_url(population, student_id, guardian_id)
-    if not ActionForm().validate_on_submit():
+    if not ConfirmForm().validate_on_submit():
         abort(400)
     refuse = request.form.get("refuse") == "1"
-    with runtime_of().uow() as uow:
-        couple = _couple_or_404(uow, student_id, guardian_id)
-        if couple.account is None:
-            abort(404)
-        set_access_refused(uow, couple.account.id, refuse, now=utcnow(), actor=g.actor.login)
-        audit(uow, "account.access_refused" if refuse else "account.access_restored",
-              f"{'Retrait' if refuse else 'Rétablissement'} de l'accès aux services en ligne pour {couple.account.login}",
-              target=couple.account.login)
-        uow.commit()
+    try:
+        with runtime_of().uow() as uow:
+            change_access(uow, g.actor, uai=g.school.uai, student_id=student_id, guardian_id=guardian_id,
+                          refused=refuse, now=utcnow())
+    except NotFound:
+        abort(404)
     flash("L'accès aux services en ligne est retiré." if refuse else "L'accès aux services en ligne est rétabli.", "success")
     return redirect(back)
 
