@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
@@ -47,3 +48,7 @@ class FrenchDateField(StringField):
         if self.text:
             return self.text
         return self.data.strftime("%d/%m/%Y") if isinstance(self.data, date) else ""
+
+
+class ConfirmForm(FlaskForm):
+    """A form with nothing but its CSRF token (a button)."""

@@ -5,21 +5,17 @@ from __future__ import annotations
 import io
 
 from flask import Blueprint, abort, g, jsonify, render_template, request, send_file, url_for
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from ts_notifier.adapters.batches import GeneratedFile, NotificationBatch
 from ts_notifier.service_layer.batches import hand_over_file, progress
 from ts_shared.db import utcnow
 from ts_shared.web.app import runtime_of
+from ts_shared.web.forms import ConfirmForm
 from ts_shared.web.staff_session import RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, staff_actor, staff_required
 
 blueprint = Blueprint("batches", __name__, url_prefix="/admin/notifications", template_folder="templates")
 RIGHTS = {"guardians": RIGHT_GUARDIAN_ACCESS, "students": RIGHT_STUDENT_ACCESS}
-
-
-class RerunForm(FlaskForm):
-    """Carries the CSRF token of the re-run form (posted to the accounts console: same session)."""
 
 
 def _batch_or_404(session, batch_id: str) -> NotificationBatch:
@@ -55,7 +51,7 @@ def batch(batch_id: str):
                                                ("Notification en préparation", request.path)])
         state = progress(uow.session, _batch_or_404(uow.session, batch_id))
     section = "Accès des responsables" if state.batch.population == "guardians" else "Accès des élèves"
-    return render_template("notifier/batch.html", state=state, rerun_form=RerunForm(), console_section=section,
+    return render_template("notifier/batch.html", state=state, rerun_form=ConfirmForm(), console_section=section,
                            rerun_url=f"/admin/{state.batch.population}/notify",
                            breadcrumb=[(section, "#"), ("Suivi des notifications", url_for("batches.index")),
                                        (state.batch.label, request.path)])

@@ -19,6 +19,7 @@ from ts_notifier.service_layer.letter_templates import ALLOWED_FILTERS, LetterPa
 from ts_notifier.service_layer.letters import LetterSettingsMissing, preview_pdf, school_identity
 from ts_shared.calendar import PARIS
 from ts_shared.web.app import runtime_of, settings_of
+from ts_shared.web.forms import ConfirmForm
 from ts_shared.web.staff_session import RIGHT_SETTINGS, staff_actor, staff_required
 
 blueprint = Blueprint("letters", __name__, url_prefix="/admin/letters", template_folder="templates",
@@ -29,10 +30,6 @@ LETTER_TYPES = {"teleservices": "Téléservices", "mixed": "Mixte ENT/Téléserv
 
 class PartForm(FlaskForm):
     source = TextAreaField("Texte du courrier")
-
-
-class ConfirmForm(FlaskForm):
-    pass
 
 
 def _today() -> date:
