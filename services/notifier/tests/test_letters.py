@@ -17,12 +17,13 @@ from sqlalchemy import select
 from support.settings import settings_for
 from ts_notifier.adapters.orm import LetterPart
 from ts_notifier.adapters.pdf import qr_png_data_uri
+from ts_notifier.adapters.plain_text import html_to_text
 from ts_notifier.domain.letters import CASES_WITH_PASSWORD, PARTS, WINDOW
 from ts_notifier.service_layer import letter_parts, letter_templates
 from ts_notifier.service_layer.letter_templates import LetterPartRejected
-from ts_notifier.service_layer.letters import (
-    LetterData, LetterSettingsMissing, html_to_text, render_letter_email, render_letters_pdf, sample_letter,
-)
+from ts_notifier.service_layer.letter_batch import LetterData, LetterSettingsMissing
+from ts_notifier.service_layer.letter_emails import render_letter_email
+from ts_notifier.service_layer.letter_pages import render_letters_pdf, sample_letter
 from ts_notifier.service_layer.school_settings import record_school_settings
 from ts_shared.messaging.envelope import parse_event
 from ts_shared.messaging.events import LETTER_CASES

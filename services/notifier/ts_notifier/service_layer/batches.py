@@ -24,7 +24,9 @@ from sqlalchemy.orm import Session
 from ts_notifier.adapters.batches import Delivery, GeneratedFile, NotificationBatch
 from ts_notifier.adapters.mailer import RecipientRefused, build_message, send
 from ts_notifier.service_layer.class_lists import render_class_list_pdf
-from ts_notifier.service_layer.letters import LetterData, render_letter_email, render_letters_pdf
+from ts_notifier.service_layer.letter_batch import LetterData
+from ts_notifier.service_layer.letter_emails import render_letter_email
+from ts_notifier.service_layer.letter_pages import render_letters_pdf
 from ts_shared.calendar import PARIS, french_date
 from ts_shared.crypto import SecretBox
 from ts_shared.csv_export import SpreadsheetWriter

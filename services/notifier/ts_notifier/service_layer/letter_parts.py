@@ -13,7 +13,7 @@ from ts_notifier.adapters.orm import LetterPart
 from ts_notifier.adapters.pdf import PdfRenderingFailed
 from ts_notifier.domain.letters import CASES_WITH_PASSWORD, HEADER, PART_LABELS, PARTS
 from ts_notifier.service_layer import letter_templates as templates
-from ts_notifier.service_layer.letters import preview_pdf
+from ts_notifier.service_layer.letter_pages import preview_pdf
 from ts_shared.db import utcnow
 from ts_shared.staff_actions import StaffActor, report_staff_action
 from ts_shared.unit_of_work import UnitOfWork

@@ -16,7 +16,8 @@ from wtforms import TextAreaField
 from ts_notifier.domain.letters import FIELDS, HEADER, HEADER_ZONES, LETTER_CLASSES, PART_LABELS, PARTS
 from ts_notifier.service_layer import letter_parts as cases
 from ts_notifier.service_layer.letter_templates import ALLOWED_FILTERS, LetterPartRejected
-from ts_notifier.service_layer.letters import LetterSettingsMissing, preview_pdf, school_identity
+from ts_notifier.service_layer.letter_batch import LetterSettingsMissing, school_identity
+from ts_notifier.service_layer.letter_pages import preview_pdf
 from ts_shared.calendar import PARIS
 from ts_shared.web.app import runtime_of, settings_of
 from ts_shared.web.forms import ConfirmForm
