@@ -107,7 +107,6 @@ def edit(part: str):
             with runtime_of().uow() as uow:
                 saved = cases.save_part(uow, uai, part, form.source.data or "", by=staff_actor(),
                                         public_url=settings_of().public_url, on=_today())
-                uow.commit()
         except LetterPartRejected as error:
             return _editor(part, form, errors=error.messages, status=400)
         except LetterSettingsMissing as error:
@@ -152,7 +151,6 @@ def reset(part: str):
     if form.validate_on_submit():
         with runtime_of().uow() as uow:
             changed = cases.reset_part(uow, uai, part, by=staff_actor())
-            uow.commit()
         flash(f"Le texte « {PART_LABELS[part]} » est revenu au texte par défaut." if changed
               else f"Le texte « {PART_LABELS[part]} » était déjà le texte par défaut.", "success")
         return redirect(url_for("letters.index"))
