@@ -9,5 +9,4 @@ def purge_files_job(runtime) -> str:
     """J3: PDF and CSV files holding clear passwords are kept 24 hours at most."""
     with runtime.uow() as uow:
         purged = purge_files(uow, now=utcnow())
-        uow.commit()
     return f"{purged} fichier(s) expiré(s) supprimé(s)"
