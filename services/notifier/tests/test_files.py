@@ -6,7 +6,7 @@ from datetime import timedelta
 from support.settings import settings_for
 from ts_notifier.adapters.batches import GeneratedFile, NotificationBatch
 from ts_notifier.jobs import purge_files_job
-from ts_notifier.service_layer.batches import files_folder, store_file
+from ts_notifier.service_layer.files import files_folder, store_file
 from ts_shared.db import utcnow
 from ts_shared.runtime.process import Platform
 

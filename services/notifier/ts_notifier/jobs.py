@@ -1,7 +1,7 @@
 """Periodic jobs of the notifier (`tsctl jobs notifier`, and a thread of the embedded run)."""
 from __future__ import annotations
 
-from ts_notifier.service_layer.batches import purge_files
+from ts_notifier.service_layer.files import purge_files
 from ts_shared.db import utcnow
 
 

@@ -6,7 +6,7 @@ import io
 
 from flask import Blueprint, abort, g, jsonify, render_template, request, send_file, url_for
 
-from ts_notifier.service_layer.batches import (
+from ts_notifier.service_layer.follow_up import (
     FileUnavailable, Progress, batch_received, download_file, followed_batch, progress, recent_batches,
 )
 from ts_shared.db import utcnow
