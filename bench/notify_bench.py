@@ -97,7 +97,7 @@ def sample_letters(count: int, seed: int):
     third students, mostly new accounts; sorted as the notifier sorts a batch."""
     from ts_accounts.demo.synthetic_siecle import generate_school
     from ts_notifier.domain.letters import CASES_WITH_PASSWORD
-    from ts_notifier.service_layer.letters import LetterData
+    from ts_notifier.service_layer.letter_batch import LetterData
 
     rng = random.Random(seed)
     school = generate_school(UAI, max(count, 30), seed=seed)
@@ -176,7 +176,7 @@ def _merge(pdfs: list[bytes]) -> bytes:
 
 
 def bench_letters(args) -> tuple[float, float]:
-    from ts_notifier.service_layer.letters import letters_html, render_letters_pdf
+    from ts_notifier.service_layer.letter_pages import letters_html, render_letters_pdf
     from ts_notifier.service_layer.school_settings import record_school_settings
     from ts_shared.config import Settings
     from ts_shared.runtime.process import Platform

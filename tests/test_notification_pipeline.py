@@ -32,7 +32,7 @@ from ts_accounts.service_layer.notifications import Couple, request_class_list
 from ts_accounts.service_layer.schools import activate_services, add_school
 from ts_accounts.service_layer.staff import create_staff, delegate
 from ts_notifier.adapters.batches import Delivery, GeneratedFile
-from ts_notifier.service_layer.batches import files_folder
+from ts_notifier.service_layer.files import files_folder
 from ts_shared.config import SmtpSettings
 from ts_shared.crypto import SecretBox
 from ts_shared.db import utcnow

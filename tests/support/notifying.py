@@ -24,7 +24,7 @@ from ts_accounts.service_layer.schools import activate_services, add_school
 from ts_accounts.service_layer.support import SearchFilters, search
 from ts_notifier.adapters.batches import GeneratedFile, NotificationBatch
 from ts_notifier.adapters.orm import SchoolLetterSettings
-from ts_notifier.service_layer.batches import files_folder
+from ts_notifier.service_layer.files import files_folder
 from ts_shared.crypto import SecretBox
 from ts_shared.db import utcnow
 from ts_shared.messaging.envelope import parse_event

@@ -259,7 +259,7 @@ def test_a_form_without_its_csrf_token_is_refused_and_nothing_is_saved(platform,
 
 
 def test_the_saved_text_is_the_one_the_batch_letters_use(platform, head):
-    from ts_notifier.service_layer.letters import render_letters_pdf, sample_letter
+    from ts_notifier.service_layer.letter_pages import render_letters_pdf, sample_letter
 
     page = head.get("/admin/letters/header/modifier")
     text = letter_templates.default_source("header").replace("Objet :", "Objet du courrier :")

@@ -17,12 +17,13 @@ from sqlalchemy import select
 from support.settings import settings_for
 from ts_notifier.adapters.orm import LetterPart
 from ts_notifier.adapters.pdf import qr_png_data_uri
+from ts_notifier.adapters.plain_text import html_to_text
 from ts_notifier.domain.letters import CASES_WITH_PASSWORD, PARTS, WINDOW
 from ts_notifier.service_layer import letter_parts, letter_templates
 from ts_notifier.service_layer.letter_templates import LetterPartRejected
-from ts_notifier.service_layer.letters import (
-    LetterData, LetterSettingsMissing, html_to_text, render_letter_email, render_letters_pdf, sample_letter,
-)
+from ts_notifier.service_layer.letter_batch import LetterData, LetterSettingsMissing
+from ts_notifier.service_layer.letter_emails import render_letter_email
+from ts_notifier.service_layer.letter_pages import render_letters_pdf, sample_letter
 from ts_notifier.service_layer.school_settings import record_school_settings
 from ts_shared.messaging.envelope import parse_event
 from ts_shared.messaging.events import LETTER_CASES
@@ -168,7 +169,6 @@ def test_a_letter_never_spans_two_pages_even_when_its_text_is_long(school):
         "{{ services }}", "{{ services }}" + "<p>Un paragraphe ajouté par l'établissement, assez long.</p>" * 60)
     with school.uow() as uow:
         letter_parts.save_part(uow, UAI, "guardian_new", long_body, by=StaffActor("chef"), public_url=PORTAL, on=ON)
-        uow.commit()
     letters = [letter("guardian_new", number) for number in range(3)] + [letter("student_new", 3)]
     pages = pdf_pages(school, letters)
     assert len(pages) == 4
@@ -268,7 +268,6 @@ def test_the_plain_text_keeps_the_spaces_around_inline_tags_and_drops_the_markup
 def save(runtime, part, text):
     with runtime.uow() as uow:
         checked = letter_parts.save_part(uow, UAI, part, text, by=StaffActor("chef.moulin"), public_url=PORTAL, on=ON)
-        uow.commit()
     return checked
 
 
@@ -370,7 +369,6 @@ def test_reset_brings_back_the_default_text(school):
     assert "Texte maison" in one_page_text(school, letter("guardian_continuity"))
     with school.uow() as uow:
         assert letter_parts.reset_part(uow, UAI, "guardian_continuity", by=StaffActor("chef.moulin")) is True
-        uow.commit()
     assert stored(school, "guardian_continuity") is None
     text = one_page_text(school, letter("guardian_continuity"))
     assert "Texte maison" not in text and "Vous étiez titulaire d'un compte internet" in text
@@ -388,7 +386,6 @@ def test_saves_and_resets_are_reported_to_the_audit_log(school):
                                 "{{ mention_cnil }}")
     with school.uow() as uow:
         letter_parts.reset_part(uow, UAI, "student_new", by=StaffActor("chef.moulin", 7, "10.0.0.8"))
-        uow.commit()
     outbox = school.spec.tables.outbox
     with school.engine.connect() as connection:
         events = [parse_event(json.loads(row)) for row in connection.execute(

@@ -1,7 +1,8 @@
 """Events the notifier consumes: its handlers table."""
 from __future__ import annotations
 
-from ts_notifier.service_layer.batches import receive_class_list, receive_notification
+from ts_notifier.service_layer.batches import receive_notification
+from ts_notifier.service_layer.class_lists import receive_class_list
 from ts_notifier.service_layer.family_emails import send_family_email
 from ts_notifier.service_layer.school_settings import record_school_settings
 from ts_shared.messaging.envelope import Event

@@ -1,6 +1,6 @@
 """The notifier's side of E1, F1 and F3: receive each recipient of a batch, send emails at once,
 put the paper letters of the batch in one PDF when the last recipient has arrived, report every
-delivery to accounts, and keep the files holding clear passwords only as long as needed (J3).
+delivery to accounts (the PDF is kept as the batch's file, see files).
 
 Exactly-once towards families: every `notification.requested` is applied once (idempotent
 consumer). An email is marked « sending » in its own committed transaction before it is handed to
@@ -10,33 +10,28 @@ redelivered request finds « sending » and does NOT send again: it is reported 
 """
 from __future__ import annotations
 
-import io
 import logging
 import time
-import uuid
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from datetime import date
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ts_notifier.adapters.batches import Delivery, GeneratedFile, NotificationBatch
+from ts_notifier.adapters.batches import Delivery, NotificationBatch
 from ts_notifier.adapters.mailer import RecipientRefused, build_message, send
-from ts_notifier.service_layer.class_lists import render_class_list_pdf
-from ts_notifier.service_layer.letters import LetterData, render_letter_email, render_letters_pdf
-from ts_shared.calendar import PARIS, french_date
+from ts_notifier.service_layer.files import file_slug, store_file
+from ts_notifier.service_layer.letter_batch import LetterData
+from ts_notifier.service_layer.letter_emails import render_letter_email
+from ts_notifier.service_layer.letter_pages import render_letters_pdf
+from ts_shared.calendar import PARIS
 from ts_shared.crypto import SecretBox
-from ts_shared.csv_export import SpreadsheetWriter
 from ts_shared.db import insert_for, utcnow
 from ts_shared.faults import crash_point
 from ts_shared.messaging.envelope import Event
-from ts_shared.staff_actions import StaffActor, report_staff_action
 from ts_shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-FILE_LIFETIME = timedelta(hours=24)
 # A mail server that does not answer gets a few more tries before the delivery is reported failed
 # (the batch must finish; staff notify again from the recap).
 SMTP_ATTEMPTS = 3
@@ -44,13 +39,7 @@ SMTP_RETRY_SECONDS = 1.0
 INTERRUPTED = "Envoi interrompu par un incident technique : le courriel est peut-être parti. Renotifiez si besoin."
 
 
-def files_folder(settings) -> Path:
-    folder = Path(settings.data_dir) / "files"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _insert_batch(session: Session, values: dict) -> None:
+def insert_batch(session: Session, values: dict) -> None:
     session.execute(insert_for(session)(NotificationBatch).values(**values).on_conflict_do_nothing(index_elements=["id"]))
 
 
@@ -98,7 +87,7 @@ class ReceiveNotification:
         payload = event.payload
         if payload["channel"] != "email" or uow.session.get(Delivery, payload["delivery_id"]) is not None:
             return None  # paper, or met before (a crashed attempt): decided in the effect
-        _insert_batch(uow.session, _batch_values(event))
+        insert_batch(uow.session, _batch_values(event))
         uow.session.add(Delivery(status="sending", **_delivery_values(payload)))
         return self.MARKED
 
@@ -113,7 +102,7 @@ class ReceiveNotification:
                 existing.status, existing.error, existing.request = "failed", INTERRUPTED, None
                 _report(uow, event.school_uai, existing, delivered=False)
             elif existing is None:
-                _insert_batch(session, _batch_values(event))
+                insert_batch(session, _batch_values(event))
                 session.add(Delivery(status="pending", **_delivery_values(payload)))
                 session.flush()
             else:
@@ -202,136 +191,9 @@ def _complete(uow: UnitOfWork, batch: NotificationBatch) -> None:
         box = SecretBox(settings.event_key)
         pdf = render_letters_pdf(session, batch.school_uai, [_letter(d.request, box) for d in paper],
                                  public_url=settings.public_url, on=utcnow().astimezone(PARIS).date())
-        store_file(uow, batch, "pdf", f"courriers-{_slug(batch.label)}.pdf", pdf)
+        store_file(uow, batch, "pdf", f"courriers-{file_slug(batch.label)}.pdf", pdf)
         for delivery in paper:
             delivery.status, delivery.request, delivery.updated_at = "printed", None, utcnow()
             _report(uow, batch.school_uai, delivery, delivered=True)
     batch.completed_at = utcnow()
     log.info("batch %s complete: %d letter(s) in the PDF", batch.id, len(paper))
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")[:60] or "notification"
-
-
-def store_file(uow: UnitOfWork, batch: NotificationBatch, kind: str, filename: str, content: bytes) -> GeneratedFile:
-    """Write a file holding clear passwords where the web service serves it, for 24 hours."""
-    file = GeneratedFile(id=str(uuid.uuid4()), school_uai=batch.school_uai, batch_id=batch.id, kind=kind,
-                         filename=filename, size=len(content), created_at=utcnow(), expires_at=utcnow() + FILE_LIFETIME)
-    path = files_folder(uow.settings) / file.id
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(content)
-    tmp.chmod(0o600)
-    tmp.replace(path)
-    uow.session.add(file)
-    return file
-
-
-# --- class_list.requested (F3) ---------------------------------------------------------------------
-
-CLASS_LIST_COLUMNS = ("Élève", "Division", "Date de naissance", "Identifiant", "Mot de passe provisoire",
-                      "Date de notification", "État", "Dernier accès")
-STATE_LABELS = {"not_notified": "Non notifié", "notified": "Notifié", "activating": "En cours d'activation",
-                "used": "Utilisé"}
-
-
-def class_list_rows(rows: list[dict], box: SecretBox) -> list[list[str]]:
-    result = []
-    for row in sorted(rows, key=lambda r: (r["last_name"].lower(), r["first_name"].lower(), r["student_id"])):
-        sealed = row["temporary_password_encrypted"]
-        result.append([f"{row['last_name']} {row['first_name']}", row["division"] or "", french_date(row["birth_date"]),
-                       row["login"] or "", box.open(sealed) if sealed else (row["password_note"] or ""),
-                       french_date(row["notified_at"]), STATE_LABELS.get(row["state"] or "", ""),
-                       french_date(row["last_login_at"])])
-    return result
-
-
-def class_list_csv(rows: list[list[str]]) -> bytes:
-    """UTF-8 with a BOM and `;` separators: what Excel opens as is."""
-    buffer = io.StringIO()
-    writer = SpreadsheetWriter(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(CLASS_LIST_COLUMNS)
-    writer.writerows(rows)
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
-
-
-def receive_class_list(uow: UnitOfWork, event: Event) -> None:
-    payload, session = event.payload, uow.session
-    batch_values = {"id": payload["batch_id"], "school_uai": event.school_uai, "kind": "class_list",
-                    "population": "students", "label": f"Liste des comptes élèves – {payload['title']}",
-                    "requested_by": payload["requested_by"], "expected": len(payload["rows"]),
-                    "received": len(payload["rows"]), "created_at": utcnow()}
-    _insert_batch(session, batch_values)
-    batch = session.get(NotificationBatch, payload["batch_id"])
-    rows = class_list_rows(payload["rows"], SecretBox(uow.settings.event_key))
-    slug = _slug(payload["title"])
-    store_file(uow, batch, "pdf", f"liste-{slug}.pdf",
-               render_class_list_pdf(session, event.school_uai, payload["title"], CLASS_LIST_COLUMNS, rows,
-                                     on=utcnow().astimezone(PARIS).date()))
-    store_file(uow, batch, "csv", f"liste-{slug}.csv", class_list_csv(rows))
-    batch.completed_at = utcnow()
-
-
-# --- progress, downloads, clean-up -----------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Progress:
-    batch: NotificationBatch
-    counts: dict[str, int]
-    files: list[GeneratedFile]
-    failures: list[Delivery]
-
-    @property
-    def done(self) -> int:
-        return sum(self.counts.get(status, 0) for status in ("sent", "printed", "failed"))
-
-    @property
-    def percent(self) -> int:
-        if self.batch.completed_at:
-            return 100
-        return int(100 * self.done / self.batch.expected) if self.batch.expected else 0
-
-
-def progress(session: Session, batch: NotificationBatch) -> Progress:
-    counts = dict(session.execute(select(Delivery.status, func.count()).where(Delivery.batch_id == batch.id)
-                                  .group_by(Delivery.status)).all())
-    files = session.scalars(select(GeneratedFile).where(GeneratedFile.batch_id == batch.id,
-                                                        GeneratedFile.deleted_at.is_(None))
-                            .order_by(GeneratedFile.kind)).all()
-    failures = session.scalars(select(Delivery).where(Delivery.batch_id == batch.id, Delivery.status == "failed")
-                               .order_by(Delivery.sort_key)).all()
-    return Progress(batch, counts, list(files), list(failures))
-
-
-def hand_over_file(uow: UnitOfWork, file: GeneratedFile, *, by: StaffActor, now: datetime) -> bytes | None:
-    """J3: the file's content for its one download, deleted from the server at once; the download
-    is in the audit log (J2). None when the file is no longer there."""
-    path = files_folder(uow.settings) / file.id
-    if file.deleted_at is not None or not path.exists():
-        return None
-    content = path.read_bytes()
-    delete_file(uow, file, now=now, downloaded=True)
-    batch = uow.session.get(NotificationBatch, file.batch_id)
-    what = "des courriers" if batch.kind == "notification" else "de la liste de classe"
-    report_staff_action(uow, by, school_uai=batch.school_uai, action="files.downloaded", target=file.filename,
-                        summary=f"Téléchargement {what} « {file.filename} » (mots de passe provisoires en clair ; "
-                                "fichier supprimé du serveur)",
-                        detail={"batch_id": file.batch_id, "kind": file.kind})
-    return content
-
-
-def delete_file(uow: UnitOfWork, file: GeneratedFile, *, now: datetime, downloaded: bool) -> None:
-    path = files_folder(uow.settings) / file.id
-    path.unlink(missing_ok=True)
-    file.deleted_at = now
-    if downloaded:
-        file.downloaded_at = now
-
-
-def purge_files(uow: UnitOfWork, *, now: datetime) -> int:
-    """J3: files past their 24 hours are deleted (downloaded ones already are)."""
-    expired = uow.session.scalars(select(GeneratedFile).where(GeneratedFile.deleted_at.is_(None),
-                                                              GeneratedFile.expires_at <= now)).all()
-    for file in expired:
-        delete_file(uow, file, now=now, downloaded=False)
-    return len(expired)

@@ -1,6 +1,6 @@
 """Use cases of the letter editor (D3): list a school's parts, save one (checked, sanitised), reset
 one to its default. A refused text changes nothing: the previous version stays. Each save and reset
-is reported to the audit log (J2) that the accounts service keeps."""
+is reported to the audit log (J2) that the accounts service keeps, in its own transaction."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,7 +13,7 @@ from ts_notifier.adapters.orm import LetterPart
 from ts_notifier.adapters.pdf import PdfRenderingFailed
 from ts_notifier.domain.letters import CASES_WITH_PASSWORD, HEADER, PART_LABELS, PARTS
 from ts_notifier.service_layer import letter_templates as templates
-from ts_notifier.service_layer.letters import preview_pdf
+from ts_notifier.service_layer.letter_pages import preview_pdf
 from ts_shared.db import utcnow
 from ts_shared.staff_actions import StaffActor, report_staff_action
 from ts_shared.unit_of_work import UnitOfWork
@@ -103,7 +103,7 @@ def check_text(session: Session, school_uai: str, part: str, raw: str, *, public
 
 def save_part(uow: UnitOfWork, school_uai: str, part: str, raw: str, *, by: StaffActor, public_url: str,
               on: date) -> CheckedText:
-    """Save the school's text of `part` once every check passes (the caller commits)."""
+    """Save the school's text of `part` once every check passes, and report it."""
     session = uow.session
     checked = check_text(session, school_uai, part, raw, public_url=public_url, on=on)
     row = session.get(LetterPart, (school_uai, part))
@@ -118,11 +118,12 @@ def save_part(uow: UnitOfWork, school_uai: str, part: str, raw: str, *, by: Staf
     report_staff_action(uow, by, school_uai=school_uai, action="letters.part_saved", target=part,
                         summary=f"Modification du texte des courriers « {PART_LABELS[part]} »",
                         detail={"part": part, "characters": len(checked.source)})
+    uow.commit()
     return checked
 
 
 def reset_part(uow: UnitOfWork, school_uai: str, part: str, *, by: StaffActor) -> bool:
-    """Back to the default text; False when the part already had it (the caller commits)."""
+    """Back to the default text, reported; False when the part already had it."""
     if part not in PARTS:
         raise templates.LetterPartRejected([f"La partie « {part} » n'existe pas."])
     row = uow.session.get(LetterPart, (school_uai, part))
@@ -132,4 +133,5 @@ def reset_part(uow: UnitOfWork, school_uai: str, part: str, *, by: StaffActor) -
     report_staff_action(uow, by, school_uai=school_uai, action="letters.part_reset", target=part,
                         summary=f"Retour au texte par défaut des courriers « {PART_LABELS[part]} »",
                         detail={"part": part})
+    uow.commit()
     return True

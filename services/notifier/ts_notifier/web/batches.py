@@ -5,41 +5,37 @@ from __future__ import annotations
 import io
 
 from flask import Blueprint, abort, g, jsonify, render_template, request, send_file, url_for
-from flask_wtf import FlaskForm
-from sqlalchemy import select
 
-from ts_notifier.adapters.batches import GeneratedFile, NotificationBatch
-from ts_notifier.service_layer.batches import hand_over_file, progress
+from ts_notifier.service_layer.follow_up import (
+    FileUnavailable, Progress, batch_received, download_file, followed_batch, progress, recent_batches,
+)
 from ts_shared.db import utcnow
 from ts_shared.web.app import runtime_of
+from ts_shared.web.forms import ConfirmForm
 from ts_shared.web.staff_session import RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, staff_actor, staff_required
 
 blueprint = Blueprint("batches", __name__, url_prefix="/admin/notifications", template_folder="templates")
 RIGHTS = {"guardians": RIGHT_GUARDIAN_ACCESS, "students": RIGHT_STUDENT_ACCESS}
 
 
-class RerunForm(FlaskForm):
-    """Carries the CSRF token of the re-run form (posted to the accounts console: same session)."""
+def _populations() -> list[str]:
+    """The populations whose batches the signed-in staff member may follow."""
+    return [population for population, right in RIGHTS.items() if g.staff.can(right)]
 
 
-def _batch_or_404(session, batch_id: str) -> NotificationBatch:
+def _progress_or_404(session, batch_id: str) -> Progress:
     """A batch of the staff member's school that they may follow (404 for anything else)."""
-    batch = session.get(NotificationBatch, batch_id)
-    if batch is None or batch.school_uai != g.staff.school_uai or not g.staff.can(RIGHTS[batch.population]):
+    batch = followed_batch(session, batch_id, school_uai=g.staff.school_uai, populations=_populations())
+    if batch is None:
         abort(404)
-    return batch
+    return progress(session, batch)
 
 
 @blueprint.get("/")
 @staff_required(RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, any_of=True)
 def index():
-    populations = [p for p, right in RIGHTS.items() if g.staff.can(right)]
     with runtime_of().uow() as uow:
-        batches = uow.session.scalars(
-            select(NotificationBatch).where(NotificationBatch.school_uai == g.staff.school_uai,
-                                            NotificationBatch.population.in_(populations))
-            .order_by(NotificationBatch.created_at.desc()).limit(50)).all()
-        summaries = [progress(uow.session, batch) for batch in batches]
+        summaries = recent_batches(uow.session, school_uai=g.staff.school_uai, populations=_populations())
     return render_template("notifier/batches.html", summaries=summaries,
                            breadcrumb=[("Suivi des notifications", request.path)])
 
@@ -48,14 +44,14 @@ def index():
 @staff_required(RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, any_of=True)
 def batch(batch_id: str):
     with runtime_of().uow() as uow:
-        if request.args.get("nouvelle") and uow.session.get(NotificationBatch, batch_id) is None:
+        if request.args.get("nouvelle") and not batch_received(uow.session, batch_id):
             # Just requested from the accounts console: the batch is on its way over the broker.
             return render_template("notifier/batch_pending.html", batch_id=batch_id,
                                    breadcrumb=[("Suivi des notifications", url_for("batches.index")),
                                                ("Notification en préparation", request.path)])
-        state = progress(uow.session, _batch_or_404(uow.session, batch_id))
+        state = _progress_or_404(uow.session, batch_id)
     section = "Accès des responsables" if state.batch.population == "guardians" else "Accès des élèves"
-    return render_template("notifier/batch.html", state=state, rerun_form=RerunForm(), console_section=section,
+    return render_template("notifier/batch.html", state=state, rerun_form=ConfirmForm(), console_section=section,
                            rerun_url=f"/admin/{state.batch.population}/notify",
                            breadcrumb=[(section, "#"), ("Suivi des notifications", url_for("batches.index")),
                                        (state.batch.label, request.path)])
@@ -66,7 +62,7 @@ def batch(batch_id: str):
 def batch_progress(batch_id: str):
     """The live progress bar's source (polled by a static script)."""
     with runtime_of().uow() as uow:
-        state = progress(uow.session, _batch_or_404(uow.session, batch_id))
+        state = _progress_or_404(uow.session, batch_id)
         return jsonify({
             "expected": state.batch.expected, "received": state.batch.received, "done": state.done,
             "percent": state.percent, "counts": state.counts, "completed": state.batch.completed_at is not None,
@@ -79,20 +75,14 @@ def batch_progress(batch_id: str):
 @blueprint.get("/files/<file_id>")
 @staff_required(RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, any_of=True)
 def download(file_id: str):
-    """J3: the file holding clear passwords goes to the staff of its school, once; it is deleted
-    from the server as soon as it has been sent."""
-    runtime = runtime_of()
-    with runtime.uow() as uow:
-        file = uow.session.get(GeneratedFile, file_id)
-        if file is None or file.deleted_at is not None:
-            abort(404)
-        _batch_or_404(uow.session, file.batch_id)
-        content = hand_over_file(uow, file, by=staff_actor(), now=utcnow())
-        if content is None:
-            abort(404)
-        uow.commit()
-        filename, kind = file.filename, file.kind
-    response = send_file(io.BytesIO(content), as_attachment=True, download_name=filename,
-                         mimetype="application/pdf" if kind == "pdf" else "text/csv; charset=utf-8")
+    """J3: the file holding clear passwords, once (see download_file)."""
+    try:
+        with runtime_of().uow() as uow:
+            file = download_file(uow, file_id, school_uai=g.staff.school_uai, populations=_populations(),
+                                 by=staff_actor(), now=utcnow())
+    except FileUnavailable:
+        abort(404)
+    response = send_file(io.BytesIO(file.content), as_attachment=True, download_name=file.filename,
+                         mimetype="application/pdf" if file.kind == "pdf" else "text/csv; charset=utf-8")
     response.headers["Cache-Control"] = "no-store"
     return response

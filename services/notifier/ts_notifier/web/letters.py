@@ -16,9 +16,11 @@ from wtforms import TextAreaField
 from ts_notifier.domain.letters import FIELDS, HEADER, HEADER_ZONES, LETTER_CLASSES, PART_LABELS, PARTS
 from ts_notifier.service_layer import letter_parts as cases
 from ts_notifier.service_layer.letter_templates import ALLOWED_FILTERS, LetterPartRejected
-from ts_notifier.service_layer.letters import LetterSettingsMissing, preview_pdf, school_identity
+from ts_notifier.service_layer.letter_batch import LetterSettingsMissing, school_identity
+from ts_notifier.service_layer.letter_pages import preview_pdf
 from ts_shared.calendar import PARIS
 from ts_shared.web.app import runtime_of, settings_of
+from ts_shared.web.forms import ConfirmForm
 from ts_shared.web.staff_session import RIGHT_SETTINGS, staff_actor, staff_required
 
 blueprint = Blueprint("letters", __name__, url_prefix="/admin/letters", template_folder="templates",
@@ -29,10 +31,6 @@ LETTER_TYPES = {"teleservices": "Téléservices", "mixed": "Mixte ENT/Téléserv
 
 class PartForm(FlaskForm):
     source = TextAreaField("Texte du courrier")
-
-
-class ConfirmForm(FlaskForm):
-    pass
 
 
 def _today() -> date:
@@ -109,7 +107,6 @@ def edit(part: str):
             with runtime_of().uow() as uow:
                 saved = cases.save_part(uow, uai, part, form.source.data or "", by=staff_actor(),
                                         public_url=settings_of().public_url, on=_today())
-                uow.commit()
         except LetterPartRejected as error:
             return _editor(part, form, errors=error.messages, status=400)
         except LetterSettingsMissing as error:
@@ -154,7 +151,6 @@ def reset(part: str):
     if form.validate_on_submit():
         with runtime_of().uow() as uow:
             changed = cases.reset_part(uow, uai, part, by=staff_actor())
-            uow.commit()
         flash(f"Le texte « {PART_LABELS[part]} » est revenu au texte par défaut." if changed
               else f"Le texte « {PART_LABELS[part]} » était déjà le texte par défaut.", "success")
         return redirect(url_for("letters.index"))
