@@ -8,11 +8,13 @@ from typing import Callable
 
 from kombu import Connection, Producer
 from kombu.transport import memory
+from sqlalchemy import func, select
 
 from ts_shared.messaging.bus import (
     EVENTS_EXCHANGE, Subscription, dead_letter_queue_for, declare_topology, queue_for,
 )
 from ts_shared.messaging.consumer import Worker
+from ts_shared.runtime.process import build_worker
 from ts_shared.service import all_subscriptions
 
 
@@ -39,6 +41,19 @@ def run_worker_until(worker: Worker, condition: Callable[[], bool], timeout: flo
     finally:
         worker.stop()
         thread.join(timeout=10)
+
+
+def count_rows(runtime, table, *where) -> int:
+    with runtime.engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+
+
+def consume_everything(platform, service: str, applied: int) -> None:
+    """Run the service's worker until its queue is empty and `applied` events are recorded."""
+    runtime = platform.runtime(service)
+    run_worker_until(build_worker(platform, service), lambda: (
+        queue_size(platform.settings.broker_url, runtime.spec.subscription) == 0
+        and count_rows(runtime, runtime.spec.tables.processed_events) == applied))
 
 
 def drain(broker_url: str, queue_name: str) -> list:
