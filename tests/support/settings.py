@@ -28,6 +28,8 @@ def environment_for(settings: Settings) -> dict[str, str]:
         "TS_LOG_FORMAT": "text",
         "TS_RELAY_POLL_SECONDS": "0.1",
         "TS_RELAY_LEASE_SECONDS": str(settings.relay_lease_seconds),
+        "TS_DATABASE_CONNECT_TIMEOUT": str(settings.database_connect_timeout),
+        "TS_DATABASE_STATEMENT_TIMEOUT": str(settings.database_statement_timeout),
     }
     if settings.public_url:
         env["TS_PUBLIC_URL"] = settings.public_url
