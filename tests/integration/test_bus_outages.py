@@ -147,7 +147,7 @@ def test_a_relay_whose_clock_is_45_seconds_ahead_takes_no_row_from_another(make_
 
 def test_a_consumer_database_outage_dead_letters_nothing_and_everything_is_applied_after(
         make_platform, rabbitmq_url, database_proxy, caplog):
-    # 6 s closed then 3 s silent stand for the 60 s outage: counted as failures, the deliveries
+    # 3 s silent then 6 s closed stand for the 60 s outage: counted as failures, the deliveries
     # of most messages were used up within that time.
     caplog.set_level(logging.WARNING, logger="ts_shared")
     platform = make_platform("stats", database_proxies={"stats": database_proxy}, database_connect_timeout=2)
@@ -166,14 +166,15 @@ def test_a_consumer_database_outage_dead_letters_nothing_and_everything_is_appli
     try:
         publish_many(rabbitmq_url, [(e.to_message(), e.type, e.id) for e in events[:10]])
         wait_for(lambda: applied() == 10)
-        database_proxy.refusing = True  # the database goes away: connections refused...
+        database_proxy.stalled = True  # the database vanishes: new connections go unanswered...
         database_proxy.cut()
         publish_many(rabbitmq_url, [(e.to_message(), e.type, e.id) for e in events[10:]])
-        threading.Event().wait(6)
-        database_proxy.refusing = False  # ...then silent: connections open but nothing answers
-        database_proxy.stalled = True
         threading.Event().wait(3)  # longer than the connect timeout
-        database_proxy.stalled = False  # back
+        database_proxy.stalled = False  # ...then it refuses them...
+        database_proxy.refusing = True
+        database_proxy.cut()
+        threading.Event().wait(6)
+        database_proxy.refusing = False  # ...then it is back
         wait_for(lambda: applied() == 30 or queue_size(rabbitmq_url, stats.spec.subscription, dead_letters=True),
                  timeout=60)
     finally:

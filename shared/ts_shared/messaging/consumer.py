@@ -252,13 +252,15 @@ class EventConsumer:
 
     def _database_unavailable(self, error: Exception) -> None:
         now = time.monotonic()
-        if self._unavailable_since is None:
-            self._unavailable_since = now
         self._pause = min(max(self._pause * 2, DATABASE_RETRY_FIRST_SECONDS), DATABASE_RETRY_MAX_SECONDS)
         self._retry_at = now + self._pause
-        log.warning("%s database unavailable for %.0f s (%s): %s paused, %d message(s) waiting, retrying in %.1f s",
-                    self.service, now - self._unavailable_since, _first_line(error), self.subscription.queue,
-                    max(len(self._held), 1), self._pause)
+        if self._unavailable_since is None:
+            self._unavailable_since = now
+            state = "unavailable"
+        else:
+            state = f"still unavailable after {now - self._unavailable_since:.0f} s"
+        log.warning("%s database %s (%s): %s paused, %d message(s) waiting, retrying in %.1f s", self.service,
+                    state, _first_line(error), self.subscription.queue, max(len(self._held), 1), self._pause)
 
     def _database_available(self) -> None:
         if self._unavailable_since is not None:
