@@ -58,6 +58,25 @@ def test_a_consumer_refuses_a_valid_envelope_with_a_broken_payload():
         parse_event(message)
 
 
+def test_a_consumer_ignores_fields_it_does_not_know_in_the_envelope_and_at_every_level_of_the_payload():
+    message = new_event("account.created", {"account": ACCOUNT}, producer="accounts", school_uai="0541234X").to_message()
+    message["trace_id"] = "4bf92f3577b34da6"  # fields a newer producer added
+    message["payload"]["batch_label"] = "Rentrée"
+    message["payload"]["account"]["display_name"] = "Jean Dupont"
+    message["payload"]["account"]["children"][0]["classroom"] = "B12"
+    parsed = parse_event(message)
+    assert parsed.payload["account"]["login"] == "jean.dupont"
+    assert "batch_label" not in parsed.payload and "display_name" not in parsed.payload["account"]
+    assert "classroom" not in parsed.payload["account"]["children"][0]
+
+
+def test_a_producer_cannot_emit_a_field_its_schema_does_not_know():
+    misspelt = dict(ACCOUNT, children=[dict(ACCOUNT["children"][0], legal_rnak=1)])
+    with pytest.raises(InvalidEvent) as raised:
+        new_event("account.created", {"account": misspelt}, producer="accounts", school_uai="0541234X")
+    assert raised.value.errors == {"account": {"children": {0: {"legal_rnak": ["Unknown field."]}}}}
+
+
 def test_every_event_type_has_a_consumer_queue():
     """The outbox retries an event no queue takes (unroutable) forever: every type has a consumer."""
     routed = {key for subscription in all_subscriptions() for key in subscription.routing_keys}

@@ -4,13 +4,15 @@ tests/integration.)"""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.exc import OperationalError
 
 from support.bus import drain, publish_raw, queue_size, reset_memory_broker, run_relays_concurrently, run_worker_until
 from support.events import account_created
 from support.settings import settings_for
 from ts_accounts.adapters.orm import School
 from ts_accounts.service_layer.schools import add_school
+from ts_shared.db import database_unavailable
 from ts_shared.messaging.outbox import add_to_outbox
 from ts_shared.runtime.process import Platform, build_worker
 from ts_stats.adapters.orm import AccountSnapshot
@@ -133,3 +135,22 @@ def test_an_invalid_message_is_dead_lettered_at_once(platform):
     assert "invalid account.created payload" in headers["x-ts-error"]
     assert headers["x-ts-deliveries"] == 1
     assert _count(stats, AccountSnapshot.__table__) == 0
+
+
+def test_a_locked_database_pauses_a_consumer_but_a_broken_statement_counts_as_a_failure(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'stats.sqlite'}", connect_args={"timeout": 0})
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE snapshots (id INTEGER)")
+    locker = engine.raw_connection()
+    locker.execute("BEGIN EXCLUSIVE")  # another process writing
+    try:
+        with pytest.raises(OperationalError) as locked, engine.begin() as connection:
+            connection.exec_driver_sql("INSERT INTO snapshots VALUES (1)")
+    finally:
+        locker.rollback()
+        locker.close()
+    with pytest.raises(OperationalError) as broken, engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO snapshot VALUES (1)")  # a bug: no such table
+    engine.dispose()
+    assert database_unavailable(locked.value)
+    assert not database_unavailable(broken.value)

@@ -61,6 +61,13 @@ def _has_placeholder_password(url: str) -> bool:
     return password is not None and _is_placeholder(unquote(password))
 
 
+def _float(value: str, name: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r}: expected a number of seconds") from None
+
+
 def _is_fernet_key(value: str) -> bool:
     try:
         return len(base64.urlsafe_b64decode(value.encode())) == 32
@@ -119,6 +126,9 @@ class Settings:
     relay_poll_seconds: float = 0.5
     # How long a relay owns the rows it claimed: a relay that dies mid-batch delays them this long.
     relay_lease_seconds: float = 30.0
+    # PostgreSQL: seconds before a connection attempt, or a statement, to a silent database fails.
+    database_connect_timeout: int = 5
+    database_statement_timeout: float = 60.0
 
     @property
     def embedded(self) -> bool:
@@ -194,6 +204,9 @@ class Settings:
             log_format=env.get("TS_LOG_FORMAT", "json" if mode == "production" else "text"),
             staff_session_minutes=_int(env.get("TS_STAFF_SESSION_MINUTES", "120"), "TS_STAFF_SESSION_MINUTES"),
             relay_batch_size=_int(env.get("TS_RELAY_BATCH_SIZE", "100"), "TS_RELAY_BATCH_SIZE"),
-            relay_poll_seconds=float(env.get("TS_RELAY_POLL_SECONDS", "0.5")),
-            relay_lease_seconds=float(env.get("TS_RELAY_LEASE_SECONDS", "30")),
+            relay_poll_seconds=_float(env.get("TS_RELAY_POLL_SECONDS", "0.5"), "TS_RELAY_POLL_SECONDS"),
+            relay_lease_seconds=_float(env.get("TS_RELAY_LEASE_SECONDS", "30"), "TS_RELAY_LEASE_SECONDS"),
+            database_connect_timeout=_int(env.get("TS_DATABASE_CONNECT_TIMEOUT", "5"), "TS_DATABASE_CONNECT_TIMEOUT"),
+            database_statement_timeout=_float(env.get("TS_DATABASE_STATEMENT_TIMEOUT", "60"),
+                                              "TS_DATABASE_STATEMENT_TIMEOUT"),
         )

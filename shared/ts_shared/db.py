@@ -11,7 +11,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, exc, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import mapped_column, sessionmaker, Session
 from sqlalchemy.types import TypeDecorator
@@ -60,9 +60,15 @@ class UTCDateTime(TypeDecorator):
 timestamp = Annotated[datetime, mapped_column(UTCDateTime())]
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(url: str, *, echo: bool = False, connect_timeout: int = 5, statement_timeout: float = 60.0) -> Engine:
     """An engine configured for the backend: on SQLite (embedded mode) WAL, foreign keys, a busy
-    timeout and `BEGIN IMMEDIATE` so that concurrent writers wait instead of failing midway."""
+    timeout and `BEGIN IMMEDIATE` so that concurrent writers wait instead of failing midway.
+
+    On PostgreSQL a database that goes silent must not hang a process for ever: a connection
+    attempt gives up after `connect_timeout` seconds, a statement after `statement_timeout` (a lock
+    that is never released, an overloaded server), and TCP keepalives plus `tcp_user_timeout`
+    notice a peer that vanished without closing. Each is a setting of the URL's query too, which
+    wins."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -84,7 +90,41 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    query = make_url(url).query
+    connect_args = {"connect_timeout": connect_timeout, "keepalives": 1, "keepalives_idle": 30,
+                    "keepalives_interval": 10, "keepalives_count": 3, "tcp_user_timeout": 60_000}
+    connect_args = {name: value for name, value in connect_args.items() if name not in query}
+    options = query.get("options", "")
+    if statement_timeout and "statement_timeout" not in options:
+        connect_args["options"] = f"{options} -c statement_timeout={int(statement_timeout * 1000)}".strip()
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=connect_args)
+
+
+# SQLSTATE classes of PostgreSQL errors that say the database cannot answer now, not that the
+# statement is wrong: connection exception, insufficient resources, operator intervention (a
+# statement timeout, a shutdown, a terminated session), system error, transaction rollback
+# (serialization failure, deadlock); and lock_not_available (a lock timeout).
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57", "58", "40")
+_UNAVAILABLE_SQLSTATES = ("55P03",)
+_UNAVAILABLE_SQLITE_ERRORS = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_FULL")
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database is down, unreachable, silent, overloaded or locked (try
+    again later), rather than that the work itself failed (a bug or bad data: retrying the same
+    work fails the same way)."""
+    if isinstance(error, exc.TimeoutError):  # no connection free in the pool
+        return True
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    original = error.orig
+    if hasattr(original, "sqlstate"):  # psycopg
+        if original.sqlstate is None:  # raised by the client: connection refused, closed, timed out
+            return isinstance(error, (exc.OperationalError, exc.InterfaceError))
+        return original.sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES or original.sqlstate in _UNAVAILABLE_SQLSTATES
+    return getattr(original, "sqlite_errorname", "").startswith(_UNAVAILABLE_SQLITE_ERRORS)
 
 
 def insert_for(connectable: Session | Connection):
@@ -117,6 +157,8 @@ def upgrade_database(engine: Engine, migrations_dir: Path, revision: str = "head
     """Apply the service's Alembic migrations to `engine`'s database."""
     config = alembic_config(migrations_dir, engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")  # an index on a big table takes time
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

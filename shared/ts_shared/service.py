@@ -68,7 +68,9 @@ class ServiceRuntime:
 
     @cached_property
     def engine(self):
-        return make_engine(self.settings.database_url(self.spec.name))
+        return make_engine(self.settings.database_url(self.spec.name),
+                           connect_timeout=self.settings.database_connect_timeout,
+                           statement_timeout=self.settings.database_statement_timeout)
 
     @cached_property
     def session_factory(self):

@@ -9,23 +9,22 @@ pg_terminate_backend, monkeypatched handlers. (See ../shared/notes/MESSAGING.md.
 """
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 
 import pytest
 from amqp.exceptions import MessageNacked
 from click.testing import CliRunner
 from kombu import Connection, Exchange, Producer, Queue
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, select, text
 
-from support.bus import drain, publish_raw, queue_size, run_relays_concurrently, run_worker_until, wait_for
+from support.bus import (
+    consume_everything, count_rows, drain, publish_raw, queue_size, run_relays_concurrently, run_worker_until, wait_for,
+)
 from support.events import account_created
-from support.infra import POSTGRES_ADMIN_URL, RABBITMQ_HOST, RABBITMQ_PORT, create_postgres_database, drop_postgres_database
-from support.settings import environment_for, settings_for
-from support.tcp_proxy import TcpProxy
+from support.infra import POSTGRES_ADMIN_URL
+from support.settings import environment_for, start_tsctl
 from ts_accounts.service_layer.schools import add_school
 from ts_portal.adapters.orm import SchoolPortalSettings
 from ts_shared.messaging.bus import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, declare_topology
@@ -36,49 +35,6 @@ from ts_shared.service import all_subscriptions
 from ts_stats.adapters.orm import AccountSnapshot
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
-
-TSCTL = [sys.executable, "-m", "ts_shared.runtime.cli"]
-
-
-@pytest.fixture
-def make_platform(tmp_path, rabbitmq_url):
-    """Platform(services on PostgreSQL, broker URL) — the other services stay on SQLite."""
-    created: list[str] = []
-    platforms: list[Platform] = []
-
-    def make(*services: str, broker_url: str | None = None) -> Platform:
-        urls = {}
-        for service in services:
-            urls[service] = create_postgres_database()
-            created.append(urls[service])
-        platform = Platform(settings_for(tmp_path, broker_url=broker_url or rabbitmq_url, **urls))
-        for service in services:
-            platform.runtime(service).migrate()
-        platforms.append(platform)
-        return platform
-
-    yield make
-    for platform in platforms:
-        platform.dispose()
-    for url in created:
-        drop_postgres_database(url)
-
-
-@pytest.fixture
-def proxy():
-    proxy = TcpProxy(RABBITMQ_HOST, RABBITMQ_PORT).start()
-    yield proxy
-    proxy.close()
-
-
-def _through(proxy: TcpProxy, url: str) -> str:
-    return url.replace(f"{RABBITMQ_HOST}:{RABBITMQ_PORT}", f"127.0.0.1:{proxy.port}")
-
-
-def _count(runtime, table, *where) -> int:
-    with runtime.engine.connect() as connection:
-        return connection.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
-
 
 def _outbox_rows(runtime):
     outbox = runtime.spec.tables.outbox
@@ -92,28 +48,12 @@ def _add_demo_school(platform: Platform) -> None:
         uow.commit()
 
 
-def _consume_everything(platform: Platform, service: str, applied: int) -> None:
-    """Run the service's worker until its queue is empty and `applied` events are recorded."""
-    runtime = platform.runtime(service)
-    run_worker_until(build_worker(platform, service), lambda: (
-        queue_size(platform.settings.broker_url, runtime.spec.subscription) == 0
-        and _count(runtime, runtime.spec.tables.processed_events) == applied))
-
-
-def _tsctl(settings, *args: str, crash_point: str | None = None, **popen) -> subprocess.Popen:
-    env = {**os.environ, **environment_for(settings)}
-    env.pop("TS_CRASH_POINT", None)
-    if crash_point:
-        env["TS_CRASH_POINT"] = crash_point
-    return subprocess.Popen([*TSCTL, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen)
-
-
 # --- (a) never lose an event ---------------------------------------------------------------------
 
 
 def test_changes_commit_while_the_broker_is_down_and_their_events_leave_once_it_is_back(make_platform, rabbitmq_url, proxy):
     proxy.refusing = True  # the broker cannot be reached
-    platform = make_platform("accounts", "portal", broker_url=_through(proxy, rabbitmq_url))
+    platform = make_platform("accounts", "portal", broker_url=proxy.reroute(rabbitmq_url))
     _add_demo_school(platform)  # the change commits regardless
     accounts = platform.runtime("accounts")
     relay = accounts.relay()
@@ -138,7 +78,7 @@ def test_changes_commit_while_the_broker_is_down_and_their_events_leave_once_it_
 
 @pytest.mark.parametrize("fault", ["confirm_never_comes", "connection_cut_while_waiting"])
 def test_an_unconfirmed_publication_stays_unsent_is_published_again_and_applied_once(make_platform, rabbitmq_url, proxy, fault):
-    platform = make_platform("accounts", "portal", broker_url=_through(proxy, rabbitmq_url))
+    platform = make_platform("accounts", "portal", broker_url=proxy.reroute(rabbitmq_url))
     accounts = platform.runtime("accounts")
     with accounts.uow() as uow:
         add_school(uow, uai="0541234X", name="Collège Jean Moulin", academy_code="NCY")
@@ -164,8 +104,8 @@ def test_an_unconfirmed_publication_stays_unsent_is_published_again_and_applied_
     assert all(row.sent_at is not None for row in _outbox_rows(accounts))
     # 3 messages for 2 events: the unconfirmed copy had reached the queue.
     assert queue_size(rabbitmq_url, platform.spec("portal").subscription) == 3
-    _consume_everything(platform, "portal", applied=2)
-    assert _count(platform.runtime("portal"), SchoolPortalSettings.__table__) == 2
+    consume_everything(platform, "portal", applied=2)
+    assert count_rows(platform.runtime("portal"), SchoolPortalSettings.__table__) == 2
 
 
 def test_a_relay_killed_after_publishing_but_before_marking_sent_publishes_again_and_the_consumer_dedupes(make_platform, rabbitmq_url):
@@ -173,20 +113,20 @@ def test_a_relay_killed_after_publishing_but_before_marking_sent_publishes_again
     platform.settings = platform.settings.with_overrides(relay_lease_seconds=2.0)  # the dead relay's claim expires soon
     _add_demo_school(platform)
     accounts = platform.runtime("accounts")
-    crashed = _tsctl(platform.settings, "relay", "accounts", crash_point="relay.after_publish")
+    crashed = start_tsctl(platform.settings, "relay", "accounts", crash_point="relay.after_publish")
     assert crashed.wait(timeout=60) == -signal.SIGKILL
     assert _outbox_rows(accounts)[0].sent_at is None
     assert queue_size(rabbitmq_url, platform.spec("portal").subscription) == 1
 
-    relay = _tsctl(platform.settings, "relay", "accounts")
+    relay = start_tsctl(platform.settings, "relay", "accounts")
     try:
         wait_for(lambda: _outbox_rows(accounts)[0].sent_at is not None, timeout=60)
     finally:
         relay.send_signal(signal.SIGTERM)
         assert relay.wait(timeout=30) == 0, relay.stdout.read().decode()
     assert queue_size(rabbitmq_url, platform.spec("portal").subscription) == 2
-    _consume_everything(platform, "portal", applied=1)
-    assert _count(platform.runtime("portal"), SchoolPortalSettings.__table__) == 1
+    consume_everything(platform, "portal", applied=1)
+    assert count_rows(platform.runtime("portal"), SchoolPortalSettings.__table__) == 1
 
 
 def test_an_unroutable_event_is_not_marked_sent(make_platform, rabbitmq_url):
@@ -238,15 +178,15 @@ def test_a_worker_killed_around_its_commit_still_applies_each_event_exactly_once
     events = [account_created(n) for n in range(20)]
     for event in events:
         publish_raw(rabbitmq_url, event.to_message(), event.type, event.id)
-    crashed = _tsctl(platform.settings, "worker", "stats", crash_point=crash_point)
+    crashed = start_tsctl(platform.settings, "worker", "stats", crash_point=crash_point)
     assert crashed.wait(timeout=60) == -signal.SIGKILL
     stats = platform.runtime("stats")
-    applied_before_restart = _count(stats, AccountSnapshot.__table__)
+    applied_before_restart = count_rows(stats, AccountSnapshot.__table__)
     assert applied_before_restart == (1 if crash_point == "consumer.after_commit" else 0)
 
-    _consume_everything(platform, "stats", applied=20)
-    assert _count(stats, AccountSnapshot.__table__) == 20
-    assert _count(stats, stats.spec.tables.processed_events) == 20
+    consume_everything(platform, "stats", applied=20)
+    assert count_rows(stats, AccountSnapshot.__table__) == 20
+    assert count_rows(stats, stats.spec.tables.processed_events) == 20
 
 
 def test_duplicates_handled_by_two_consumers_at_once_are_applied_once(make_platform, rabbitmq_url):
@@ -261,13 +201,13 @@ def test_duplicates_handled_by_two_consumers_at_once_are_applied_once(make_platf
         thread.start()
     try:
         wait_for(lambda: queue_size(rabbitmq_url, stats.spec.subscription) == 0
-                 and _count(stats, stats.spec.tables.processed_events) == 50, timeout=60)
+                 and count_rows(stats, stats.spec.tables.processed_events) == 50, timeout=60)
     finally:
         for worker in workers:
             worker.stop()
         for thread in threads:
             thread.join(timeout=10)
-    assert _count(stats, AccountSnapshot.__table__) == 50
+    assert count_rows(stats, AccountSnapshot.__table__) == 50
 
 
 def test_a_handler_that_keeps_failing_is_dead_lettered_after_bounded_deliveries(make_platform, rabbitmq_url, monkeypatch):
@@ -290,7 +230,7 @@ def test_a_handler_that_keeps_failing_is_dead_lettered_after_bounded_deliveries(
     publish_raw(rabbitmq_url, poison.to_message(), poison.type, poison.id)
     publish_raw(rabbitmq_url, healthy.to_message(), healthy.type, healthy.id)
     run_worker_until(worker, lambda: queue_size(rabbitmq_url, stats.spec.subscription, dead_letters=True) == 1
-                     and _count(stats, AccountSnapshot.__table__) == 1)
+                     and count_rows(stats, AccountSnapshot.__table__) == 1)
     # The broker counted the deliveries (x-delivery-count): exactly the bound, no more.
     assert len(attempts) == stats.spec.subscription.max_deliveries
     [(_, headers, message_id)] = drain(rabbitmq_url, "ts.stats.dlq")
@@ -306,7 +246,7 @@ def test_a_message_that_kills_its_consumer_every_time_ends_in_the_dead_letter_qu
     for _ in range(subscription.max_deliveries + 2):
         if queue_size(rabbitmq_url, subscription, dead_letters=True) == 1:
             break
-        worker = _tsctl(platform.settings, "worker", "stats", crash_point="consumer.before_commit")
+        worker = start_tsctl(platform.settings, "worker", "stats", crash_point="consumer.before_commit")
         try:
             # Each run dies on the message, or idles once the broker has dead-lettered it.
             worker.wait(timeout=15)
@@ -317,7 +257,7 @@ def test_a_message_that_kills_its_consumer_every_time_ends_in_the_dead_letter_qu
     [(_, headers, message_id)] = drain(rabbitmq_url, "ts.stats.dlq")
     assert message_id == poison.id
     assert headers["x-death"][0]["reason"] == "delivery_limit"
-    assert _count(stats, AccountSnapshot.__table__) == 0
+    assert count_rows(stats, AccountSnapshot.__table__) == 0
 
 
 def test_a_database_session_killed_mid_transaction_commits_nothing_and_the_message_comes_back(make_platform, rabbitmq_url, monkeypatch):
@@ -350,11 +290,11 @@ def test_a_database_session_killed_mid_transaction_commits_nothing_and_the_messa
 
     killer = threading.Thread(target=terminate_when_ready)
     killer.start()
-    run_worker_until(worker, lambda: _count(stats, stats.spec.tables.processed_events) == 1)
+    run_worker_until(worker, lambda: count_rows(stats, stats.spec.tables.processed_events) == 1)
     killer.join()
     admin.dispose()
     assert len(calls) == 2  # the first transaction died, the redelivery applied it
-    assert _count(stats, AccountSnapshot.__table__) == 1
+    assert count_rows(stats, AccountSnapshot.__table__) == 1
 
 
 def test_ops_can_list_and_replay_dead_lettered_messages(make_platform, rabbitmq_url, monkeypatch):
@@ -378,5 +318,5 @@ def test_ops_can_list_and_replay_dead_lettered_messages(make_platform, rabbitmq_
     replayed = runner.invoke(cli, ["dlq", "replay", "stats"])
     assert replayed.exit_code == 0 and "1 message(s) replayed to ts.stats" in replayed.output
     assert queue_size(rabbitmq_url, stats.spec.subscription, dead_letters=True) == 0
-    _consume_everything(platform, "stats", applied=1)
-    assert _count(stats, AccountSnapshot.__table__) == 1
+    consume_everything(platform, "stats", applied=1)
+    assert count_rows(stats, AccountSnapshot.__table__) == 1

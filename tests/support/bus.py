@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from typing import Callable
 
 from kombu import Connection, Producer
 from kombu.transport import memory
+from sqlalchemy import func, select
 
 from ts_shared.messaging.bus import (
     EVENTS_EXCHANGE, Subscription, dead_letter_queue_for, declare_topology, queue_for,
 )
 from ts_shared.messaging.consumer import Worker
+from ts_shared.runtime.process import build_worker
 from ts_shared.service import all_subscriptions
 
 
@@ -41,6 +44,19 @@ def run_worker_until(worker: Worker, condition: Callable[[], bool], timeout: flo
         thread.join(timeout=10)
 
 
+def count_rows(runtime, table, *where) -> int:
+    with runtime.engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+
+
+def consume_everything(platform, service: str, applied: int) -> None:
+    """Run the service's worker until its queue is empty and `applied` events are recorded."""
+    runtime = platform.runtime(service)
+    run_worker_until(build_worker(platform, service), lambda: (
+        queue_size(platform.settings.broker_url, runtime.spec.subscription) == 0
+        and count_rows(runtime, runtime.spec.tables.processed_events) == applied))
+
+
 def drain(broker_url: str, queue_name: str) -> list:
     """Take every message out of a queue (acked): [(body, headers, message_id)]."""
     taken = []
@@ -62,31 +78,59 @@ def queue_size(broker_url: str, subscription: Subscription, dead_letters: bool =
 
 def publish_raw(broker_url: str, body, routing_key: str, message_id: str | None = None) -> None:
     """Publish to the events exchange as a relay would (tests use it to inject duplicates)."""
+    publish_many(broker_url, [(body, routing_key, message_id)])
+
+
+def publish_many(broker_url: str, messages, *, exchange=EVENTS_EXCHANGE, content_type: str | None = None,
+                 headers: dict | None = None) -> None:
+    """Publish [(body, routing_key, message_id)] on one connection, each confirmed. A bytes body
+    goes as it is with `content_type` (e.g. one that does not decode)."""
     with Connection(broker_url, transport_options={"confirm_publish": True}) as connection:
         declare_topology(connection, all_subscriptions())
-        Producer(connection.default_channel).publish(
-            body, exchange=EVENTS_EXCHANGE, routing_key=routing_key, serializer="json", message_id=message_id,
-            delivery_mode=2, retry=False,
-        )
+        producer = Producer(connection.default_channel)
+        for body, routing_key, message_id in messages:
+            encoding = {"content_type": content_type, "content_encoding": "binary"} if isinstance(body, bytes) \
+                else {"serializer": "json"}
+            producer.publish(body, exchange=exchange, routing_key=routing_key, message_id=message_id,
+                             headers=headers or {}, delivery_mode=2, retry=False, **encoding)
+
+
+@contextmanager
+def repeated(action: Callable[[], None], every: float):
+    """Run `action` every `every` seconds in a thread while the block runs (a steady trickle)."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every):
+            action()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 def run_relays_concurrently(relays: list, batch_size: int = 7) -> list[int]:
     """Run `publish_pending` of several relays at the same time on one outbox; return how many
-    rows each published. Each publication is slowed a little so that the relays overlap."""
+    rows each published. Each relay holds the rows it claimed a little longer, so that the other
+    claims meanwhile."""
     barrier = threading.Barrier(len(relays))
     published = [0] * len(relays)
 
     def run(index: int) -> None:
         relay = relays[index]
         relay.batch_size = batch_size
-        producer = relay._ensure_producer()
-        publish = producer.publish
+        claim = relay._claim
 
-        def slow_publish(*args, **kwargs):
-            time.sleep(0.002)
-            return publish(*args, **kwargs)
+        def slow_claim():
+            claimed = claim()
+            time.sleep(0.01)
+            return claimed
 
-        producer.publish = slow_publish
+        relay._claim = slow_claim
         barrier.wait(timeout=30)
         published[index] = relay.publish_pending()
         relay.close()

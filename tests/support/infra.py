@@ -14,6 +14,8 @@ import uuid
 import pytest
 
 POSTGRES_ADMIN_URL = os.environ.get("TS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+POSTGRES_HOST, _, _port = POSTGRES_ADMIN_URL.split("@", 1)[1].split("/", 1)[0].partition(":")
+POSTGRES_PORT = int(_port or 5432)
 RABBITMQ_HOST = os.environ.get("TS_TEST_RABBITMQ_HOST", "127.0.0.1")
 RABBITMQ_PORT = int(os.environ.get("TS_TEST_RABBITMQ_PORT", "5672"))
 
@@ -41,8 +43,8 @@ def create_postgres_database() -> str:
     """A new empty database; returns its SQLAlchemy URL."""
     from sqlalchemy import create_engine, text
 
-    if not port_open("127.0.0.1", 5432):
-        unavailable("PostgreSQL is not reachable on 127.0.0.1:5432")
+    if not port_open(POSTGRES_HOST, POSTGRES_PORT):
+        unavailable(f"PostgreSQL is not reachable on {POSTGRES_HOST}:{POSTGRES_PORT}")
     name = f"ts_test_{uuid.uuid4().hex[:12]}"
     engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
@@ -67,8 +69,8 @@ def drop_postgres_database(url: str) -> None:
         engine.dispose()
 
 
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
+def rabbitmqctl(*args: str) -> str:
+    return subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, text=True, timeout=60).stdout
 
 
 def create_rabbitmq_vhost() -> str:
@@ -79,8 +81,8 @@ def create_rabbitmq_vhost() -> str:
         unavailable("rabbitmqctl is not on PATH: cannot create an isolated test vhost")
     vhost = f"ts_test_{uuid.uuid4().hex[:12]}"
     try:
-        _rabbitmqctl("add_vhost", vhost)
-        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        rabbitmqctl("add_vhost", vhost)
+        rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
         unavailable(f"cannot create a RabbitMQ test vhost with rabbitmqctl: {error}")
     return f"amqp://guest:guest@{RABBITMQ_HOST}:{RABBITMQ_PORT}/{vhost}"
@@ -88,6 +90,6 @@ def create_rabbitmq_vhost() -> str:
 
 def delete_rabbitmq_vhost(url: str) -> None:
     try:
-        _rabbitmqctl("delete_vhost", url.rsplit("/", 1)[1])
+        rabbitmqctl("delete_vhost", url.rsplit("/", 1)[1])
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
         pass

@@ -21,6 +21,10 @@ DEAD_LETTER_EXCHANGE = Exchange("ts.dead-letter", type="direct", durable=True)
 # arguments, so every process must agree on it.
 MAX_DELIVERIES = 5
 
+# Longest wait between two attempts to reach a broker (relays and workers): once it is back,
+# the bus drains within seconds.
+BROKER_RETRY_MAX_SECONDS = 2.0
+
 
 def is_amqp(broker_url: str) -> bool:
     return broker_url.split("://", 1)[0] in ("amqp", "amqps", "pyamqp")

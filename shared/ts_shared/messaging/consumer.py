@@ -6,32 +6,93 @@ effect; commit; only then ack. A crash before the commit changes nothing and the
 redelivers; a crash after the commit but before the ack gets a redelivery that finds the id and
 is acked without effect. A handler that keeps failing is retried a bounded number of times, then
 the message goes to the queue's dead-letter queue with the error, for ops to see and replay.
+
+A database that is down, silent or locked is not the message's fault: the message is kept
+(unacknowledged, so the broker counts no new delivery) and tried again every few seconds, and the
+messages behind it wait with it (at most the prefetch count), however long the outage lasts.
+Dead letters are published on a connection of their own: waiting for a confirm on the consuming
+connection would let the transport run further deliveries inside that wait.
 """
 from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
-from datetime import timedelta
+from collections import defaultdict, deque
+from contextlib import contextmanager
 from typing import Callable, Iterable
 
-from kombu import Producer
+from kombu import Connection, Producer
 from kombu.mixins import ConsumerMixin
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, select
 
-from ts_shared.db import insert_for, utcnow
+from ts_shared.db import database_unavailable, insert_for, utcnow
 from ts_shared.faults import crash_point
 from ts_shared.messaging.bus import (
-    DEAD_LETTER_EXCHANGE, Subscription, connect, declare_topology, queue_for,
+    BROKER_RETRY_MAX_SECONDS, DEAD_LETTER_EXCHANGE, Subscription, connect, declare_topology, queue_for,
 )
 from ts_shared.messaging.envelope import Event, InvalidEvent, parse_event
-from ts_shared.messaging.outbox import PROCESSED_IDS_KEPT
+from ts_shared.messaging.outbox import PROCESSED_IDS_KEPT, PURGE_EVERY, purge_older_than
 from ts_shared.metrics import EVENTS_CONSUMED
 from ts_shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[UnitOfWork, Event], None]
+
+# Pauses while the database is unavailable: from the first to the longest, doubling.
+DATABASE_RETRY_FIRST_SECONDS = 0.5
+DATABASE_RETRY_MAX_SECONDS = 5.0
+
+
+def _first_line(error: BaseException) -> str:
+    return f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+
+
+class DeadLetterPublisher:
+    """Publishes dead letters, with confirms, on a connection of its own (never the consuming one)."""
+
+    def __init__(self, broker_url: str, timeout: float = 5.0):
+        self.broker_url = broker_url
+        self.timeout = timeout
+        self._connection: Connection | None = None
+        self._producer: Producer | None = None
+
+    def _ensure(self) -> Producer:
+        if self._producer is None:
+            # No heartbeats: this connection idles between dead letters and must not be reset for it.
+            connection = connect(self.broker_url, confirm_publish=True, heartbeat=0)
+            try:
+                connection.ensure_connection(max_retries=0, timeout=self.timeout)
+                self._producer = Producer(connection.channel())
+            except Exception:
+                connection.collect()
+                raise
+            self._connection = connection
+        return self._producer
+
+    def publish(self, message, queue: str, headers: dict) -> None:
+        """Publish a copy of `message` to `queue`'s dead-letter queue; raise if not confirmed."""
+        for attempt in (1, 2):  # a connection idle for long may have been dropped: one fresh try
+            try:
+                self._ensure().publish(
+                    message.body, exchange=DEAD_LETTER_EXCHANGE, routing_key=queue,
+                    content_type=message.content_type, content_encoding=message.content_encoding,
+                    headers=headers, message_id=message.properties.get("message_id"), delivery_mode=2,
+                    retry=False, timeout=self.timeout, confirm_timeout=self.timeout,
+                )
+                return
+            except Exception:
+                self.close()
+                if attempt == 2:
+                    raise
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.collect()
+            except Exception:  # a broken connection: nothing to keep
+                pass
+        self._connection = self._producer = None
 
 
 class EventConsumer:
@@ -47,6 +108,14 @@ class EventConsumer:
         # Pause before a failed message goes back (doubling each time, at most 3 s), so that a
         # failing dependency is not hammered; tests shorten it.
         self.retry_delay = 0.1
+        # Set by the worker; without it a dead letter goes to the queue's dead-letter exchange
+        # by a reject (the error is then only in the log).
+        self.dead_letters: DeadLetterPublisher | None = None
+        # Deliveries waiting for the database, in order, and when to try the first again.
+        self._held: deque = deque()
+        self._retry_at = 0.0
+        self._pause = 0.0
+        self._unavailable_since: float | None = None
 
     def _record_once(self, uow: UnitOfWork, event: Event) -> bool:
         """Insert the event id; False if it was already there (a duplicate)."""
@@ -90,11 +159,17 @@ class EventConsumer:
             uow.commit()
         return True
 
-    def purge_processed_ids(self) -> None:
-        with self.uow_factory() as uow:
-            uow.session.execute(delete(self.processed_events).where(
-                self.processed_events.c.processed_at < utcnow() - PROCESSED_IDS_KEPT))
-            uow.commit()
+    def purge_processed_ids(self) -> int:
+        """Forget event ids processed more than PROCESSED_IDS_KEPT ago; return how many."""
+        table = self.processed_events
+
+        @contextmanager
+        def begin():
+            with self.uow_factory() as uow:
+                yield uow.session
+                uow.commit()
+
+        return purge_older_than(begin, table, table.c.event_id, table.c.processed_at, utcnow() - PROCESSED_IDS_KEPT)
 
     # --- message handling ------------------------------------------------------------------------
 
@@ -107,57 +182,106 @@ class EventConsumer:
         return self._local_failures[event_id or message.delivery_tag] + 1
 
     def on_message(self, body, message) -> None:
+        if self._held:  # waiting for the database: this one waits behind the others
+            self._held.append((body, message))
+        elif not self._handle(body, message):
+            self._held.append((body, message))
+
+    def retry_held(self) -> None:
+        """Try the deliveries waiting for the database again, once their pause is over (the
+        worker calls this between deliveries)."""
+        while self._held and time.monotonic() >= self._retry_at:
+            body, message = self._held[0]
+            if not self._handle(body, message):
+                return
+            self._held.popleft()
+
+    def forget_held(self) -> None:
+        """The connection they came on is gone: the broker delivers them again."""
+        self._held.clear()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._held)
+
+    def _handle(self, body, message) -> bool:
+        """Handle one delivery; False if the database is unavailable: the message is then kept,
+        unacknowledged, for `retry_held`."""
         try:
             event = parse_event(body)
         except InvalidEvent as error:
             EVENTS_CONSUMED.labels(self.service, "invalid", "dead_lettered").inc()
             log.error("dead-lettering an invalid message %s: %s", message.properties.get("message_id"), error)
             self.dead_letter(message, f"invalid event: {error}", deliveries=1)
-            return
+            return True
         if event.type not in self.subscription.handlers:
             # Bound by an older version of this service: nothing to do with it now.
             EVENTS_CONSUMED.labels(self.service, event.type, "ignored").inc()
             message.ack()
-            return
+            return True
         try:
             applied = self.apply(event)
         except Exception as error:
-            deliveries = self._deliveries(message, event.id)
-            if deliveries >= self.subscription.max_deliveries:
-                EVENTS_CONSUMED.labels(self.service, event.type, "dead_lettered").inc()
-                log.exception("event %s (%s) failed %d times: dead-lettered", event.id, event.type, deliveries)
-                self.dead_letter(message, f"{type(error).__name__}: {error}", deliveries=deliveries)
-                self._local_failures.pop(event.id, None)
-            else:
-                EVENTS_CONSUMED.labels(self.service, event.type, "failed").inc()
-                log.warning("event %s (%s) failed (delivery %d of %d): %s", event.id, event.type, deliveries,
-                            self.subscription.max_deliveries, error)
-                self._local_failures[event.id] = deliveries
-                time.sleep(min(self.retry_delay * 2 ** deliveries, 3.0))
-                message.requeue()
-            return
+            if database_unavailable(error):
+                self._database_unavailable(error)
+                return False
+            self._database_available()
+            self._handler_failed(event, message, error)
+            return True
+        self._database_available()
         self._local_failures.pop(event.id, None)
         EVENTS_CONSUMED.labels(self.service, event.type, "applied" if applied else "duplicate").inc()
         crash_point("consumer.after_commit")
         message.ack()
+        return True
+
+    def _handler_failed(self, event: Event, message, error: Exception) -> None:
+        deliveries = self._deliveries(message, event.id)
+        if deliveries >= self.subscription.max_deliveries:
+            EVENTS_CONSUMED.labels(self.service, event.type, "dead_lettered").inc()
+            log.exception("event %s (%s) failed %d times: dead-lettered", event.id, event.type, deliveries)
+            self.dead_letter(message, f"{type(error).__name__}: {error}", deliveries=deliveries)
+            self._local_failures.pop(event.id, None)
+        else:
+            EVENTS_CONSUMED.labels(self.service, event.type, "failed").inc()
+            log.warning("event %s (%s) failed (delivery %d of %d): %s", event.id, event.type, deliveries,
+                        self.subscription.max_deliveries, error)
+            self._local_failures[event.id] = deliveries
+            time.sleep(min(self.retry_delay * 2 ** deliveries, 3.0))
+            message.requeue()
+
+    def _database_unavailable(self, error: Exception) -> None:
+        now = time.monotonic()
+        self._pause = min(max(self._pause * 2, DATABASE_RETRY_FIRST_SECONDS), DATABASE_RETRY_MAX_SECONDS)
+        self._retry_at = now + self._pause
+        if self._unavailable_since is None:
+            self._unavailable_since = now
+            state = "unavailable"
+        else:
+            state = f"still unavailable after {now - self._unavailable_since:.0f} s"
+        log.warning("%s database %s (%s): %s paused, %d message(s) waiting, retrying in %.1f s", self.service,
+                    state, _first_line(error), self.subscription.queue, max(len(self._held), 1), self._pause)
+
+    def _database_available(self) -> None:
+        if self._unavailable_since is not None:
+            log.warning("%s database back after %.0f s: %s resumed", self.service,
+                        time.monotonic() - self._unavailable_since, self.subscription.queue)
+            self._unavailable_since, self._pause = None, 0.0
 
     def dead_letter(self, message, error: str, *, deliveries: int) -> None:
         headers = dict(message.headers or {})
         headers.update({"x-ts-error": error[:2000], "x-ts-deliveries": deliveries,
                         "x-ts-dead-lettered-at": utcnow().isoformat(), "x-ts-queue": self.subscription.queue})
-        # Same channel as the delivery: in confirm mode on RabbitMQ, so the copy is safe before the ack.
-        Producer(message.channel).publish(
-            message.body,
-            exchange=DEAD_LETTER_EXCHANGE,
-            routing_key=self.subscription.queue,
-            content_type=message.content_type,
-            content_encoding=message.content_encoding,
-            headers=headers,
-            message_id=message.properties.get("message_id"),
-            delivery_mode=2,
-            retry=False,
-        )
-        message.ack()
+        if self.dead_letters is not None:
+            try:
+                self.dead_letters.publish(message, self.subscription.queue, headers)
+            except Exception as failure:
+                log.error("cannot publish the dead letter (%s): rejected to the queue's dead-letter exchange, "
+                          "without its error", _first_line(failure))
+            else:
+                message.ack()  # the copy is confirmed: the original can go
+                return
+        message.reject(requeue=False)
 
     def on_decode_error(self, message, error) -> None:
         EVENTS_CONSUMED.labels(self.service, "undecodable", "dead_lettered").inc()
@@ -165,20 +289,51 @@ class EventConsumer:
         self.dead_letter(message, f"undecodable message: {error}", deliveries=1)
 
 
+class _Stopping(Exception):
+    """Raised out of kombu's reconnection loop once the worker is asked to stop."""
+
+
 class Worker(ConsumerMixin):
     """Consumes a service's subscriptions until stopped; reconnects after broker failures."""
+
+    # Event ids processed more than PROCESSED_IDS_KEPT ago are forgotten this often (tests shorten it).
+    purge_every = PURGE_EVERY
 
     def __init__(self, *, broker_url: str, consumers: Iterable[EventConsumer],
                  topology: Iterable[Subscription], prefetch_count: int = 10):
         self.broker_url = broker_url
-        self.connection = connect(broker_url, confirm_publish=True)
+        self.connection = connect(broker_url)
         self.consumers = list(consumers)
         self.topology = list(topology)
         self.prefetch_count = prefetch_count
-        self._last_purge = utcnow()
+        self.dead_letters = DeadLetterPublisher(broker_url)
+        for consumer in self.consumers:
+            consumer.dead_letters = self.dead_letters
+        self._next_purge = time.monotonic()
+
+    def run(self, *args, **kwargs) -> None:
+        try:
+            super().run(*args, **kwargs)
+        except _Stopping:
+            log.info("worker stopped while the broker was unreachable")
+        finally:
+            self.dead_letters.close()
+
+    @contextmanager
+    def establish_connection(self):
+        # kombu's defaults wait up to 30 s between attempts and never look at should_stop.
+        with self.create_connection() as connection:
+            connection.ensure_connection(self.on_connection_error, self.connect_max_retries, interval_start=0.5,
+                                         interval_step=0.5, interval_max=BROKER_RETRY_MAX_SECONDS,
+                                         callback=self._raise_if_stopping)
+            yield connection
+
+    def _raise_if_stopping(self) -> None:
+        if self.should_stop:
+            raise _Stopping()
 
     def get_consumers(self, consumer_class, channel):
-        declare_topology(self.connection, self.topology)
+        declare_topology(channel.connection.client, self.topology)
         return [
             consumer_class(
                 queues=[queue_for(c.subscription, self.broker_url)],
@@ -190,13 +345,29 @@ class Worker(ConsumerMixin):
             for c in self.consumers
         ]
 
+    def on_consume_ready(self, connection, channel, consumers, **kwargs):
+        for consumer in self.consumers:
+            consumer.forget_held()
+
     def on_iteration(self):
-        if utcnow() - self._last_purge > timedelta(hours=1):
-            self._last_purge = utcnow()
-            for c in self.consumers:
-                c.purge_processed_ids()
+        for consumer in self.consumers:
+            consumer.retry_held()
+        if time.monotonic() >= self._next_purge:
+            self._next_purge = time.monotonic() + self.purge_every.total_seconds()
+            for consumer in self.consumers:
+                if consumer.waiting:
+                    continue  # its database is away: next time
+                try:
+                    purged = consumer.purge_processed_ids()
+                except Exception as error:  # the database may have just gone: next time
+                    log.warning("%s: purging processed event ids failed (%s)", consumer.service, _first_line(error))
+                else:
+                    if purged:
+                        log.info("%s: %d processed event id(s) older than %d days purged", consumer.service,
+                                 purged, PROCESSED_IDS_KEPT.days)
 
     def on_connection_error(self, exc, interval):
+        self._raise_if_stopping()
         log.warning("broker unreachable (%s); retrying in %.1f s", exc, interval)
 
     def stop(self) -> None:

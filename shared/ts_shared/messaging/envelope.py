@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from ts_shared.db import utcnow
 from ts_shared.messaging.events import EVENT_SCHEMAS, UAI_PATTERN
@@ -35,7 +35,9 @@ class EnvelopeSchema(Schema):
     payload = fields.Dict(required=True, keys=fields.String())
 
 
-_ENVELOPE = EnvelopeSchema()
+# What consumers load: fields they do not know (added by a newer producer) are ignored.
+_RECEIVED_ENVELOPE = EnvelopeSchema(unknown=EXCLUDE)
+_RECEIVED_PAYLOADS = {key: type(schema)(unknown=EXCLUDE) for key, schema in EVENT_SCHEMAS.items()}
 
 
 @dataclass(frozen=True)
@@ -61,9 +63,9 @@ class Event:
         }
 
 
-def _schema_for(event_type: str, version: int) -> Schema:
+def _schema_for(event_type: str, version: int, *, received: bool = False) -> Schema:
     try:
-        return EVENT_SCHEMAS[(event_type, version)]
+        return (_RECEIVED_PAYLOADS if received else EVENT_SCHEMAS)[(event_type, version)]
     except KeyError:
         raise InvalidEvent(f"unknown event type {event_type!r} version {version}") from None
 
@@ -90,14 +92,15 @@ def new_event(event_type: str, payload: Mapping[str, Any], *, producer: str, sch
 
 
 def parse_event(message: Mapping[str, Any]) -> Event:
-    """Validate a received envelope and its payload; raise `InvalidEvent` if either is wrong."""
+    """Validate a received envelope and its payload; raise `InvalidEvent` if either is wrong.
+    Fields this version of the code does not know are dropped (docs/events.md)."""
     if not isinstance(message, Mapping):
         raise InvalidEvent(f"envelope must be a JSON object, got {type(message).__name__}")
     try:
-        envelope = _ENVELOPE.load(dict(message))
+        envelope = _RECEIVED_ENVELOPE.load(dict(message))
     except ValidationError as error:
         raise InvalidEvent("invalid envelope", error.messages) from None
-    schema = _schema_for(envelope["type"], envelope["version"])
+    schema = _schema_for(envelope["type"], envelope["version"], received=True)
     try:
         payload = schema.load(envelope["payload"])
     except ValidationError as error:

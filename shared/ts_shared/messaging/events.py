@@ -4,6 +4,11 @@ Routing keys are `<aggregate>.<event>`, in the past tense. A consumer relies on 
 is written here, so a payload carries every field its readers need (no call back to the
 producer). Secrets never travel in clear: the only one, a temporary password, travels encrypted
 (`ts_shared.crypto`) inside `notification.requested`.
+
+Producers load payloads with these schemas as they are (an unknown field is refused: a misspelt
+field fails where the event is made); consumers with `unknown=EXCLUDE` at every level, so that an
+optional field added by a newer producer does not make them refuse the event. What may change
+without a new version: docs/events.md.
 """
 from __future__ import annotations
 
@@ -31,6 +36,17 @@ LETTER_CASES = (
     "student_used_reminder",
     "student_continuity",
 )
+
+
+class Nested(fields.Nested):
+    """A nested object that treats unknown fields as the schema at the top does, however deep
+    (marshmallow applies `unknown` to the top level only)."""
+
+    @property
+    def schema(self) -> Schema:
+        schema = super().schema
+        schema.unknown = self.root.unknown
+        return schema
 
 
 class AccountChildSchema(Schema):
@@ -62,24 +78,24 @@ class AccountSnapshotSchema(Schema):
     access_refused = fields.Boolean(load_default=False)
     closed = fields.Boolean(load_default=False)
     # The couples (or the student) the account serves now; empty once they have all ended.
-    children = fields.List(fields.Nested(AccountChildSchema), required=True)
+    children = fields.List(Nested(AccountChildSchema), required=True)
 
 
 class AccountChangedSchema(Schema):
     """account.created / updated / notified / activation_started / activated."""
 
-    account = fields.Nested(AccountSnapshotSchema, required=True)
+    account = Nested(AccountSnapshotSchema, required=True)
 
 
 class AccountDeletedSchema(Schema):
-    account = fields.Nested(AccountSnapshotSchema, required=True)
+    account = Nested(AccountSnapshotSchema, required=True)
     reason = fields.String(required=True, validate=validate.OneOf(ACCOUNT_DELETION_REASONS))
 
 
 class AccountMergedSchema(Schema):
     """H8: `absorbed_account_id`'s children now hang off `account`."""
 
-    account = fields.Nested(AccountSnapshotSchema, required=True)
+    account = Nested(AccountSnapshotSchema, required=True)
     absorbed_account_id = fields.String(required=True)
 
 
@@ -109,7 +125,7 @@ class SchoolSettingsChangedSchema(Schema):
     contact_email = fields.Email(load_default=None, allow_none=True)
     address_lines = fields.List(fields.String(), load_default=list)
     phone = fields.String(load_default=None, allow_none=True)
-    useful_links = fields.List(fields.Nested(UsefulLinkSchema), load_default=list)
+    useful_links = fields.List(Nested(UsefulLinkSchema), load_default=list)
 
 
 FAMILY_EMAILS = (
@@ -154,7 +170,7 @@ class RecipientSchema(Schema):
     last_name = fields.String(required=True)
     first_name = fields.String(required=True)
     email = fields.String(load_default=None, allow_none=True)
-    address = fields.Nested(PostalAddressSchema, load_default=None, allow_none=True)
+    address = Nested(PostalAddressSchema, load_default=None, allow_none=True)
 
 
 class StudentRefSchema(Schema):
@@ -178,9 +194,9 @@ class NotificationRequestedSchema(Schema):
     population = fields.String(load_default="guardians", validate=validate.OneOf(("guardians", "students")))
     channel = fields.String(required=True, validate=validate.OneOf(NOTIFICATION_CHANNELS))
     letter_case = fields.String(required=True, validate=validate.OneOf(LETTER_CASES))
-    account = fields.Nested(AccountSnapshotSchema, required=True)
-    recipient = fields.Nested(RecipientSchema, required=True)
-    student = fields.Nested(StudentRefSchema, required=True)
+    account = Nested(AccountSnapshotSchema, required=True)
+    recipient = Nested(RecipientSchema, required=True)
+    student = Nested(StudentRefSchema, required=True)
     # Fernet token of the temporary password, or None when the letter only reminds the login.
     temporary_password_encrypted = fields.String(load_default=None, allow_none=True)
 
@@ -207,7 +223,7 @@ class ClassListRequestedSchema(Schema):
     batch_id = fields.String(required=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     requested_by = fields.String(load_default=None, allow_none=True)
-    rows = fields.List(fields.Nested(ClassListRowSchema), required=True)
+    rows = fields.List(Nested(ClassListRowSchema), required=True)
 
 
 class NotificationDeliveredSchema(Schema):

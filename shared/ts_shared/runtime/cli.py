@@ -184,19 +184,38 @@ def _require_amqp(platform: Platform) -> None:
                                    "the embedded in-process broker lives inside `tsctl run`")
 
 
-@dlq.command("show")
-@click.argument("service")
-@click.option("--limit", default=50, show_default=True)
-@click.pass_obj
-def dlq_show(platform: Platform, service: str, limit: int):
-    """Print the dead-lettered messages of a service (they stay in the queue)."""
+def _dead_letter_queue(platform: Platform, service: str, connection: Connection):
     _require_amqp(platform)
     _services(platform, (service,))
     subscription = platform.spec(service).subscription
     if subscription is None:
         raise click.ClickException(f"service {service} consumes no event")
+    return subscription, dead_letter_queue_for(subscription, platform.settings.broker_url)(connection.default_channel)
+
+
+def _undecodable(message) -> str | None:
+    """Why the message's body does not decode, or None if it does."""
+    try:
+        message.decode()
+    except Exception as error:  # whatever the serializer raises: the body is shown raw instead
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+# Headers a dead-lettering adds: a replayed message starts afresh (a new dead-lettering sets them again).
+_DEAD_LETTER_HEADERS = ("x-death", "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason",
+                        "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason")
+
+
+@dlq.command("show")
+@click.argument("service")
+@click.option("--limit", default=50, show_default=True)
+@click.pass_obj
+def dlq_show(platform: Platform, service: str, limit: int):
+    """Print the dead-lettered messages of a service (they stay in the queue). A body that does
+    not decode is printed raw."""
     with Connection(platform.settings.broker_url) as connection:
-        queue = dead_letter_queue_for(subscription, platform.settings.broker_url)(connection.default_channel)
+        subscription, queue = _dead_letter_queue(platform, service, connection)
         seen = []
         for _ in range(limit):
             message = queue.get(no_ack=False)
@@ -204,10 +223,17 @@ def dlq_show(platform: Platform, service: str, limit: int):
                 break
             seen.append(message)
             headers = message.headers or {}
-            click.echo(json.dumps({"message_id": message.properties.get("message_id"),
-                                   "error": headers.get("x-ts-error") or str(headers.get("x-death", "")),
-                                   "deliveries": headers.get("x-ts-deliveries"), "body": message.decode()},
-                                  ensure_ascii=False, default=str))
+            line = {"message_id": message.properties.get("message_id"),
+                    "error": headers.get("x-ts-error") or str(headers.get("x-death", "")),
+                    "deliveries": headers.get("x-ts-deliveries")}
+            reason = _undecodable(message)
+            if reason is None:
+                line["body"] = message.decode()
+            else:
+                body = message.body
+                line.update({"does_not_decode": reason, "content_type": message.content_type,
+                             "raw_body": body.decode("utf-8", errors="replace") if isinstance(body, bytes) else str(body)})
+            click.echo(json.dumps(line, ensure_ascii=False, default=str))
         for message in seen:
             message.requeue()
         click.echo(f"{len(seen)} message(s) in {subscription.dead_letter_queue}")
@@ -217,25 +243,39 @@ def dlq_show(platform: Platform, service: str, limit: int):
 @click.argument("service")
 @click.pass_obj
 def dlq_replay(platform: Platform, service: str):
-    """Publish every dead-lettered message of a service again (after fixing the cause)."""
-    _require_amqp(platform)
-    _services(platform, (service,))
-    subscription = platform.spec(service).subscription
-    if subscription is None:
-        raise click.ClickException(f"service {service} consumes no event")
-    replayed = 0
+    """Publish the dead-lettered messages of a service again (after fixing the cause), each once:
+    those there when the command starts. A message whose body does not decode stays, and is named."""
+    replayed, skipped = 0, []
     with Connection(platform.settings.broker_url, transport_options={"confirm_publish": True}) as connection:
-        channel = connection.default_channel
-        queue = dead_letter_queue_for(subscription, platform.settings.broker_url)(channel)
-        producer = Producer(channel)
-        while (message := queue.get(no_ack=False)) is not None:
-            body = message.decode()
+        subscription, queue = _dead_letter_queue(platform, service, connection)
+        # What is dead-lettered again while this runs (still failing) waits for the next call.
+        there = queue.queue_declare(passive=True).message_count
+        producer = Producer(connection.default_channel)
+        for _ in range(there):
+            message = queue.get(no_ack=False)
+            if message is None:
+                break
+            reason = _undecodable(message)
+            if reason is not None:
+                skipped.append((message, reason))  # held (unacknowledged) until the end: taken once
+                continue
+            headers = {name: value for name, value in (message.headers or {}).items()
+                       if not name.startswith("x-ts-") and name not in _DEAD_LETTER_HEADERS}
             # Straight to the service's own queue (default exchange): other services had it already.
-            producer.publish(body, exchange="", routing_key=subscription.queue, serializer="json",
-                             message_id=message.properties.get("message_id"), delivery_mode=2, retry=False)
+            producer.publish(message.body, exchange="", routing_key=subscription.queue,
+                             content_type=message.content_type, content_encoding=message.content_encoding,
+                             headers=headers, message_id=message.properties.get("message_id"), delivery_mode=2,
+                             retry=False)
             message.ack()
             replayed += 1
+        for message, _ in skipped:
+            message.requeue()
     click.echo(f"{replayed} message(s) replayed to {subscription.queue}")
+    if skipped:
+        click.echo(f"{len(skipped)} message(s) skipped, left in {subscription.dead_letter_queue} "
+                   f"(they do not decode; `tsctl dlq show {service}` prints them raw):")
+        for message, reason in skipped:
+            click.echo(f"  {message.properties.get('message_id') or '(no message id)'}: {reason}")
 
 
 def main() -> None:
