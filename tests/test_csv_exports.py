@@ -64,7 +64,7 @@ def assert_inert(rows: list[list[str]]) -> None:
 
 
 def test_a_class_list_downloaded_from_the_console_writes_formula_like_names_as_text(platform):
-    client = Client(Gateway({name: spec.create_app(platform.settings, platform.runtime(name))
+    client = Client(Gateway({name: spec.create_app(platform.runtime(name))
                              for name, spec in platform.specs.items()}))
     page = client.get("/admin/login").get_data(as_text=True)
     client.post("/admin/login", data={"csrf_token": csrf(page), "login": HEAD[0], "password": HEAD[1]})

@@ -76,7 +76,7 @@ def test_a_guardian_gets_a_french_confirmation_email_whose_link_activates_the_ac
         _, password = prepare_letter(uow, account, reset_password=False, now=utcnow(), actor="test")
         record_notification(uow, account.id, "paper", at=utcnow(), actor="test")
         uow.commit()
-    client = Client(platform.spec("accounts").create_app(platform.settings, platform.runtime("accounts")))
+    client = Client(platform.spec("accounts").create_app(platform.runtime("accounts")))
     headers = {TOKEN_HEADER: platform.settings.internal_token}
     response = client.post("/internal/v1/first-login", headers=headers, json={
         "login": "helene.dupont", "temporary_password": password, "new_password": "Lilas2026",
@@ -106,7 +106,7 @@ def test_the_reference_of_a_password_request_is_in_the_email_subject(platform, t
         account = uow.session.scalar(select(Account).where(Account.login == "helene.dupont"))
         account.state, account.email, account.email_confirmed_at = "used", "helene@example.org", utcnow()
         uow.commit()
-    client = Client(platform.spec("accounts").create_app(platform.settings, platform.runtime("accounts")))
+    client = Client(platform.spec("accounts").create_app(platform.runtime("accounts")))
     headers = {TOKEN_HEADER: platform.settings.internal_token}
     reference = client.post("/internal/v1/forgot-password", headers=headers, json={"login": "helene.dupont"}).json["reference"]
     client.post("/internal/v1/forgot-login", headers=headers, json={"email": "helene@example.org"})

@@ -29,7 +29,7 @@ def platform(tmp_path):
 
 @pytest.fixture
 def apps(platform):
-    return {name: spec.create_app(platform.settings, platform.runtime(name)) for name, spec in platform.specs.items()}
+    return {name: spec.create_app(platform.runtime(name)) for name, spec in platform.specs.items()}
 
 
 @pytest.fixture

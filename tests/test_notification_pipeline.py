@@ -174,7 +174,7 @@ def test_a_class_list_is_rendered_as_pdf_and_csv_with_the_new_passwords(make_pla
 def _console(platform, login: str, password: str) -> Client:
     """A staff member signed in to the console, through the gateway (accounts signs in, the
     notifier reads the same session)."""
-    gateway = Gateway({name: spec.create_app(platform.settings, platform.runtime(name))
+    gateway = Gateway({name: spec.create_app(platform.runtime(name))
                        for name, spec in platform.specs.items()})
     client = Client(gateway)
     page = client.get("/admin/login").get_data(as_text=True)
@@ -229,7 +229,7 @@ def test_the_letters_pdf_goes_once_to_the_staff_of_its_school_and_the_download_i
 
 def _replayed(platform, cookie_of: Client) -> Client:
     """A fresh browser given a saved copy of another browser's staff cookie."""
-    client = Client(Gateway({name: spec.create_app(platform.settings, platform.runtime(name))
+    client = Client(Gateway({name: spec.create_app(platform.runtime(name))
                              for name, spec in platform.specs.items()}))
     client.set_cookie("ts_staff", cookie_of.get_cookie("ts_staff").value)
     return client

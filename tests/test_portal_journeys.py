@@ -56,11 +56,10 @@ class System:
             import_population(uow, uai=UAI, source=source_from_exports(UAI, [inspect_export(f) for f in files]),
                               actor="test")
             uow.commit()
-        self.server.app = self.platform.spec("accounts").create_app(self.platform.settings, accounts)
+        self.server.app = self.platform.spec("accounts").create_app(accounts)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
-        self.portal_app = self.platform.spec("portal").create_app(self.platform.settings,
-                                                                  self.platform.runtime("portal"))
+        self.portal_app = self.platform.spec("portal").create_app(self.platform.runtime("portal"))
 
     def browser(self) -> Client:
         return Client(self.portal_app)
@@ -539,7 +538,7 @@ def test_an_unreachable_accounts_service_shows_the_french_503_page(tmp_path):
     settings = settings_for(tmp_path).with_overrides(accounts_internal_url=f"http://127.0.0.1:{free_port()}")
     platform = Platform(settings)
     try:
-        browser = Client(platform.spec("portal").create_app(settings, platform.runtime("portal")))
+        browser = Client(platform.spec("portal").create_app(platform.runtime("portal")))
         response = sign_in(browser, "helene.dupont", "Lilas2026")
         assert response.status_code == 503
         assert "Le service est momentanément indisponible" in text(response) and "Traceback" not in text(response)

@@ -49,7 +49,7 @@ def platform(tmp_path):
 
 @pytest.fixture
 def gateway(platform):
-    return Gateway({name: spec.create_app(platform.settings, platform.runtime(name))
+    return Gateway({name: spec.create_app(platform.runtime(name))
                     for name, spec in platform.specs.items()})
 
 

@@ -35,6 +35,7 @@ from ts_shared.db import utcnow
 from ts_shared.runtime.cli import cli
 from ts_shared.runtime.gateway import Gateway
 from ts_shared.runtime.process import Platform
+from ts_shared.service import ServiceRuntime
 from ts_shared.web.staff_session import STAFF_IDENTITY_HEADER, StaffIdentity, seal_identity
 
 UAI = "0541234X"
@@ -66,7 +67,7 @@ def platform(tmp_path):
 
 
 def browser(platform) -> Client:
-    return Client(Gateway({name: spec.create_app(platform.settings, platform.runtime(name))
+    return Client(Gateway({name: spec.create_app(platform.runtime(name))
                            for name, spec in platform.specs.items()}))
 
 
@@ -234,8 +235,8 @@ def test_a_forged_stale_or_foreign_identity_header_opens_no_notifier_or_stats_pa
     identity = StaffIdentity(staff_id=1, login=HEAD, display_name="Mme la Principale", school_uai=UAI,
                              school_name="Collège Jean Moulin", rights=frozenset({"settings", "statistics"}),
                              academy_admin=False, expires_at=time.time() + 3600)
-    notifier = Client(platform.spec("notifier").create_app(platform.settings, platform.runtime("notifier")))
-    stats = Client(platform.spec("stats").create_app(platform.settings, platform.runtime("stats")))
+    notifier = Client(platform.spec("notifier").create_app(platform.runtime("notifier")))
+    stats = Client(platform.spec("stats").create_app(platform.runtime("stats")))
     good = seal_identity(identity, platform.settings.internal_token)
     assert notifier.get("/admin/letters/", headers={STAFF_IDENTITY_HEADER: good}).status_code == 200  # the gateway's
     forged = seal_identity(identity, "not-the-internal-token-" * 2)
@@ -269,19 +270,23 @@ def test_failed_sign_ins_from_one_address_never_lock_the_head_out_from_school(pl
 # --- behind the real nginx, with every service a separate server ----------------------------------
 
 @contextmanager
-def served_apart(platform, tmp_path) -> Iterator[dict[str, int]]:
+def served_apart(platform) -> Iterator[dict[str, int]]:
     """Each service's app in its own HTTP server (as the containers are); yields their ports."""
     servers = {name: make_server("127.0.0.1", 0, None, threaded=True) for name in platform.specs}
     settings = platform.settings.with_overrides(
         accounts_internal_url=f"http://127.0.0.1:{servers['accounts'].server_address[1]}")
-    for name, server in servers.items():
-        server.app = platform.spec(name).create_app(settings, platform.runtime(name))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+    runtimes = [ServiceRuntime(spec, settings) for spec in platform.specs.values()]
+    for runtime in runtimes:
+        runtime.migrate()
+        servers[runtime.spec.name].app = runtime.spec.create_app(runtime)
+        threading.Thread(target=servers[runtime.spec.name].serve_forever, daemon=True).start()
     try:
         yield {name: server.server_address[1] for name, server in servers.items()}
     finally:
         for server in servers.values():
             server.shutdown()
+        for runtime in runtimes:
+            runtime.dispose()
 
 
 def _form_token(response) -> str:
@@ -297,7 +302,7 @@ def test_behind_nginx_a_revoked_or_logged_out_cookie_opens_nothing_on_any_servic
         _, temporary = prepare_letter(uow, account, reset_password=False, now=utcnow(), actor="test")
         record_notification(uow, account.id, "paper", at=utcnow(), actor="test")
         uow.commit()
-    with served_apart(platform, tmp_path) as ports, nginx_gateway(tmp_path / "nginx", ports) as port:
+    with served_apart(platform) as ports, nginx_gateway(tmp_path / "nginx", ports) as port:
         url = f"http://127.0.0.1:{port}"
 
         def staff(login: str, password: str) -> requests.Session:

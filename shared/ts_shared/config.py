@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,14 +18,18 @@ from urllib.parse import unquote, urlsplit
 
 from ts_shared.setup_lock import setup_lock
 
-SERVICES = ("accounts", "notifier", "portal", "stats")
 MODES = ("embedded", "production")
 
 # Values that must never run in production: empty, or the placeholders of deploy/env.example.
 _PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev", "test"}
 _SECRET_VARIABLES = ("TS_SECRET_KEY", "TS_INTERNAL_TOKEN", "TS_EVENT_KEY")
 # URLs whose password env.example leaves as change-me (docker-compose.yml builds them from it).
-_URL_VARIABLES = ("TS_BROKER_URL", *(f"TS_{service.upper()}_DATABASE_URL" for service in SERVICES))
+# TS_<SERVICE>_DATABASE_URL, for each service (shared/ lists no services: their names come from here).
+_DATABASE_URL_VARIABLE = re.compile(r"^TS_([A-Z][A-Z0-9_]*)_DATABASE_URL$")
+
+
+def _url_variables(env: Mapping[str, str]) -> list[str]:
+    return ["TS_BROKER_URL", *sorted(name for name in env if _DATABASE_URL_VARIABLE.match(name))]
 
 
 class ConfigError(RuntimeError):
@@ -135,11 +140,12 @@ class Settings:
         return self.mode == "embedded"
 
     def database_url(self, service: str) -> str:
-        if service not in SERVICES:
-            raise ConfigError(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}")
-        if service not in self.database_urls:
-            raise ConfigError(f"TS_{service.upper()}_DATABASE_URL is not set (required in production mode)")
-        return self.database_urls[service]
+        """TS_<SERVICE>_DATABASE_URL; in embedded mode, a SQLite file of the data folder by default."""
+        if service in self.database_urls:
+            return self.database_urls[service]
+        if self.embedded:
+            return f"sqlite:///{self.data_dir / (service + '.sqlite')}"
+        raise ConfigError(f"TS_{service.upper()}_DATABASE_URL is not set (required in production mode)")
 
     def with_overrides(self, **changes) -> "Settings":
         return replace(self, **changes)
@@ -163,7 +169,7 @@ class Settings:
             problems = [f"{n} is missing or a placeholder" for n in bad]
             problems += [f"{n} is shorter than 32 characters" for n in short]
             # The value itself is never repeated: it holds a password.
-            problems += [f"{n} has a placeholder password (change-me…)" for n in _URL_VARIABLES
+            problems += [f"{n} has a placeholder password (change-me…)" for n in _url_variables(env)
                          if n in env and _has_placeholder_password(env[n])]
             if env.get("TS_SMTP_USERNAME", "").strip() and _is_placeholder(env.get("TS_SMTP_PASSWORD", "")):
                 problems.append("TS_SMTP_PASSWORD is missing or a placeholder while TS_SMTP_USERNAME is set")
@@ -173,13 +179,8 @@ class Settings:
             if problems:
                 raise ConfigError("production mode refuses to start: " + "; ".join(problems))
 
-        database_urls = {}
-        for service in SERVICES:
-            variable = f"TS_{service.upper()}_DATABASE_URL"
-            if variable in env:
-                database_urls[service] = env[variable]
-            elif mode == "embedded":
-                database_urls[service] = f"sqlite:///{data_dir / (service + '.sqlite')}"
+        database_urls = {match[1].lower(): value for name, value in env.items()
+                         if (match := _DATABASE_URL_VARIABLE.match(name))}
         smtp = SmtpSettings(
             host=env.get("TS_SMTP_HOST", SmtpSettings.host),
             port=_int(env.get("TS_SMTP_PORT", str(SmtpSettings.port)), "TS_SMTP_PORT"),

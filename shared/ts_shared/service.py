@@ -3,13 +3,20 @@
 Each service exposes one `ServiceSpec` (its `spec.py`) under the `teleservices.services` entry
 point group. The embedded runner, the worker and relay commands and the tests find services
 through that group, so no service (and nothing in `shared/`) imports another service.
+
+A spec is a declaration: the events the service publishes and those it consumes (every event
+type has one owner, the service that publishes it), and where its parts live, as import paths
+resolved only when used. So a process loads only its own service: a web worker of accounts
+imports neither the notifier nor xhtml2pdf, and a relay learns the other services' queues from
+their declarations alone.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from importlib.metadata import entry_points
 from pathlib import Path
+from pkgutil import resolve_name
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from sqlalchemy import MetaData, Table
@@ -17,7 +24,9 @@ from sqlalchemy import MetaData, Table
 from ts_shared.config import Settings
 from ts_shared.db import make_engine, make_session_factory, upgrade_database
 from ts_shared.messaging.bus import Subscription
+from ts_shared.messaging.events import EVENT_TYPES
 from ts_shared.messaging.outbox import MessagingTables, OutboxRelay
+from ts_shared.registry import ENTRY_POINT_GROUP
 from ts_shared.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
@@ -26,7 +35,6 @@ if TYPE_CHECKING:
 
     from ts_shared.messaging.consumer import EventConsumer, Handler
 
-ENTRY_POINT_GROUP = "teleservices.services"
 
 
 @dataclass(frozen=True)
@@ -38,25 +46,91 @@ class Job:
     run: Callable[["ServiceRuntime"], str]
 
 
-@dataclass(frozen=True)
 class ServiceSpec:
-    name: str
-    create_app: Callable[[Settings, "ServiceRuntime | None"], "Flask"]
-    metadata: MetaData
-    tables: MessagingTables
-    migrations_dir: Path
-    web_sessions: Table  # the sessions of the service's pages (ts_shared.web.server_session)
-    handlers: Mapping[str, "Handler"] = field(default_factory=dict)
-    uow_class: type[UnitOfWork] = UnitOfWork
-    # Click commands added at the top level of `tsctl` (e.g. `tsctl school ...`).
-    commands: Sequence["click.Command"] = ()
-    # Embedded mode only: fill an empty database with demo data; returns lines to print.
-    seed_demo: Callable[["ServiceRuntime"], list[str]] | None = None
-    jobs: Sequence[Job] = ()
+    """A service, declared. The import paths ("module:attribute") are resolved on first use:
+
+    - `orm`: the module holding `Base` (its metadata), `MESSAGING` (outbox, processed events) and
+      `WEB_SESSIONS`;
+    - `app`: `create_app(runtime) -> Flask`;
+    - `handlers`: the table of event handlers, one per type in `consumes`;
+    - `commands`: click commands added at the top level of `tsctl` (e.g. `tsctl school ...`);
+    - `seed_demo`: embedded mode only, fills an empty database with demo data (lines to print);
+    - `jobs`: the service's periodic jobs.
+    """
+
+    def __init__(self, name: str, *, migrations_dir: Path, orm: str, app: str, publishes: Sequence[str] = (),
+                 consumes: Sequence[str] = (), handlers: str | None = None, commands: str | None = None,
+                 seed_demo: str | None = None, jobs: str | None = None):
+        unknown = (set(publishes) | set(consumes)) - EVENT_TYPES
+        if unknown:
+            raise ValueError(f"service {name}: unknown event type(s) {', '.join(sorted(unknown))}")
+        if bool(consumes) != bool(handlers):
+            raise ValueError(f"service {name}: a service that consumes events names its handlers, and only then")
+        self.name = name
+        self.migrations_dir = migrations_dir
+        self.publishes = frozenset(publishes)
+        self.consumes = frozenset(consumes)
+        self._paths = {"orm": orm, "app": app, "handlers": handlers, "commands": commands, "seed_demo": seed_demo,
+                       "jobs": jobs}
+
+    def __repr__(self) -> str:
+        return f"ServiceSpec({self.name!r})"
+
+    def _resolve(self, part: str):
+        path = self._paths[part]
+        return resolve_name(path) if path else None
+
+    # --- the database ---------------------------------------------------------------------------
+
+    @cached_property
+    def _orm(self):
+        return resolve_name(self._paths["orm"])
+
+    @property
+    def metadata(self) -> MetaData:
+        return self._orm.Base.metadata
+
+    @property
+    def tables(self) -> MessagingTables:
+        return self._orm.MESSAGING
+
+    @property
+    def web_sessions(self) -> Table:
+        """The sessions of the service's pages (ts_shared.web.server_session)."""
+        return self._orm.WEB_SESSIONS
+
+    # --- the processes --------------------------------------------------------------------------
+
+    def create_app(self, runtime: "ServiceRuntime") -> "Flask":
+        return self._resolve("app")(runtime)
+
+    @cached_property
+    def handlers(self) -> Mapping[str, "Handler"]:
+        handlers = self._resolve("handlers") or {}
+        if set(handlers) != self.consumes:
+            raise RuntimeError(f"service {self.name}: its handlers ({', '.join(sorted(handlers))}) are not the events "
+                               f"it declares it consumes ({', '.join(sorted(self.consumes))})")
+        return handlers
+
+    @cached_property
+    def commands(self) -> Sequence["click.Command"]:
+        return self._resolve("commands") or ()
+
+    @cached_property
+    def seed_demo(self) -> Callable[["ServiceRuntime"], list[str]] | None:
+        return self._resolve("seed_demo")
+
+    @cached_property
+    def jobs(self) -> Sequence[Job]:
+        return self._resolve("jobs") or ()
 
     @property
     def subscription(self) -> Subscription | None:
-        return Subscription(queue=f"ts.{self.name}", handlers=self.handlers) if self.handlers else None
+        """The service's queue and what is bound to it, from the declaration alone (the topology
+        every relay and worker declares)."""
+        if not self.consumes:
+            return None
+        return Subscription(queue=f"ts.{self.name}", event_types=self.consumes)
 
 
 class ServiceRuntime:
@@ -77,7 +151,8 @@ class ServiceRuntime:
         return make_session_factory(self.engine)
 
     def uow(self) -> UnitOfWork:
-        return self.spec.uow_class(self.session_factory, self.spec.tables.outbox, self.spec.name, self.settings)
+        return UnitOfWork(self.session_factory, self.spec.tables.outbox, self.spec.name, self.settings,
+                          publishes=self.spec.publishes)
 
     def migrate(self) -> None:
         upgrade_database(self.engine, self.spec.migrations_dir)
@@ -87,7 +162,8 @@ class ServiceRuntime:
 
         if self.spec.subscription is None:
             raise ValueError(f"service {self.spec.name} consumes no event")
-        return EventConsumer(service=self.spec.name, subscription=self.spec.subscription, uow_factory=self.uow,
+        subscription = Subscription(queue=self.spec.subscription.queue, handlers=self.spec.handlers)
+        return EventConsumer(service=self.spec.name, subscription=subscription, uow_factory=self.uow,
                              processed_events=self.spec.tables.processed_events)
 
     def relay(self, *, relay_id: str | None = None) -> OutboxRelay:
@@ -101,14 +177,25 @@ class ServiceRuntime:
             self.engine.dispose()
 
 
+def _load(entry_point) -> ServiceSpec:
+    spec = entry_point.load()
+    if spec.name != entry_point.name:
+        raise RuntimeError(f"entry point {entry_point.name!r} names service {spec.name!r}")
+    return spec
+
+
 def discover_services() -> dict[str, ServiceSpec]:
-    specs = {}
-    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-        spec = entry_point.load()
-        if spec.name != entry_point.name:
-            raise RuntimeError(f"entry point {entry_point.name!r} names service {spec.name!r}")
-        specs[spec.name] = spec
-    return dict(sorted(specs.items()))
+    """Every service's declaration (their code is loaded only when used)."""
+    return dict(sorted((spec.name, spec) for spec in map(_load, entry_points(group=ENTRY_POINT_GROUP))))
+
+
+def load_service(name: str) -> ServiceSpec:
+    """One service's declaration, without loading the others'."""
+    found = list(entry_points(group=ENTRY_POINT_GROUP, name=name))
+    if not found:
+        known = ", ".join(sorted(entry_point.name for entry_point in entry_points(group=ENTRY_POINT_GROUP)))
+        raise LookupError(f"unknown service {name!r}; known: {known}")
+    return _load(found[0])
 
 
 def all_subscriptions() -> list[Subscription]:

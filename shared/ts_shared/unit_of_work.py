@@ -29,10 +29,12 @@ class UnitOfWork:
     OUTBOX_FLUSH_EVERY = 1000
 
     def __init__(self, session_factory: sessionmaker[Session], outbox: Table, producer: str,
-                 settings: "Settings | None" = None):
+                 settings: "Settings | None" = None, *, publishes: frozenset[str] | None = None):
         self._session_factory = session_factory
         self._outbox = outbox
         self.producer = producer
+        # The event types this service declares it publishes (its ServiceSpec): it emits no other.
+        self.publishes = publishes
         # The process's settings, for use cases and handlers that talk to the outside (SMTP...).
         self.settings = settings
         self._events: list[Event] = []
@@ -49,6 +51,9 @@ class UnitOfWork:
         self._events = []
 
     def emit(self, event_type: str, payload: Mapping[str, Any], *, school_uai: str | None, version: int = 1) -> Event:
+        if self.publishes is not None and event_type not in self.publishes:
+            raise ValueError(f"{self.producer} does not publish {event_type}: each event type has one owner, "
+                             "declared in its ServiceSpec (publishes=…)")
         event = new_event(event_type, payload, producer=self.producer, school_uai=school_uai, version=version)
         self._events.append(event)
         if len(self._events) >= self.OUTBOX_FLUSH_EVERY:

@@ -5,7 +5,7 @@
 
 Each test gets its own RabbitMQ virtual host and PostgreSQL databases. The faults are made
 without root: a userspace TCP proxy, subprocesses killed at crash points (TS_CRASH_POINT),
-pg_terminate_backend, monkeypatched handlers. (See ../shared/notes/MESSAGING.md.)
+pg_terminate_backend, monkeypatched handlers (docs/architecture.md and docs/events.md: the rules they check).
 """
 from __future__ import annotations
 

@@ -169,7 +169,7 @@ def test_two_concurrent_saves_of_the_welcome_message_through_the_staff_api_leave
         delegate(uow, HEAD, uai=UAI, login="adjoint.test", rights=[RIGHT_SETTINGS], display_name="M. Paul Petit",
                  initial_password="un mot de passe d'adjoint")
         uow.commit()
-    app = platform.spec("accounts").create_app(platform.settings, platform.runtime("accounts"))
+    app = platform.spec("accounts").create_app(platform.runtime("accounts"))
     head, deputy = StaffApi(app, "chef.test", "un mot de passe de chef"), StaffApi(app, "adjoint.test", "un mot de passe d'adjoint")
 
     diverged, first = [], rows_by_key(platform, "accounts", School, "uai", "settings_version")[UAI][0]

@@ -51,7 +51,7 @@ def system(tmp_path, rabbitmq_url):
         platform.runtime(service).migrate()
     add_school_with_population(platform, tmp_path / "export", students=4)
     run_services(platform, lambda: notifier_knows_the_school(platform), services=("accounts", "notifier"))
-    server.app = platform.spec("accounts").create_app(settings, platform.runtime("accounts"))
+    server.app = platform.spec("accounts").create_app(platform.runtime("accounts"))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield platform
@@ -97,7 +97,7 @@ def test_a_parent_signs_in_with_the_letter_while_its_delivery_report_waits_in_th
         couple = next(row for row in search(uow.session, UAI, AccountKind.GUARDIAN, SearchFilters()) if row.login)
     order = notify(platform, [Couple(couple.student_siecle_id, couple.guardian_siecle_id)], PAPER)
     password = passwords_sent(platform)[couple.login]
-    portal = Client(platform.spec("portal").create_app(platform.settings, platform.runtime("portal")))
+    portal = Client(platform.spec("portal").create_app(platform.runtime("portal")))
 
     with services_running(platform, services=SERVICES, paused=("accounts",)):
         # The notifier produced the letter and reported it; the report waits in ts.accounts.

@@ -76,7 +76,7 @@ def everything_applied(platform: Platform, *consumers: str, source: str = "accou
     for name in consumers:
         consumer = platform.runtime(name)
         subscription = consumer.spec.subscription
-        expected = sum(count for event_type, count in published.items() if event_type in subscription.handlers)
+        expected = sum(count for event_type, count in published.items() if event_type in subscription.routing_keys)
         with consumer.engine.connect() as connection:
             processed = connection.execute(
                 select(func.count()).select_from(consumer.spec.tables.processed_events)).scalar_one()

@@ -71,7 +71,7 @@ def platform(tmp_path):
 
 @pytest.fixture
 def app(platform):
-    return platform.spec("accounts").create_app(platform.settings, platform.runtime("accounts"))
+    return platform.spec("accounts").create_app(platform.runtime("accounts"))
 
 
 def run_import(platform, uai, paths, **options):
@@ -101,7 +101,7 @@ def activate(platform, login, password, *, email=None):
 
 def family_api(platform):
     """The identity API the portal calls for families."""
-    client = Client(platform.spec("accounts").create_app(platform.settings, platform.runtime("accounts")))
+    client = Client(platform.spec("accounts").create_app(platform.runtime("accounts")))
 
     def call(path, body):
         return client.post(f"/internal/v1/{path}", json=body, headers={TOKEN_HEADER: platform.settings.internal_token})

@@ -99,7 +99,7 @@ def platform(tmp_path):
 
 @pytest.fixture
 def app(platform):
-    return platform.spec("accounts").create_app(platform.settings, platform.runtime("accounts"))
+    return platform.spec("accounts").create_app(platform.runtime("accounts"))
 
 
 class Api:
@@ -802,7 +802,7 @@ def test_changes_made_through_the_api_are_audited_exactly_like_the_consoles(tmp_
     for name, drive in (("console", _through_the_console), ("api", _through_the_api)):
         platform = make_platform(tmp_path / name)
         try:
-            app = platform.spec("accounts").create_app(platform.settings, platform.runtime("accounts"))
+            app = platform.spec("accounts").create_app(platform.runtime("accounts"))
             head, admin = Api(app, *HEAD), Api(app, *ADMIN)
             ids = {"ent": rows(platform, select(AcademyEntLink.id).where(AcademyEntLink.academy_code == "NCY"))[0],
                    "email": rows(platform, select(SchoolEmail.id).where(SchoolEmail.school_uai == UAI))[0],

@@ -162,7 +162,7 @@ def world(tmp_path_factory):
             "continuity_id": uow.session.scalar(select(AccessContinuity.id).where(AccessContinuity.school_uai == B)),
         }
         assert values["continuity_id"] is not None
-    app = platform.spec("accounts").create_app(platform.settings, accounts)
+    app = platform.spec("accounts").create_app(accounts)
     yield platform, app, values
     platform.dispose()
 

@@ -43,7 +43,7 @@ def platform(tmp_path):
 
 @pytest.fixture
 def client(platform):
-    client = Client(platform.spec("accounts").create_app(platform.settings, platform.runtime("accounts")))
+    client = Client(platform.spec("accounts").create_app(platform.runtime("accounts")))
     page = client.get("/admin/login")
     client.post("/admin/login", data={"csrf_token": csrf(page.text), "login": "chef.demo", "password": "a long passphrase"})
     return client

@@ -69,7 +69,7 @@ def platform(tmp_path):
 
 @pytest.fixture
 def app(platform):
-    return platform.spec("accounts").create_app(platform.settings, platform.runtime("accounts"))
+    return platform.spec("accounts").create_app(platform.runtime("accounts"))
 
 
 def csrf(page: str) -> str:

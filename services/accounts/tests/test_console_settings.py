@@ -51,7 +51,7 @@ def platform(tmp_path):
 
 @pytest.fixture
 def app(platform):
-    return platform.spec("accounts").create_app(platform.settings, platform.runtime("accounts"))
+    return platform.spec("accounts").create_app(platform.runtime("accounts"))
 
 
 def _csrf(html: str) -> str:

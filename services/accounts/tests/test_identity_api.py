@@ -66,7 +66,7 @@ def platform(tmp_path):
 
 @pytest.fixture
 def api(platform):
-    app = platform.spec("accounts").create_app(platform.settings, platform.runtime("accounts"))
+    app = platform.spec("accounts").create_app(platform.runtime("accounts"))
     client = Client(app)
     token = platform.settings.internal_token
 

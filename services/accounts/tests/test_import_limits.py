@@ -139,7 +139,7 @@ def platform(tmp_path):
 
 @pytest.fixture
 def client(platform):
-    client = Client(platform.spec("accounts").create_app(platform.settings, platform.runtime("accounts")))
+    client = Client(platform.spec("accounts").create_app(platform.runtime("accounts")))
     page = client.get("/admin/login")
     response = client.post("/admin/login", data={"csrf_token": csrf(page.text), "login": HEAD[0], "password": HEAD[1]})
     assert response.status_code == 302

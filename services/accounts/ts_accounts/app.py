@@ -3,24 +3,21 @@ from __future__ import annotations
 
 from flask import Flask
 
-from ts_shared.config import Settings
+from ts_accounts.domain.lifecycle import STATE_LABELS
+from ts_accounts.service_layer.errors import AccountsError
+from ts_accounts.web.api import register_api
+from ts_accounts.web.api.common import http_status
+from ts_accounts.web.api.meta import docs as api_docs
+from ts_accounts.web.console import console_blueprints
+from ts_accounts.web.identity_api import identity_api
+from ts_accounts.web.staff_identity import resolve_staff, staff_session_check
 from ts_shared.service import ServiceRuntime
 from ts_shared.web.app import create_service_app, error_response, register_error_handlers
 from ts_shared.web.staff_session import STAFF_COOKIE, STAFF_RESOLVER, STAFF_SESSION_PURPOSE
 
 
-def create_app(settings: Settings | None = None, runtime: ServiceRuntime | None = None) -> Flask:
-    from ts_accounts.domain.lifecycle import STATE_LABELS
-    from ts_accounts.service_layer.errors import AccountsError
-    from ts_accounts.spec import SERVICE
-    from ts_accounts.web.api import register_api
-    from ts_accounts.web.api.common import http_status
-    from ts_accounts.web.api.meta import docs as api_docs
-    from ts_accounts.web.console import console_blueprints
-    from ts_accounts.web.identity_api import identity_api
-    from ts_accounts.web.staff_identity import resolve_staff, staff_session_check
-
-    runtime = runtime or ServiceRuntime(SERVICE, settings or Settings.from_env())
+def create_app(runtime: ServiceRuntime) -> Flask:
+    """The app of the service, in the process resources (`runtime`) it runs in."""
     app = create_service_app(
         __name__, runtime, url_prefix="/admin", product_name="Administration Téléservices",
         tagline="Gestion des comptes des services en ligne", session_cookie=STAFF_COOKIE,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ts_accounts.service_layer.accounts import expire_accounts
 from ts_shared.db import utcnow
+from ts_shared.service import Job
 
 
 def expire_job(runtime) -> str:
@@ -12,3 +13,6 @@ def expire_job(runtime) -> str:
         uow.commit()
     return (f"{len(report.confirmations_expired)} confirmation(s) expirée(s), {len(report.deleted)} compte(s) "
             f"supprimé(s), {report.recreated} compte(s) recréé(s), {report.tokens_purged} lien(s) purgé(s)")
+
+
+JOBS = (Job("expire_accounts", every_seconds=3600, run=expire_job),)

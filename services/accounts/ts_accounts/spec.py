@@ -1,23 +1,20 @@
-"""The accounts service as the platform sees it (entry point `teleservices.services`)."""
+"""The accounts service as the platform sees it (entry point `teleservices.services`): a
+declaration, loaded without the service's code."""
 from pathlib import Path
 
-from ts_accounts.adapters.orm import MESSAGING, WEB_SESSIONS, Base
-from ts_accounts.app import create_app
-from ts_accounts.cli import COMMANDS
-from ts_accounts.jobs import expire_job
-from ts_accounts.consumers import HANDLERS
-from ts_accounts.demo.seed import seed_demo
-from ts_shared.service import Job, ServiceSpec
+from ts_shared.service import ServiceSpec
 
 SERVICE = ServiceSpec(
-    name="accounts",
-    create_app=create_app,
-    metadata=Base.metadata,
-    tables=MESSAGING,
+    "accounts",
     migrations_dir=Path(__file__).resolve().parent.parent / "migrations",
-    web_sessions=WEB_SESSIONS,
-    handlers=HANDLERS,
-    commands=COMMANDS,
-    seed_demo=seed_demo,
-    jobs=(Job("expire_accounts", every_seconds=3600, run=expire_job),),
+    orm="ts_accounts.adapters.orm",
+    app="ts_accounts.app:create_app",
+    publishes=("account.created", "account.updated", "account.notified", "account.activation_started",
+               "account.activated", "account.deleted", "account.merged", "school.settings_changed",
+               "notification.requested", "class_list.requested", "family_email.requested"),
+    consumes=("notification.delivered", "notification.failed", "staff_action.recorded"),
+    handlers="ts_accounts.consumers:HANDLERS",
+    commands="ts_accounts.cli:COMMANDS",
+    seed_demo="ts_accounts.demo.seed:seed_demo",
+    jobs="ts_accounts.jobs:JOBS",
 )

@@ -53,8 +53,8 @@ def platform(tmp_path):
 
 @pytest.fixture
 def gateway(platform):
-    apps = {name: spec.create_app(platform.settings, platform.runtime(name)) for name, spec in platform.specs.items()}
-    apps["notifier"] = platform.spec("notifier").create_app(platform.settings, platform.runtime("notifier"))
+    apps = {name: spec.create_app(platform.runtime(name)) for name, spec in platform.specs.items()}
+    apps["notifier"] = platform.spec("notifier").create_app(platform.runtime("notifier"))
     return Gateway(apps)
 
 

@@ -5,16 +5,14 @@ from flask import Flask
 
 from ts_notifier.web.batches import blueprint as batches_blueprint
 from ts_notifier.web.letters import blueprint as letters_blueprint
-from ts_shared.config import Settings
 from ts_shared.service import ServiceRuntime
 from ts_shared.web.app import create_service_app
 from ts_shared.web.staff_session import STAFF_COOKIE, STAFF_SESSION_PURPOSE
 
 
-def create_app(settings: Settings | None = None, runtime: ServiceRuntime | None = None) -> Flask:
-    from ts_notifier.spec import SERVICE
+def create_app(runtime: ServiceRuntime) -> Flask:
+    """The app of the service, in the process resources (`runtime`) it runs in."""
 
-    runtime = runtime or ServiceRuntime(SERVICE, settings or Settings.from_env())
     app = create_service_app(
         __name__, runtime, url_prefix="/admin/notifications", product_name="Administration Téléservices",
         tagline="Notifications et courriers", session_cookie=STAFF_COOKIE, session_purpose=STAFF_SESSION_PURPOSE,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ts_notifier.service_layer.files import purge_files
 from ts_shared.db import utcnow
+from ts_shared.service import Job
 
 
 def purge_files_job(runtime) -> str:
@@ -10,3 +11,6 @@ def purge_files_job(runtime) -> str:
     with runtime.uow() as uow:
         purged = purge_files(uow, now=utcnow())
     return f"{purged} fichier(s) expiré(s) supprimé(s)"
+
+
+JOBS = (Job("purge_files", every_seconds=600, run=purge_files_job),)

@@ -1,19 +1,17 @@
-"""The notifier service as the platform sees it (entry point `teleservices.services`)."""
+"""The notifier service as the platform sees it (entry point `teleservices.services`): a
+declaration, loaded without the service's code (xhtml2pdf is imported by the notifier alone)."""
 from pathlib import Path
 
-from ts_notifier.adapters.orm import MESSAGING, WEB_SESSIONS, Base
-from ts_notifier.app import create_app
-from ts_notifier.consumers import HANDLERS
-from ts_notifier.jobs import purge_files_job
-from ts_shared.service import Job, ServiceSpec
+from ts_shared.service import ServiceSpec
 
 SERVICE = ServiceSpec(
-    name="notifier",
-    create_app=create_app,
-    metadata=Base.metadata,
-    tables=MESSAGING,
+    "notifier",
     migrations_dir=Path(__file__).resolve().parent.parent / "migrations",
-    web_sessions=WEB_SESSIONS,
-    handlers=HANDLERS,
-    jobs=(Job("purge_files", every_seconds=600, run=purge_files_job),),
+    orm="ts_notifier.adapters.orm",
+    app="ts_notifier.app:create_app",
+    publishes=("notification.delivered", "notification.failed", "staff_action.recorded"),
+    consumes=("school.settings_changed", "family_email.requested", "notification.requested",
+              "class_list.requested"),
+    handlers="ts_notifier.consumers:HANDLERS",
+    jobs="ts_notifier.jobs:JOBS",
 )

@@ -5,7 +5,10 @@ import logging
 
 from flask import Flask, render_template, session
 
-from ts_shared.config import Settings
+from ts_portal.adapters.identity_client import IdentityClient
+from ts_portal.web.family_session import IDENTITY_EXTENSION
+from ts_portal.web.formatting import french_date, french_datetime
+from ts_portal.web.pages import pages
 from ts_shared.service import ServiceRuntime
 from ts_shared.web.app import create_service_app
 from ts_shared.web.internal_api import InternalClient, InternalServiceError
@@ -18,15 +21,9 @@ UNAVAILABLE = ("Le service est momentanément indisponible. Réessayez dans quel
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, runtime: ServiceRuntime | None = None) -> Flask:
-    from ts_portal.adapters.identity_client import IdentityClient
-    from ts_portal.spec import SERVICE
-    from ts_portal.web.family_session import IDENTITY_EXTENSION
-    from ts_portal.web.formatting import french_date, french_datetime
-    from ts_portal.web.pages import pages
-
-    runtime = runtime or ServiceRuntime(SERVICE, settings or Settings.from_env())
-    settings = settings or runtime.settings
+def create_app(runtime: ServiceRuntime) -> Flask:
+    """The app of the service, in the process resources (`runtime`) it runs in."""
+    settings = runtime.settings
     app = create_service_app(
         __name__, runtime, url_prefix="", product_name="Scolarité services",
         tagline="Les services en ligne de votre établissement", session_cookie=FAMILY_COOKIE,

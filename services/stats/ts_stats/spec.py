@@ -1,17 +1,15 @@
-"""The stats service as the platform sees it (entry point `teleservices.services`)."""
+"""The stats service as the platform sees it (entry point `teleservices.services`): a
+declaration, loaded without the service's code."""
 from pathlib import Path
 
 from ts_shared.service import ServiceSpec
-from ts_stats.adapters.orm import MESSAGING, WEB_SESSIONS, Base
-from ts_stats.app import create_app
-from ts_stats.consumers import HANDLERS
 
 SERVICE = ServiceSpec(
-    name="stats",
-    create_app=create_app,
-    metadata=Base.metadata,
-    tables=MESSAGING,
+    "stats",
     migrations_dir=Path(__file__).resolve().parent.parent / "migrations",
-    web_sessions=WEB_SESSIONS,
-    handlers=HANDLERS,
+    orm="ts_stats.adapters.orm",
+    app="ts_stats.app:create_app",
+    consumes=("account.created", "account.updated", "account.notified", "account.activation_started",
+              "account.activated", "account.merged", "account.deleted", "portal.service_accessed"),
+    handlers="ts_stats.consumers:HANDLERS",
 )

@@ -32,15 +32,17 @@ def is_amqp(broker_url: str) -> bool:
 
 @dataclass(frozen=True)
 class Subscription:
-    """A service's queue and the handlers table that decides what is bound to it."""
+    """A service's queue and what is bound to it: the event types it declares (the topology, known
+    without loading the service), or the keys of its handlers table (the worker that runs them)."""
 
     queue: str
     handlers: Mapping[str, Callable] = field(default_factory=dict)
     max_deliveries: int = MAX_DELIVERIES
+    event_types: frozenset[str] = frozenset()
 
     @property
     def routing_keys(self) -> list[str]:
-        return sorted(self.handlers)
+        return sorted(self.event_types or self.handlers)
 
     @property
     def dead_letter_queue(self) -> str:

@@ -15,8 +15,14 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from ts_shared.db import utcnow
 from ts_shared.messaging.events import EVENT_SCHEMAS, UAI_PATTERN
+from ts_shared.registry import service_names
 
-PRODUCERS = ("accounts", "notifier", "portal", "stats")
+
+
+def _installed(producer: str) -> None:
+    """A producer is an installed service (its ServiceSpec says which event types it owns)."""
+    if producer not in service_names():
+        raise ValidationError(f"unknown producer {producer!r}")
 
 
 class InvalidEvent(ValueError):
@@ -30,7 +36,7 @@ class EnvelopeSchema(Schema):
     type = fields.String(required=True, validate=validate.Length(min=3, max=100))
     version = fields.Integer(required=True, validate=validate.Range(min=1))
     occurred_at = fields.AwareDateTime(required=True, default_timezone=None)
-    producer = fields.String(required=True, validate=validate.OneOf(PRODUCERS))
+    producer = fields.String(required=True, validate=_installed)
     school_uai = fields.String(required=True, allow_none=True, validate=validate.Regexp(UAI_PATTERN))
     payload = fields.Dict(required=True, keys=fields.String())
 
@@ -78,7 +84,7 @@ def new_event(event_type: str, payload: Mapping[str, Any], *, producer: str, sch
         normalised = schema.dump(schema.load(dict(payload)))
     except ValidationError as error:
         raise InvalidEvent(f"invalid {event_type} payload", error.messages) from None
-    if producer not in PRODUCERS:
+    if producer not in service_names():
         raise InvalidEvent(f"unknown producer {producer!r}")
     return Event(
         id=str(uuid.uuid4()),

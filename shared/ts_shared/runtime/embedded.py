@@ -124,7 +124,7 @@ def build_embedded_system(settings: Settings, *, host: str = "127.0.0.1", port: 
         runtime = platform.runtime(name)  # migrated on first use (embedded mode)
         if seed_demo and spec.seed_demo is not None:
             credentials += spec.seed_demo(runtime)
-    apps = {name: spec.create_app(settings, platform.runtime(name)) for name, spec in platform.specs.items()}
+    apps = {name: spec.create_app(platform.runtime(name)) for name, spec in platform.specs.items()}
     gateway_server.app = Gateway(apps, extra={"/dev/mail": mail_viewer_app(settings.data_dir / "mail")})
     internal_server.app = apps["accounts"]
     mail_sink.start()

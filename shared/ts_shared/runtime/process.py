@@ -12,7 +12,7 @@ from functools import cached_property
 from ts_shared.config import Settings
 from ts_shared.logging import configure_logging
 from ts_shared.messaging.consumer import Worker
-from ts_shared.service import ServiceRuntime, ServiceSpec, all_subscriptions, discover_services
+from ts_shared.service import ServiceRuntime, ServiceSpec, all_subscriptions, discover_services, load_service
 from ts_shared.setup_lock import setup_lock
 
 log = logging.getLogger(__name__)
@@ -51,14 +51,15 @@ class Platform:
 
 
 def service_wsgi_app(name: str):
-    """The WSGI app of one service, configured from the environment (gunicorn entry points)."""
+    """The WSGI app of one service, configured from the environment (gunicorn entry points). Only
+    this service is loaded, with one engine for the process."""
     settings = Settings.from_env()
     configure_logging(name, settings.log_level, settings.log_format)
-    platform = Platform(settings)
-    spec = platform.spec(name)
+    runtime = ServiceRuntime(load_service(name), settings)
     if settings.embedded:
-        platform.runtime(name)  # brought up to date, one worker at a time
-    return spec.create_app(settings)
+        with setup_lock(settings.data_dir):  # brought up to date, one worker at a time
+            runtime.migrate()
+    return runtime.spec.create_app(runtime)
 
 
 def build_worker(platform: Platform, name: str) -> Worker:
