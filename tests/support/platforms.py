@@ -2,7 +2,7 @@
 every time: the migrations run once per session, a test module's seed once per module, and each test
 starts from a copy of the result, so that tests stay independent.
 
-A module's tests share one `TestPlatform` and its apps (building the accounts app costs more than
+A module's tests share one `ReusablePlatform` and its apps (building the accounts app costs more than
 most tests: 280 routes and the OpenAPI document); before each test its databases are restored from
 the module's seed and its other files removed."""
 from __future__ import annotations
@@ -43,7 +43,7 @@ def migrated_data(folder: Path) -> Path:
 
 def seeded_data(template: Path, folder: Path, seed: Callable[[Platform, Path], object]) -> Path:
     """A copy of `template` in `folder` after `seed(platform, folder)` (e.g. a file's schools and staff)."""
-    platform = TestPlatform(settings_for(copy_data(template, folder)))
+    platform = ReusablePlatform(settings_for(copy_data(template, folder)))
     try:
         seed(platform, folder)
     finally:
@@ -52,7 +52,7 @@ def seeded_data(template: Path, folder: Path, seed: Callable[[Platform, Path], o
     return folder
 
 
-class TestPlatform(Platform):
+class ReusablePlatform(Platform):
     """A Platform that keeps the app of each service it made, and can go back to a template's data."""
 
     def __init__(self, settings):
@@ -82,9 +82,9 @@ class TestPlatform(Platform):
                 original.backup(copy)
 
 
-def platform_from(template: Path, folder: Path, **settings) -> TestPlatform:
+def platform_from(template: Path, folder: Path, **settings) -> ReusablePlatform:
     """A platform on a copy of `template`: its own data folder `folder`."""
-    return TestPlatform(settings_for(copy_data(template, folder), **settings))
+    return ReusablePlatform(settings_for(copy_data(template, folder), **settings))
 
 
 def _check_closed(folder: Path) -> None:
