@@ -18,6 +18,8 @@ from ts_shared.runtime.process import Platform
 
 # What a data folder holds that a copy must carry: the databases and the generated secrets.
 _COPIED = ("*.sqlite", "embedded-secrets.json")
+# What `restore` leaves in a data folder (the databases are restored in place).
+_KEPT = (".sqlite", ".sqlite-wal", ".sqlite-shm", "embedded-secrets.json")
 
 
 def copy_data(source: Path, target: Path) -> Path:
@@ -74,7 +76,7 @@ class ReusablePlatform(Platform):
         for path in folder.iterdir():
             if path.is_dir():
                 shutil.rmtree(path)
-            elif not path.name.endswith((".sqlite", ".sqlite-wal", ".sqlite-shm")) and path.name != "embedded-secrets.json":
+            elif not path.name.endswith(_KEPT):
                 path.unlink()
         for source in template.glob("*.sqlite"):
             with closing(sqlite3.connect(source)) as original, \

@@ -8,7 +8,7 @@ import sys
 import pytest
 from argon2 import extract_parameters
 
-from ts_accounts.adapters.passwords import STRONG, hash_password, hash_passwords, verify_password
+from ts_accounts.adapters.passwords import HASHERS, hash_password, hash_passwords, verify_password
 from ts_accounts.domain.credentials import TEMPORARY_PASSWORD_ALPHABET, new_temporary_password, password_problems
 
 
@@ -49,7 +49,7 @@ def test_a_batch_of_passwords_is_hashed_in_order_each_hash_verifying_its_own_pas
     passwords = [f"PASSWD{n:02d}" for n in range(6)]
     hashes = hash_passwords(passwords)
     assert len(set(hashes)) == 6
-    assert all(verify_password(hashed, password) for hashed, password in zip(hashes, passwords))
+    assert all(verify_password(hashed, password) for hashed, password in zip(hashes, passwords, strict=True))
     assert not verify_password(hashes[0], passwords[1])
     assert hash_passwords([]) == []
 
@@ -65,7 +65,8 @@ def test_without_the_test_setting_passwords_are_hashed_with_owasps_argon2id_prof
     env = {name: value for name, value in os.environ.items() if name != "TS_PASSWORD_HASHING"}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split("\n")[:2] == ["ID 2 19456 1", "ID 2 19456 1"]
-    assert STRONG == {"time_cost": 2, "memory_cost": 19456, "parallelism": 1}
+    strong = HASHERS["strong"]
+    assert (strong.time_cost, strong.memory_cost, strong.parallelism) == (2, 19456, 1)
 
 
 def test_under_the_test_suites_the_smallest_argon2id_parameters_are_used():

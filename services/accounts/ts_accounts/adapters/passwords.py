@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
+from collections.abc import Sequence
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -14,11 +14,13 @@ from ts_shared.config import FAST_PASSWORD_HASHING, password_hashing
 
 # OWASP's recommended argon2id profile (19 MiB, 2 passes): ~20 ms a hash here, so that sign-in
 # stays cheap at the September peak while offline guessing stays expensive.
-STRONG = {"time_cost": 2, "memory_cost": 19456, "parallelism": 1}
 # The test suites hash thousands of passwords: they set TS_PASSWORD_HASHING=fast-for-tests (the
 # smallest argon2id parameters), which production mode refuses to start with (ts_shared.config).
-PROFILES = {"strong": STRONG, FAST_PASSWORD_HASHING: {"time_cost": 1, "memory_cost": 8, "parallelism": 1}}
-_HASHER = PasswordHasher(**PROFILES[password_hashing(os.environ)])
+HASHERS = {
+    "strong": PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1),
+    FAST_PASSWORD_HASHING: PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
+}
+_HASHER = HASHERS[password_hashing(os.environ)]
 # Verified against when the login is unknown, so that an unknown login costs as much time as a
 # wrong password (no user enumeration by timing).
 _DUMMY_HASH = _HASHER.hash("unknown-login-placeholder")
