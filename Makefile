@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml constraints.txt
 run: install
 	$(BIN)/tsctl run
 
+# One pytest worker per core; a module's tests stay on one worker (they share its platform, see conftest.py).
 test: install browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadscope $(PYTEST_ARGS)
 
 # ruff (style, bugs, complexity) and mypy (types), configured in pyproject.toml; CI runs it.
 lint: install
