@@ -41,11 +41,11 @@ WELCOME = '<p>Bienvenue au <strong>collège Jean Moulin</strong> : la rentrée a
 # --- the system: accounts on a real HTTP port, the portal in a test client -----------------------
 
 class System:
-    def __init__(self, tmp_path: Path):
+    def __init__(self, tmp_path: Path, **overrides):
         # Bind first (the app is set below), so the portal's settings know where accounts listens.
         self.server = make_server("127.0.0.1", 0, None, threaded=True)
         url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.platform = Platform(settings_for(tmp_path).with_overrides(accounts_internal_url=url))
+        self.platform = Platform(settings_for(tmp_path).with_overrides(accounts_internal_url=url, **overrides))
         accounts = self.platform.runtime("accounts")
         with accounts.uow() as uow:
             add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY")
