@@ -78,33 +78,45 @@ def deliver_settings(system: System) -> None:
             uow.commit()
 
 
-def configure_school(system: System, *, services=("vie_scolaire", "notes", "fiche_renseignements", "folios"),
-                     letter_type="mixed", contact=True) -> str:
-    """The school opens its services and sets its ENT, contact and links (C1, C2, D2, D4, D5);
-    returns the code of the academy's own service it opened."""
-    accounts = system.platform.runtime("accounts")
+def set_up_school(accounts, uai: str = UAI, *, services=("vie_scolaire", "notes", "fiche_renseignements", "folios"),
+                  letter_type="mixed", contact=True, address=SCHOOL_ADDRESS,
+                  academic_label: str | None = "Orientation en ligne") -> str | None:
+    """The school opens its services and sets its ENT, contact and links (C1, C2, D2, D4, D5),
+    with the accounts service's use cases; returns the code of the academy's own service opened."""
     with accounts.uow() as uow:
-        activate_services(uow, UAI)
+        activate_services(uow, uai)
         uow.commit()
     with accounts.uow() as uow:
-        update_identity(uow, OPS, UAI, name="Collège Jean Moulin", address_lines=["12 rue des Tilleuls"],
+        update_identity(uow, OPS, uai, name=accounts_school_name(uow, uai), address_lines=["12 rue des Tilleuls"],
                         postal_code="54000", city="Nancy", phone="03 83 12 34 56", siecle_modules=["notes"])
+    academic = None
+    if academic_label:
+        with accounts.uow() as uow:
+            academic = add_academic_service(uow, OPS, "NCY", label=academic_label,
+                                            url="https://orientation.example.org/").code
     with accounts.uow() as uow:
-        academic = add_academic_service(uow, OPS, "NCY", label="Orientation en ligne",
-                                        url="https://orientation.example.org/").code
-    with accounts.uow() as uow:
-        set_services(uow, OPS, UAI, {code: True for code in (*services, academic)})
+        set_services(uow, OPS, uai, {code: True for code in (*services, *([academic] if academic else []))})
         uow.commit()
     with accounts.uow() as uow:
-        address = add_school_email(uow, OPS, UAI, address=SCHOOL_ADDRESS).id
+        email_id = add_school_email(uow, OPS, uai, address=address).id
     if contact:
         with accounts.uow() as uow:
-            set_contact_link(uow, OPS, UAI, active=True, email_id=address)
+            set_contact_link(uow, OPS, uai, active=True, email_id=email_id)
     with accounts.uow() as uow:
-        set_ent_and_letter(uow, OPS, UAI, letter_type=letter_type, typed_url=ENT)
+        set_ent_and_letter(uow, OPS, uai, letter_type=letter_type, typed_url=ENT)
     for label, url in LINKS:
         with accounts.uow() as uow:
-            add_useful_link(uow, OPS, UAI, label=label, url=url)
+            add_useful_link(uow, OPS, uai, label=label, url=url)
+    return academic
+
+
+def accounts_school_name(uow, uai: str) -> str:
+    from ts_accounts.adapters.orm import School
+    return uow.session.get(School, uai).name
+
+
+def configure_school(system: System, **options) -> str | None:
+    academic = set_up_school(system.platform.runtime("accounts"), **options)
     deliver_settings(system)
     return academic
 
