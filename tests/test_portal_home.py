@@ -17,7 +17,7 @@ from werkzeug.test import Client
 from support.bus import reset_memory_broker, run_worker_until
 from support.portal import first_login, hidden_fields, sign_in, submit, text
 from support.siecle_files import UAI
-from test_portal_journeys import System, activate_guardian, sign_out, student_id_of
+from test_portal_journeys import System, activate_guardian, student_id_of
 from ts_accounts.adapters.orm import Account, AuditEntry
 from ts_accounts.service_layer.academy import add_academic_service, add_school_email, update_identity
 from ts_accounts.service_layer.audit import Actor
@@ -272,8 +272,9 @@ def test_a_contact_message_reaches_the_school_with_the_familys_reply_to_and_a_co
     assert "Votre message a été envoyé" in text(browser.get(sent.headers["Location"]))
 
     system.platform.runtime("portal").relay().publish_pending()
-    run_worker_until(build_worker(system.platform, "notifier"), lambda: len(list((tmp_path / "mail").glob("*.eml"))) >= 2)
-    to_school, copy = sorted(_mails(tmp_path / "mail"), key=lambda m: m["To"] != SCHOOL_ADDRESS)
+    mail = tmp_path / "mail"
+    run_worker_until(build_worker(system.platform, "notifier"), lambda: len(list(mail.glob("*.eml"))) >= 2)
+    to_school, copy = sorted(_mails(mail), key=lambda m: m["To"] != SCHOOL_ADDRESS)
     assert to_school["To"] == SCHOOL_ADDRESS and to_school["Reply-To"] == "helene@example.org"
     assert "ne-pas-repondre@example.org" in to_school["From"] and "Absence de Léa jeudi" in to_school["Subject"]
     body = to_school.get_body(preferencelist=("plain",)).get_content()
@@ -396,7 +397,7 @@ def test_a_head_simulates_a_used_account_read_only_and_it_is_audited(system, bro
     browser.get("/accueil")  # the family's own visit: its last login is known
     _staff(system)
     head = _staff_console(system, HEAD, HEAD_PASSWORD)
-    detail = f"/admin/guardians/1001/9001"
+    detail = "/admin/guardians/1001/9001"
     assert "Simuler l'accès à Scolarité services" in text(head.get(detail))
     before = _portal_state(system)
 

@@ -237,6 +237,22 @@ def authenticate(uow: UnitOfWork, *, login: str, password: str, client_address: 
 
 # --- H2: first login ------------------------------------------------------------------------------
 
+def _open_first_login(uow: UnitOfWork, keys, now: datetime, account: Account | None, *,
+                      temporary_password: str | None, ticket: str | None, new_password: str) -> bool:
+    """Check what opens the first login — the temporary password, or the ticket — and say whether
+    the new password is that temporary password (always one argon2 verification for it)."""
+    if ticket:
+        expected = _first_login_ticket(account) if account is not None else None
+        if expected is None or not hmac.compare_digest(expected, ticket):
+            raise AuthenticationFailed("Votre session de première connexion n'est plus valable : reconnectez-vous avec "
+                                       "l'identifiant et le mot de passe provisoire de votre courrier.")
+        return verify_password(_temporary_hash(account), new_password or "")
+    _, opened = _credentials_match(account, temporary_password or "")
+    if account is None or not opened:
+        raise _fail(uow, keys, now, "Identifiant ou mot de passe provisoire incorrect.")
+    return new_password == temporary_password
+
+
 def first_login(uow: UnitOfWork, box: SecretBox, *, login: str, temporary_password: str | None, new_password: str,
                 new_password_again: str, birth_date: date | None, email: str | None, email_again: str | None,
                 client_address: str | None, now: datetime, ticket: str | None = None) -> Profile:
@@ -246,43 +262,28 @@ def first_login(uow: UnitOfWork, box: SecretBox, *, login: str, temporary_passwo
     keys = throttling.keys("family", login, client_address)
     throttling.check(uow.session, keys, now)
     account = open_account_by_login(uow.session, login, for_change=True)
-    if ticket:
-        expected = _first_login_ticket(account) if account is not None else None
-        opened = expected is not None and hmac.compare_digest(expected, ticket)
-        # The new password must not be the temporary one (one argon2 verification, as below).
-        same_as_temporary = opened and verify_password(_temporary_hash(account), new_password or "")
-    else:
-        _, opened = _credentials_match(account, temporary_password or "")
-        same_as_temporary = opened and new_password == temporary_password
-    if account is None or not opened:
-        if ticket:
-            raise AuthenticationFailed("Votre session de première connexion n'est plus valable : reconnectez-vous avec "
-                                       "l'identifiant et le mot de passe provisoire de votre courrier.")
-        raise _fail(uow, keys, now, "Identifiant ou mot de passe provisoire incorrect.")
-    children = _children(uow, account)
-    errors: dict[str, str] = {}
-    try:
-        _check_new_password(new_password, new_password_again)
-    except InvalidInput as error:
-        errors["new_password"] = str(error)
-    if same_as_temporary:
-        errors["new_password"] = " ".join(filter(None, (errors.get("new_password"), SAME_AS_TEMPORARY)))
+    same_as_temporary = _open_first_login(uow, keys, now, account, temporary_password=temporary_password,
+                                          ticket=ticket, new_password=new_password)
     guardian = account.kind == AccountKind.GUARDIAN.value
     already_used = account.state == AccountState.USED.value
+    errors: dict[str, str] = {}
+    try:
+        _check_new_password(new_password, new_password_again,
+                            not_equal_to=new_password if same_as_temporary else None)
+    except InvalidInput as error:
+        errors["new_password"] = str(error)
     address = None
     try:
         address = _check_email(email, email_again, required=guardian and not already_used)
     except InvalidInput as error:
         errors["email"] = str(error)
-    if birth_date is None or birth_date not in {child.birth_date for child in children}:
+    if birth_date is None or birth_date not in {child.birth_date for child in _children(uow, account)}:
         # A wrong birth date is a failed attempt (throttled like a wrong password), reported with the rest.
         errors = {"birth_date": "La date de naissance ne correspond pas à celle de l'élève. "
                                 "Vérifiez-la ou contactez l'établissement.", **errors}
         throttling.record_failure(uow.session, keys, now)
         uow.commit()
-        raise InvalidInput(errors=errors)
     if errors:
-        uow.rollback()
         raise InvalidInput(errors=errors)
     throttling.record_success(uow.session, keys)
 

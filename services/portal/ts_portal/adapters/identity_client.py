@@ -176,8 +176,8 @@ class IdentityClient:
         if error is Throttled:
             retry_after = body.get("retry_after")
             raise Throttled(message, int(retry_after) if isinstance(retry_after, (int, float)) else None)
-        fields = body.get("fields") if isinstance(body.get("fields"), dict) else None
-        raise error(message, {str(k): str(v) for k, v in fields.items()} if fields and error is InvalidRequest else None)
+        fields = body.get("fields") if error is InvalidRequest and isinstance(body.get("fields"), dict) else {}
+        raise error(message, {str(name): str(text) for name, text in fields.items()})
 
     # H1
     def authenticate(self, *, login: str, password: str, client_address: str | None) -> Profile:

@@ -59,8 +59,8 @@ def open_services(settings: SchoolPortalSettings | None, kind: str) -> list[Serv
     return [service for service in services if service.for_kind(kind)]
 
 
-def open_service(session: Session, profile: Profile, child_key: str | None, code: str) -> tuple[Child, ServiceDescription,
-                                                                                                SchoolPortalSettings]:
+def open_service(session: Session, profile: Profile, child_key: str | None,
+                 code: str) -> tuple[Child, ServiceDescription, SchoolPortalSettings]:
     """The child and the service a tile leads to (UnknownChild, UnknownService otherwise)."""
     child = select_child(profile.children, child_key)
     if child is None:

@@ -41,13 +41,14 @@ class FirstLoginForm(FlaskForm):
     new_password_again = _password("Confirmation du nouveau mot de passe", "de nouveau le nouveau mot de passe")
     birth_date = FrenchDateField("Date de naissance de votre enfant",
                                  validators=[required("la date de naissance")],
-                                 description="Par exemple 18/03/2012 ; vous pouvez aussi la taper sans séparateur : 18032012.")
+                                 description="Par exemple 18/03/2012 ; vous pouvez aussi la taper sans "
+                                             "séparateur : 18032012.")
     email = _email("Votre adresse électronique", mandatory=False)
     email_again = _email("Confirmation de votre adresse électronique", mandatory=False)
     email_required = True
 
     @classmethod
-    def for_account(cls, state: dict) -> "FirstLoginForm":
+    def for_account(cls, state: dict) -> FirstLoginForm:
         """The form for the first-login session's `state` (family_session.start_first_login): no
         temporary password when the sign-in checked it, the child named, no address asked when
         the school reset a used account whose address is confirmed."""
