@@ -4,7 +4,7 @@ serious or critical violation) and kept as a screenshot in test-artifacts/portal
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.test import Client
 
 from support.accessibility import AccessibilityCheck
@@ -106,6 +106,14 @@ def activate(system, login: str, temporary: str, birth: str, email: str) -> None
     assert submit(client, link[link.index("/compte/confirmation"):], {}).status_code == 200
 
 
+def _accesses_counted(system) -> int:
+    from ts_stats.adapters.orm import ServiceAccessCount
+
+    table = ServiceAccessCount.__table__
+    with system.platform.runtime("stats").engine.connect() as connection:
+        return connection.execute(select(func.coalesce(func.sum(table.c["count"]), 0))).scalar_one()
+
+
 def sign_in_page(page, url: str, login: str, password: str) -> None:
     page.goto(f"{url}/")
     page.fill("#login", login)
@@ -168,6 +176,8 @@ def test_a_guardian_of_two_children_in_two_schools_uses_the_portal_on_a_phone_an
             opened.append(href.split("?")[0])
         page.goto(f"{url}/accueil?{hrefs[0].split('?')[1]}")
     assert "/services/paiement" in opened and "/services/ent" in opened  # the lycée's, the collège's
+    # G3: the statistics count each opening, per school and service, from the portal's events.
+    wait_for(lambda: _accesses_counted(system) == len(opened), timeout=30)
 
     page.click("main a:has-text('Liens utiles')")
     assert "Cantine : les menus" in page.inner_text("main")

@@ -43,6 +43,7 @@ VALID_BODIES = {
     "establishment.delegate_password": {"new_password": "Nouveau-secret-2026", "new_password_again": "Nouveau-secret-2026"},
     "support.access": {"refuse": "1"},
     "support.new_account": {"confirm": "y"},
+    "support.simulate": {},
     "support.notify": {"mode": "paper"},
     "support.resend_activation": {},
     "support.write": {"subject": "Objet", "body": "Message"},
