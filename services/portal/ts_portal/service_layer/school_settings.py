@@ -28,7 +28,9 @@ def record_school_settings(session: Session, uai: str, settings: dict) -> bool:
         "service_urls": dict(settings.get("service_urls") or {}),
         "updated_at": utcnow(),
     }
-    return upsert_if_newer(session, SchoolPortalSettings.__table__, values, key="uai", version_column="settings_version")
+    return upsert_if_newer(
+        session, SchoolPortalSettings.__table__, values, key="uai", version_column="settings_version"
+    )
 
 
 def school_settings(session: Session, uai: str) -> SchoolPortalSettings | None:
