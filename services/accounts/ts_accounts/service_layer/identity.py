@@ -254,19 +254,19 @@ def authenticate(uow: UnitOfWork, *, login: str, password: str, client_address: 
 # --- H2: first login ------------------------------------------------------------------------------
 
 def _open_first_login(uow: UnitOfWork, keys, now: datetime, account: Account | None, *,
-                      temporary_password: str | None, ticket: str | None, new_password: str) -> bool:
+                      temporary_password: str | None, ticket: str | None, new_password: str) -> tuple[Account, bool]:
     """Check what opens the first login — the temporary password, or the ticket — and say whether
     the new password is that temporary password (always one argon2 verification for it)."""
     if ticket:
         expected = _first_login_ticket(account) if account is not None else None
-        if expected is None or not hmac.compare_digest(expected, ticket):
+        if account is None or expected is None or not hmac.compare_digest(expected, ticket):
             raise AuthenticationFailed("Votre session de première connexion n'est plus valable : reconnectez-vous avec "
                                        "l'identifiant et le mot de passe provisoire de votre courrier.")
-        return verify_password(_temporary_hash(account), new_password or "")
+        return account, verify_password(_temporary_hash(account), new_password or "")
     _, opened = _credentials_match(account, temporary_password or "")
     if account is None or not opened:
         raise _fail(uow, keys, now, "Identifiant ou mot de passe provisoire incorrect.")
-    return new_password == temporary_password
+    return account, new_password == temporary_password
 
 
 def first_login(uow: UnitOfWork, box: SecretBox, *, login: str, temporary_password: str | None, new_password: str,
@@ -277,9 +277,9 @@ def first_login(uow: UnitOfWork, box: SecretBox, *, login: str, temporary_passwo
     `new_password`, `email`), so that the family fixes them in one go."""
     keys = throttling.keys("family", login, client_address)
     throttling.check(uow.session, keys, now)
-    account = open_account_by_login(uow.session, login, for_change=True)
-    same_as_temporary = _open_first_login(uow, keys, now, account, temporary_password=temporary_password,
-                                          ticket=ticket, new_password=new_password)
+    account, same_as_temporary = _open_first_login(
+        uow, keys, now, open_account_by_login(uow.session, login, for_change=True),
+        temporary_password=temporary_password, ticket=ticket, new_password=new_password)
     guardian = account.kind == AccountKind.GUARDIAN.value
     already_used = account.state == AccountState.USED.value
     errors: dict[str, str] = {}

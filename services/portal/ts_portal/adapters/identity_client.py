@@ -176,7 +176,9 @@ class IdentityClient:
         if error is Throttled:
             retry_after = body.get("retry_after")
             raise Throttled(message, int(retry_after) if isinstance(retry_after, (int, float)) else None)
-        fields = body.get("fields") if error is InvalidRequest and isinstance(body.get("fields"), dict) else {}
+        fields = body.get("fields") if error is InvalidRequest else None
+        if not isinstance(fields, dict):
+            fields = {}
         raise error(message, {str(name): str(text) for name, text in fields.items()})
 
     # H1

@@ -33,7 +33,7 @@ def send_contact_message(uow: UnitOfWork, profile: Profile, child: Child, settin
     uow.session.execute(delete(ContactMessage).where(ContactMessage.account_id == profile.account_id,
                                                      ContactMessage.sent_at < now - WINDOW))
     sent = uow.session.scalar(select(func.count()).select_from(ContactMessage).where(
-        ContactMessage.account_id == profile.account_id, ContactMessage.sent_at >= now - WINDOW))
+        ContactMessage.account_id == profile.account_id, ContactMessage.sent_at >= now - WINDOW)) or 0
     if sent >= MESSAGES_PER_HOUR:
         uow.commit()
         raise TooManyMessages(profile.account_id)

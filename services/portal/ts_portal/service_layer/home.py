@@ -66,8 +66,10 @@ def open_service(session: Session, profile: Profile, child_key: str | None,
     if child is None:
         raise UnknownChild(child_key)
     settings = school_settings(session, child.school_uai)
+    if settings is None:
+        raise UnknownService(code)
     if code == ENT_SERVICE.code:
-        if settings is None or not settings.ent_url:
+        if not settings.ent_url:
             raise UnknownService(code)
         return child, ENT_SERVICE, settings
     for service in open_services(settings, profile.kind):
