@@ -414,6 +414,7 @@ def test_a_head_simulates_a_used_account_read_only_and_it_is_audited(system, bro
     assert "la liste des notes de Léa" in text(home)
     account_page = text(staff_browser.get("/mon-compte"))
     assert "Ce lien n'est pas actif dans la simulation" in account_page
+    assert "Quitter la simulation" in account_page and "Se déconnecter" not in account_page
     assert "Ce lien n'est pas actif dans la simulation" in text(staff_browser.get("/contact"))
     # Opening tiles in a simulation is not counted.
     assert staff_browser.get(f"/services/notes?enfant={UAI}-1001").status_code == 200
