@@ -189,7 +189,7 @@ def request_class_list(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
     if not students:
         raise InvalidInput("Aucun élève dans cette division ou ce groupe.")
     batch_id, listed = str(uuid.uuid4()), []
-    for student in sorted(students, key=lambda s: (s.display_last_name.lower(), s.first_name.lower(), s.siecle_id)):
+    for student in sorted(students, key=lambda s: (french_order(s.display_last_name, s.first_name), s.siecle_id)):
         link = session.scalar(select(AccountLink).where(AccountLink.school_uai == uai, AccountLink.student_id == student.id,
                                                         AccountLink.guardian_id.is_(None), AccountLink.ended_at.is_(None)))
         listed.append((student, session.get(Account, link.account_id) if link else None))

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ts_accounts.adapters.orm import Guardian, GuardianLink, Mef, School, Structure, Student
 from ts_accounts.adapters.siecle import ImportFileError
 from ts_accounts.domain.contacts import is_valid_email
+from ts_accounts.domain.names import name_key
 from ts_accounts.domain.population import (
     AddressRecord, GuardianRecord, ImportReport, LinkRecord, MefRecord, Rejection, StructureRecord, StudentRecord,
     StudentStructures,
@@ -137,6 +138,7 @@ class PopulationWriter:
                                       line=record.line, element=f"ELEVE ({record.siecle_id})", field="ELEVE_ID")
             seen[record.siecle_id] = record.line
             values = {key: getattr(record, key) for key in _STUDENT_FIELDS}
+            values["name_key"] = name_key(record.usage_name or record.last_name)
             departed = self.now if record.left_on is not None and record.left_on <= today else None
             row = existing.get(record.siecle_id)
             if row is None:
@@ -236,6 +238,7 @@ class PopulationWriter:
                 if record.address_id:
                     address_of.setdefault(record.address_id, []).append(record.siecle_id)
                 values = {key: getattr(record, key) for key in _GUARDIAN_FIELDS}
+                values["name_key"] = name_key(record.last_name)
                 row = existing.get(record.siecle_id)
                 if row is None:
                     inserts.append({**values, "siecle_id": record.siecle_id, "school_uai": self.uai, "address_lines": [],

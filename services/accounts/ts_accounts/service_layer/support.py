@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
 from ts_accounts.adapters.orm import (
@@ -16,6 +16,7 @@ from ts_accounts.adapters.orm import (
 )
 from ts_accounts.domain.contacts import is_valid_email
 from ts_accounts.domain.lifecycle import AccountKind
+from ts_accounts.domain.names import french_order, name_key
 from ts_accounts.service_layer.accounts import active_links, bump_version, couple_accounts, set_access_refused
 from ts_accounts.service_layer.audit import Actor, record
 from ts_accounts.service_layer.continuity import (
@@ -85,9 +86,7 @@ def search(session: Session, uai: str, kind: AccountKind, filters: SearchFilters
     guardian = aliased(Guardian)
     link = aliased(AccountLink)
     conditions = [Student.school_uai == uai, Student.departed_at.is_(None)]
-    if filters.name_prefix:
-        prefix = filters.name_prefix.strip().lower()
-        conditions.append(func.lower(func.coalesce(Student.usage_name, Student.last_name)).like(f"{prefix}%"))
+    prefix = name_key(filters.name_prefix)
     if filters.mef_code:
         conditions.append(Student.mef_code == filters.mef_code)
     if filters.division:
@@ -106,6 +105,9 @@ def search(session: Session, uai: str, kind: AccountKind, filters: SearchFilters
         conditions += [GuardianLink.legal_rank.in_((1, 2)), guardian.departed_at.is_(None)]
         if filters.legal_rank in (1, 2):
             conditions.append(GuardianLink.legal_rank == filters.legal_rank)
+    if prefix:  # a guardian calling gives their own name or their child's
+        conditions.append(starts_with(Student.name_key, prefix) if kind == AccountKind.STUDENT
+                          else starts_with(Student.name_key, prefix) | starts_with(guardian.name_key, prefix))
     if filters.states:
         conditions.append(Account.state.in_(filters.states))
     rows, waiting = [], pending_students(session, uai)
@@ -126,9 +128,16 @@ def search(session: Session, uai: str, kind: AccountKind, filters: SearchFilters
             access_refused=bool(account and account.access_refused_at),
             continuity_pending=account is None and student.id in waiting,
         ))
-    rows.sort(key=lambda r: (r.student_last_name.lower(), r.student_first_name.lower(), r.student_siecle_id,
+    rows.sort(key=lambda r: (french_order(r.student_last_name, r.student_first_name), r.student_siecle_id,
                              r.legal_rank or 0))
     return rows
+
+
+def starts_with(key: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
+    """`key` (a stored `name_key`: lower-case letters and digits) begins with `prefix`, as a range
+    the (school, key) index answers on every database (a LIKE would not use it on PostgreSQL
+    without a pattern operator class)."""
+    return (key >= prefix) & (key < prefix[:-1] + chr(ord(prefix[-1]) + 1))
 
 
 def school_choices(session: Session, uai: str) -> tuple[list[tuple[str, str]], list[str]]:

@@ -88,6 +88,8 @@ def _population(population: str):
 def search_page(population: str):
     kind, section, title = _population(population)
     form = SearchForm(request.args)
+    if kind == AccountKind.GUARDIAN:
+        form.nom.label.text = "Premières lettres du nom de l'élève ou du responsable"
     with runtime_of().uow() as uow:
         mefs, divisions = school_choices(uow.session, g.school.uai)
         form.mef.choices = [("", "Toutes")] + mefs
