@@ -17,6 +17,7 @@ from sqlalchemy import select
 from ts_accounts.adapters.orm import Account, AccountLink, Guardian, School, Student
 from ts_accounts.domain.contacts import is_valid_email
 from ts_accounts.domain.lifecycle import AccountKind
+from ts_accounts.domain.names import french_order
 from ts_accounts.service_layer.accounts import issue_temporary_passwords, prepare_letters, record_notification
 from ts_accounts.service_layer.audit import Actor, record
 from ts_accounts.service_layer.continuity import pending_continuity, reset_refusal
@@ -144,7 +145,7 @@ def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
         order.by_channel[channel] = order.by_channel.get(channel, 0) + 1
     if order.deliveries:
         channels = ", ".join(f"{n} par {'courriel' if c == 'email' else 'courrier'}" for c, n in sorted(order.by_channel.items()))
-        record(session, actor, school_uai=uai, action="notification.requested", target=order.batch_id,
+        record(session, actor, school_uai=uai, action="notification.requested", target=label[:200],
                summary=f"{label} : {order.deliveries} compte(s) à notifier ({channels})"
                        + (" avec réinitialisation des mots de passe" if reset_password else ""),
                detail={"batch_id": order.batch_id, "mode": mode, "reset_password": reset_password,

@@ -16,7 +16,7 @@ from ts_accounts.service_layer.support import (
     write_to_guardians,
 )
 from ts_accounts.web.console.common import console_page, follow_batch
-from ts_accounts.web.console.labels import END_REASONS, EVENT_LABELS
+from ts_accounts.web.console.labels import end_reason, event_label
 from ts_shared.crypto import SecretBox
 from ts_shared.db import utcnow
 from ts_shared.web.app import runtime_of, settings_of
@@ -28,7 +28,7 @@ blueprint = Blueprint("support", __name__, url_prefix="/admin", template_folder=
 
 @blueprint.context_processor
 def _labels():
-    return {"event_labels": EVENT_LABELS, "history_reasons": END_REASONS}
+    return {"event_label": event_label, "end_reason": end_reason}
 
 
 POPULATIONS = {
@@ -36,6 +36,7 @@ POPULATIONS = {
     "students": (AccountKind.STUDENT, RIGHT_STUDENT_ACCESS, "Accès des élèves", "Gérer le compte élève"),
 }
 STATE_CHOICES = [(state.value, label) for state, label in STATE_LABELS.items()]
+STATES = {state.value for state in STATE_LABELS}
 
 
 class SearchForm(FlaskForm):
@@ -99,7 +100,8 @@ def search_page(population: str):
             form.validate()
             filters = SearchFilters(
                 name_prefix=form.nom.data or None, mef_code=form.mef.data or None, division=form.division.data or None,
-                states=tuple(form.etats.data or ()), legal_rank=int(form.qualite.data) if form.qualite.data else None)
+                states=tuple(state for state in form.etats.data or () if state in STATES),
+                legal_rank=int(form.qualite.data) if form.qualite.data in ("1", "2") else None)
             rows = search(uow.session, g.school.uai, kind, filters)
     return render_template("accounts/support/search.html", form=form, rows=rows, population=population, kind=kind,
                            title=title, breadcrumb=[(section, "#"), (title, request.path)])
