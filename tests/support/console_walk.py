@@ -12,7 +12,7 @@ import lxml.html
 
 SIGN_IN = "/admin/login"
 # Never followed nor sent: they end the walk's session or leave the console.
-NOT_FOLLOWED = ("/admin/logout", "/admin/assets/", "/admin/static/", "/admin/settings-static/",
+NOT_FOLLOWED = ("/admin/logout", "/admin/assets/", "/admin/static/", "/admin/settings-static/", "/admin/support-static/",
                 "/admin/stats/assets/", "/admin/stats/static/", "/admin/letters/static/",
                 "/admin/notifications/assets/", "/admin/notifications/static/")
 # Sent only with wrong fields: valid input would change the walker's own password.

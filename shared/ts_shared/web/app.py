@@ -21,7 +21,7 @@ from ts_shared.db import ping
 from ts_shared.messaging.bus import check_broker
 from ts_shared.metrics import HTTP_LATENCY, HTTP_REQUESTS, OUTBOX_PENDING, render_latest
 from ts_shared.service import ServiceRuntime
-from ts_shared.web.console_menu import current_section, menu_for
+from ts_shared.web.console_menu import breadcrumb_trail, current_section, menu_for
 from ts_shared.web.server_session import ServerSessionInterface
 from ts_shared.web.staff_session import STAFF_RESOLVER, STAFF_SESSION_PURPOSE, current_staff, identity_from_gateway
 
@@ -95,7 +95,8 @@ def create_service_app(import_name: str, runtime: ServiceRuntime, *, url_prefix:
             staff = current_staff()
             menu = menu_for(staff)
             context.update(staff=staff, school_year=school_year_label(date.today()), ts_home_url="/admin/",
-                           console_menu=menu, console_section=current_section(menu, request.path))
+                           console_menu=menu, console_section=current_section(menu, request.path),
+                           breadcrumb_trail=lambda breadcrumb, menu=menu: breadcrumb_trail(menu, breadcrumb))
         return context
     OUTBOX_PENDING.add(service, runtime.engine, runtime.spec.tables.outbox)
 

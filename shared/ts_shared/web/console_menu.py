@@ -88,3 +88,10 @@ def current_section(sections: list[Section], path: str) -> str | None:
         if any(path.startswith(entry.url.rstrip("/")) for entry in section.entries):
             return section.label
     return None
+
+
+def breadcrumb_trail(sections: list[Section], breadcrumb: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+    """A page's breadcrumb with every step a link: a menu section (given without a page of its
+    own, "#") leads to its first page this staff member may open; None when there is none."""
+    pages = {section.label: section.entries[0].url for section in sections if section.entries}
+    return [(label, pages.get(label) if not url or url == "#" else url) for label, url in breadcrumb]

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from ts_accounts.adapters.orm import Account, AccountLink, Guardian, School, Student
 from ts_accounts.domain.contacts import is_valid_email
-from ts_accounts.domain.lifecycle import AccountKind
+from ts_accounts.domain.lifecycle import AccountKind, AccountState
 from ts_accounts.domain.names import french_order
 from ts_accounts.service_layer.accounts import issue_temporary_passwords, prepare_letters, record_notification
 from ts_accounts.service_layer.audit import Actor, record
@@ -44,6 +44,17 @@ class NotificationOrder:
     deliveries: int = 0
     by_channel: dict[str, int] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (who, why)
+
+
+def notification_address(account: Account, guardian: Guardian | None) -> str | None:
+    """Where a notification by email goes (E1/E2/F2): the address the family confirmed on its
+    account once it is « Utilisé », else a guardian's valid SIECLE address; None: by letter only."""
+    confirmed = account.email if account.email_confirmed_at and is_valid_email(account.email) else None
+    if confirmed and account.state == AccountState.USED.value:
+        return confirmed
+    if guardian is not None and is_valid_email(guardian.email):
+        return guardian.email
+    return None
 
 
 def _who(student: Student, guardian: Guardian | None) -> str:
@@ -106,31 +117,30 @@ def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
             # second letter's new password would void the first's).
             continue
         planned_accounts.add(account.id)
-        if account.kind == AccountKind.STUDENT.value or mode == PAPER:
-            channel = "paper"
-        elif is_valid_email(guardian.email):
+        address = None if mode == PAPER else notification_address(account, guardian or None)
+        if address is not None:
             channel = "email"
-        elif mode == EMAIL:
-            order.skipped.append((who, "pas d'adresse électronique valide dans SIECLE"))
+        elif mode == EMAIL and account.kind == AccountKind.GUARDIAN.value:  # a student's letter goes on paper
+            order.skipped.append((who, "pas d'adresse électronique valide dans SIECLE ni d'adresse confirmée du compte"))
             continue
         else:
             channel = "paper"
-        planned.append((student, guardian or None, account, channel))
+        planned.append((student, guardian or None, account, channel, address))
 
     order.deliveries = len(planned)
-    letters = prepare_letters(uow, [account for _, _, account, _ in planned], reset_password=reset_password, now=now,
+    letters = prepare_letters(uow, [account for _, _, account, _, _ in planned], reset_password=reset_password, now=now,
                               actor=actor.login)
     session.flush()
-    accounts = {snapshot["account_id"]: snapshot for snapshot in snapshots(session, [a.id for _, _, a, _ in planned])}
-    for (student, guardian, account, channel), (decision, password) in zip(planned, letters):
+    accounts = {snapshot["account_id"]: snapshot for snapshot in snapshots(session, [a.id for _, _, a, _, _ in planned])}
+    for (student, guardian, account, channel, address), (decision, password) in zip(planned, letters):
         snapshot = accounts[account.id]
         recipient = ({"civility": guardian.civility, "last_name": guardian.last_name, "first_name": guardian.first_name,
-                      "email": guardian.email if channel == "email" else None,
+                      "email": address if channel == "email" else None,
                       "address": {"lines": list(guardian.address_lines), "postal_code": guardian.postal_code,
                                   "city": guardian.city, "country": guardian.country}}
                      if guardian else
                      {"civility": None, "last_name": student.display_last_name, "first_name": student.first_name,
-                      "email": None, "address": None})
+                      "email": address if channel == "email" else None, "address": None})
         uow.emit("notification.requested", {
             "batch_id": order.batch_id, "delivery_id": str(uuid.uuid4()), "batch_size": order.deliveries,
             "batch_label": label[:200], "requested_by": actor.login,

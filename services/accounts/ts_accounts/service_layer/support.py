@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
 from ts_accounts.adapters.orm import (
-    Account, AccountEvent, AccountLink, Guardian, GuardianLink, Mef, School, Student,
+    Account, AccountEvent, AccountLink, Guardian, GuardianLink, Mef, OneTimeToken, School, Student,
 )
 from ts_accounts.domain.contacts import is_valid_email
 from ts_accounts.domain.lifecycle import AccountKind
@@ -28,7 +28,11 @@ from ts_accounts.service_layer.directory import (
 )
 from ts_accounts.service_layer.errors import InvalidInput, NotFound
 from ts_accounts.service_layer.identity import request_family_email, send_confirmation_link
-from ts_accounts.service_layer.notifications import PAPER, Couple, NotificationOrder, plan_notifications
+from ts_accounts.service_layer.notifications import (
+    Couple, NotificationOrder, notification_address, plan_notifications,
+)
+from ts_accounts.service_layer.tokens import CONFIRM_EMAIL
+from ts_shared.db import utcnow
 from ts_shared.crypto import SecretBox
 from ts_shared.unit_of_work import UnitOfWork
 
@@ -173,9 +177,29 @@ class CoupleDetail:
     def guardian_email_valid(self) -> bool:
         return bool(self.guardian) and is_valid_email(self.guardian.email)
 
+    pending_email: OneTimeToken | None = None  # B5/H6: an address typed by the family, not confirmed yet
+
     @property
     def address(self) -> str | None:
         return _address(self.guardian)
+
+    @property
+    def confirmed_email(self) -> str | None:
+        account = self.account
+        return account.email if account and account.email_confirmed_at and is_valid_email(account.email) else None
+
+    @property
+    def write_address(self) -> str | None:
+        """Where « Écrire un courriel » goes: the account's confirmed address, else a guardian's
+        valid SIECLE address."""
+        if self.confirmed_email:
+            return self.confirmed_email
+        return self.guardian.email if self.guardian and is_valid_email(self.guardian.email) else None
+
+    @property
+    def notification_address(self) -> str | None:
+        """Where « Renotifier » by email goes (None: by letter only)."""
+        return notification_address(self.account, self.guardian) if self.account else None
 
 
 def couple_detail(session: Session, uai: str, student_siecle_id: str, guardian_siecle_id: str | None) -> CoupleDetail:
@@ -205,6 +229,10 @@ def couple_detail(session: Session, uai: str, student_siecle_id: str, guardian_s
                 detail.other_children.append((session.get(Student, other.student_id), other.school_uai))
         detail.events = list(session.scalars(select(AccountEvent).where(AccountEvent.account_id == account.id)
                                              .order_by(AccountEvent.at.desc(), AccountEvent.id.desc())))
+        detail.pending_email = session.scalars(select(OneTimeToken).where(
+            OneTimeToken.account_id == account.id, OneTimeToken.purpose == CONFIRM_EMAIL, OneTimeToken.used_at.is_(None),
+            OneTimeToken.expires_at > utcnow(), OneTimeToken.email.is_not(None))
+            .order_by(OneTimeToken.created_at.desc(), OneTimeToken.id.desc()).limit(1)).first()
     detail.history = couple_accounts(session, student.id, guardian.id if guardian else None)
     if account is None:
         claim = pending_continuity(session, student.id)
@@ -229,7 +257,7 @@ def renotify(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: str, student
     if reset_password and detail.account is not None:
         check_reset_allowed(uow.session, detail.account, uai)
     order = plan_notifications(uow, box, actor, uai=uai, couples=[Couple(student_id, guardian_id)],
-                               mode=PAPER if guardian_id is None else mode, reset_password=reset_password, now=now,
+                               mode=mode, reset_password=reset_password, now=now,
                                label=f"Renotification de {detail.account.login if detail.account else student_id}")
     uow.commit()
     return order
@@ -316,10 +344,11 @@ class EmailOutcome:
     without_address: list[str] = field(default_factory=list)
 
 
-def write_to_guardians(uow: UnitOfWork, box, actor: Actor, *, uai: str, couples: list[tuple[str, str]], subject: str,
-                       body: str, now: datetime) -> EmailOutcome:
-    """« Écrire un courriel » (E2) / « Écrire à plusieurs responsables » (E1): one email per
-    selected guardian who has a usable address — the account's confirmed one, else SIECLE's."""
+def write_to_guardians(uow: UnitOfWork, box, actor: Actor, *, uai: str, couples: list[tuple[str, str | None]],
+                       subject: str, body: str, now: datetime) -> EmailOutcome:
+    """« Écrire un courriel » (E2, and to a student since v17.1) / « Écrire à plusieurs
+    responsables » (E1): one email per selected person who has a usable address — the account's
+    confirmed one, else (a guardian) SIECLE's."""
     subject, body = (subject or "").strip(), (body or "").strip()
     if not subject or len(subject) > 200:
         raise InvalidInput("L'objet est obligatoire (200 caractères au plus).")
@@ -330,10 +359,9 @@ def write_to_guardians(uow: UnitOfWork, box, actor: Actor, *, uai: str, couples:
     outcome, seen = EmailOutcome(), set()
     for student_siecle_id, guardian_siecle_id in couples:
         detail = couple_detail(session, uai, student_siecle_id, guardian_siecle_id)
-        guardian, account = detail.guardian, detail.account
-        confirmed = account.email if account and account.email_confirmed_at else None
-        address = confirmed or (guardian.email if is_valid_email(guardian.email) else None)
-        name = f"{guardian.first_name} {guardian.last_name}".strip()
+        address = detail.write_address
+        name = (f"{detail.guardian.first_name} {detail.guardian.last_name}" if detail.guardian
+                else f"{detail.student.first_name} {detail.student.display_last_name}").strip()
         if address is None:
             outcome.without_address.append(name)
             continue
@@ -341,12 +369,13 @@ def write_to_guardians(uow: UnitOfWork, box, actor: Actor, *, uai: str, couples:
             continue
         seen.add(address.lower())
         request_family_email(uow, box, school_uai=uai, template="staff_message", to=address,
-                             recipient_name=name, account_id=account.id if account else None,
+                             recipient_name=name, account_id=detail.account.id if detail.account else None,
                              extra={"subject": subject, "body": body, "school_name": school.name})
         outcome.sent_to.append(address)
     if outcome.sent_to:
         record(session, actor, school_uai=uai, action="email.written", target=", ".join(outcome.sent_to[:5]),
-               summary=f"Courriel « {subject} » envoyé à {len(outcome.sent_to)} responsable(s)",
+               summary=f"Courriel « {subject} » envoyé à {len(outcome.sent_to)} "
+                       + ("responsable(s)" if any(guardian for _, guardian in couples) else "élève(s)"),
                detail={"subject": subject, "recipients": len(outcome.sent_to)})
     uow.commit()
     return outcome

@@ -23,7 +23,8 @@ from ts_shared.web.app import runtime_of, settings_of
 from ts_shared.web.forms import ConfirmForm, at_most, valid_email
 from ts_shared.web.staff_session import RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS
 
-blueprint = Blueprint("support", __name__, url_prefix="/admin", template_folder="templates")
+blueprint = Blueprint("support", __name__, url_prefix="/admin", template_folder="templates",
+                      static_folder="static", static_url_path="/support-static")
 
 
 @blueprint.context_processor
@@ -52,9 +53,20 @@ class SearchForm(FlaskForm):
 
 
 class NotifyForm(FlaskForm):
-    mode = RadioField("Mode de transmission", choices=[(EMAIL, "Courriel"), (PAPER, "Courrier papier (PDF)")],
-                      default=PAPER)
+    mode = RadioField("Mode de transmission", choices=[(EMAIL, "Courriel"), (PAPER, "Courrier papier (PDF)")])
     reset_password = BooleanField("Réinitialiser le mot de passe")
+
+
+def notify_form(couple: support.CoupleDetail, **kwargs) -> NotifyForm:
+    """« Renotifier »: by email when the family can get it (a guardian's valid SIECLE address, the
+    confirmed address of a used account) — chosen first — else by letter."""
+    form = NotifyForm(**kwargs)
+    address = couple.notification_address
+    paper = (PAPER, "Courrier papier (PDF)")
+    form.mode.choices = [(EMAIL, f"Courriel à {address}"), paper] if address else [paper]
+    if not form.is_submitted():
+        form.mode.data = EMAIL if address else PAPER
+    return form
 
 
 class ResendForm(FlaskForm):
@@ -126,13 +138,12 @@ def detail(population: str, student_id: str, guardian_id: str | None):
         except AccountsError:
             abort(404)
     state = AccountState(couple.account.state) if couple.account else None
-    notify = NotifyForm()
-    if kind == AccountKind.STUDENT:
-        notify.mode.choices = [(PAPER, "Courrier papier (PDF)")]
+    notify = notify_form(couple)
     return render_template(
         "accounts/support/detail.html", couple=couple, population=population, kind=kind, state=state,
         notify_form=notify, resend_form=ResendForm(), write_form=WriteForm(), confirm_form=NewAccountForm(),
-        action_form=ConfirmForm(), breadcrumb=[(section, "#"), (title, url_for("support.search_page", population=population)),
+        action_form=ConfirmForm(), may_write=couple.write_address is not None,
+        breadcrumb=[(section, "#"), (title, url_for("support.search_page", population=population)),
                                              (couple.student.first_name + " " + couple.student.display_last_name, request.path)])
 
 
@@ -144,15 +155,14 @@ def _couple_or_404(uow, student_id: str, guardian_id: str | None):
     return couple
 
 
-def _action(population: str, student_id: str, guardian_id: str | None):
+def _action(population: str, student_id: str, guardian_id: str | None) -> support.CoupleDetail:
     """Checks common to every action, before the form is even read: the population's right, then
     the couple must exist in the staff member's school (404 otherwise)."""
     kind, _, _ = _population(population)
     if (kind == AccountKind.GUARDIAN) != (guardian_id is not None):
         abort(404)
     with runtime_of().uow() as uow:
-        _couple_or_404(uow, student_id, guardian_id)
-    return kind
+        return _couple_or_404(uow, student_id, guardian_id)
 
 
 def _route(rule: str, methods=("POST",)):
@@ -173,10 +183,7 @@ def _route(rule: str, methods=("POST",)):
 @console_page(RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, any_of=True)
 def notify(population: str, student_id: str, guardian_id: str | None):
     """Renotify (E2/F2), with a new temporary password when asked (used accounts)."""
-    kind = _action(population, student_id, guardian_id)
-    form = NotifyForm()
-    if kind == AccountKind.STUDENT:
-        form.mode.choices = [(PAPER, "Courrier papier (PDF)")]
+    form = notify_form(_action(population, student_id, guardian_id))
     back = _detail_url(population, student_id, guardian_id)
     if not form.validate_on_submit():
         flash("Choisissez un mode de transmission.", "error")
@@ -231,9 +238,9 @@ def resend_activation(population: str, student_id: str, guardian_id: str | None)
 
 
 @_route("write")
-@console_page(RIGHT_GUARDIAN_ACCESS)
+@console_page(RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, any_of=True)
 def write(population: str, student_id: str, guardian_id: str | None):
-    """E2: write an email to this guardian."""
+    """E2: write an email to this guardian, or to this student (v17.1)."""
     _action(population, student_id, guardian_id)
     form = WriteForm()
     back = _detail_url(population, student_id, guardian_id)
@@ -252,7 +259,8 @@ def write(population: str, student_id: str, guardian_id: str | None):
     if outcome.sent_to:
         flash(f"Le courriel est envoyé à {outcome.sent_to[0]}.", "success")
     else:
-        flash("Ce responsable n'a pas d'adresse électronique utilisable : écrivez-lui par courrier.", "error")
+        flash(("Ce responsable n'a" if guardian_id else "Cet élève n'a") +
+              " pas d'adresse électronique utilisable : écrivez-lui par courrier.", "error")
     return redirect(back)
 
 
