@@ -100,7 +100,7 @@ def test_renotify_defaults_to_email_when_the_guardian_has_a_valid_address(client
     assert 'value="email"' in checked_mode(with_email) and "Courriel à helene.dupont@example.org" in with_email
     without = client.get("/admin/guardians/1001/9002").text  # Jean Dupont: no address
     assert 'value="paper"' in checked_mode(without) and 'value="email"' not in without
-    invalid = client.get("/admin/guardians/1002/9003").text  # awa.ndiaye@gmail: malformed
+    invalid = client.get("/admin/guardians/1002/9003").text  # awa.n-diaye@gmail: malformed
     assert 'value="paper"' in checked_mode(invalid) and 'value="email"' not in invalid
 
 
@@ -170,3 +170,57 @@ def test_the_history_and_the_audit_log_read_as_french(platform, client):
     assert '<option value="files.downloaded">Fichier de mots de passe téléchargé</option>' in audit
     assert '<option value="account.access_refused">Accès aux services en ligne retiré</option>' in audit
     assert ">files.downloaded<" not in audit and "3f2b8c1e" not in audit
+
+
+# --- « Comptes bientôt supprimés » (seed 003 §5) and the expiry job in the audit log (I1) ---------
+
+def notify_days_ago(platform, login, days):
+    from datetime import timedelta
+
+    with platform.runtime("accounts").uow() as uow:
+        account = uow.session.scalar(select(Account).where(Account.login == login))
+        prepare_letter(uow, account, reset_password=False, now=utcnow(), actor="test")
+        record_notification(uow, account.id, "paper", at=utcnow() - timedelta(days=days), actor="test")
+        uow.commit()
+
+
+def test_accounts_soon_deleted_are_listed_by_division_and_renotified_in_one_go(platform, client):
+    notify_days_ago(platform, "helene.dupont", 80)  # 3A (Léa's mother): deleted in 11 days
+    notify_days_ago(platform, "jean.dupont", 30)  # deleted in 61 days: not yet
+    notify_days_ago(platform, "awa.n-diaye", 90)  # 3B: deleted tomorrow
+    page = client.get("/admin/guardians/expiring")
+    assert page.status_code == 200 and "Comptes bientôt supprimés" in page.text
+    text = page.text
+    assert "helene.dupont" in text and "awa.n-diaye" in text and "jean.dupont" not in text
+    assert "Division 3A : 1 compte(s)" in text and "Division 3B : 1 compte(s)" in text
+    assert "Division 4A" not in text and "Renotifier les 2 compte(s)" in text
+    one_division = client.get("/admin/guardians/expiring?division=3B").text
+    assert "awa.n-diaye" in one_division and "helene.dupont" not in one_division
+    assert '<input type="hidden" name="division" value="3B">' in one_division
+    before = len(outbox(platform, "notification.requested"))
+    response = client.post("/admin/guardians/expiring", data={"csrf_token": csrf(page.text)})
+    assert response.status_code == 302 and "/admin/notifications/batches/" in response.headers["Location"]
+    requested = outbox(platform, "notification.requested")[before:]
+    assert sorted(e.payload["account"]["login"] for e in requested) == ["awa.n-diaye", "helene.dupont"]  # one letter each
+    assert {e.payload["channel"] for e in requested if e.payload["account"]["login"] == "helene.dupont"} == {"email"}
+    with platform.runtime("accounts").uow() as uow:
+        entry = uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "notification.requested")).all()[-1]
+    assert entry.target == "Rappel avant suppression des comptes responsables"
+    assert "Comptes bientôt supprimés" in client.get("/admin/").text  # in the menu
+
+
+def test_the_expiry_job_writes_its_deletions_in_the_schools_audit_log(platform, client):
+    from ts_accounts.jobs import expire_job
+
+    notify_days_ago(platform, "helene.dupont", 95)
+    notify_days_ago(platform, "awa.n-diaye", 92)
+    assert "2 compte(s) supprimé(s)" in expire_job(platform.runtime("accounts"))
+    with platform.runtime("accounts").uow() as uow:
+        [entry] = uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "accounts.expired")).all()
+    assert entry.school_uai == UAI and entry.detail["count"] == 2 and entry.staff_login == "système"
+    assert entry.summary.startswith("Suppression automatique de 2 compte(s) : 2 non activé(s) dans les 3 mois")
+    audit = client.get("/admin/audit").text
+    assert "Suppression des comptes non activés ou inutilisés" in audit and "helene.dupont, awa.n-diaye" in audit
+    assert "0 compte(s) supprimé(s)" in expire_job(platform.runtime("accounts"))  # a run with nothing to do says so
+    with platform.runtime("accounts").uow() as uow:
+        assert len(uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "accounts.expired")).all()) == 1

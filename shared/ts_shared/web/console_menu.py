@@ -42,12 +42,14 @@ MENU = (
         Entry("Notifier en masse", "/admin/guardians/notify", RIGHT_GUARDIAN_ACCESS),
         Entry("Gérer le compte responsable / élève", "/admin/guardians/", RIGHT_GUARDIAN_ACCESS),
         Entry("Doublons de responsables", "/admin/guardians/duplicates", RIGHT_GUARDIAN_ACCESS),
+        Entry("Comptes bientôt supprimés", "/admin/guardians/expiring", RIGHT_GUARDIAN_ACCESS),
         Entry("Suivi des notifications", "/admin/notifications/", RIGHT_GUARDIAN_ACCESS),
     )),
     Section("Accès des élèves", (
         Entry("Notifier en masse", "/admin/students/notify", RIGHT_STUDENT_ACCESS),
         Entry("Gérer le compte élève", "/admin/students/", RIGHT_STUDENT_ACCESS),
         Entry("Éditer les listes des comptes élèves", "/admin/students/class-lists", RIGHT_STUDENT_ACCESS),
+        Entry("Comptes bientôt supprimés", "/admin/students/expiring", RIGHT_STUDENT_ACCESS),
         Entry("Suivi des notifications", "/admin/notifications/", RIGHT_STUDENT_ACCESS),
     )),
     Section("Statistiques", (
