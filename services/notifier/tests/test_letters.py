@@ -392,8 +392,8 @@ def test_saves_and_resets_are_reported_to_the_audit_log(school):
             select(outbox.c.envelope).where(outbox.c.event_type == "staff_action.recorded").order_by(outbox.c.id))
             .scalars()]
     assert [(e.school_uai, e.payload["action"], e.payload["staff_login"], e.payload["target"]) for e in events] == [
-        (UAI, "letters.part_saved", "chef.moulin", "student_new"),
-        (UAI, "letters.part_reset", "chef.moulin", "student_new")]
+        (UAI, "letters.part_saved", "chef.moulin", "Élève – compte nouveau ou non activé"),  # words, not the code
+        (UAI, "letters.part_reset", "chef.moulin", "Élève – compte nouveau ou non activé")]
     assert events[1].payload["summary"] == "Retour au texte par défaut des courriers « Élève – compte nouveau ou non activé »"
     assert (events[1].payload["staff_id"], events[1].payload["client_address"]) == (7, "10.0.0.8")
 
