@@ -63,6 +63,7 @@ class StaffIdentity:
     schools_count: int = 1  # schools this person works in (a switch is offered when more than one)
     school_activated: bool = True  # C1: until the head activates online services, only activation opens
     academy_code: str | None = None  # an academy administrator's academy (None: every academy)
+    school_year: int | None = None  # I2: the school year the school is in (None: the calendar's)
 
     def can(self, right: str) -> bool:
         return right in self.rights

@@ -44,6 +44,10 @@ class School(Base):
     city: Mapped[str | None] = mapped_column(String(100))
     # C1: None until the head of school activates online services.
     services_activated_at: Mapped[timestamp | None]
+    # I2: the school year the school is in (« 2027 » for 2027/2028) and when it began for it; the
+    # school-year change moves every school on 1 September (Paris), by itself.
+    school_year: Mapped[int | None] = mapped_column(Integer)
+    school_year_started_at: Mapped[timestamp | None]
     welcome_message_html: Mapped[str] = mapped_column(Text, default="")
     # Grows with every change of what the portal shows (school.settings_changed).
     settings_version: Mapped[int] = mapped_column(Integer, default=1)
