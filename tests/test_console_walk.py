@@ -42,23 +42,35 @@ def codes_in(text: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def walks(tmp_path_factory):
+def demo(tmp_path_factory):
+    """The embedded run's data: the demo school (activated by its head) and its staff."""
     reset_memory_broker()
     platform = Platform(settings_for(tmp_path_factory.mktemp("walk")))
     for name, spec in platform.specs.items():
         platform.runtime(name).migrate()
         if spec.seed_demo:
             spec.seed_demo(platform.runtime(name))
-    client = Client(Gateway({name: spec.create_app(platform.runtime(name)) for name, spec in platform.specs.items()}))
+    gateway = Gateway({name: spec.create_app(platform.runtime(name)) for name, spec in platform.specs.items()})
+    client = Client(gateway)
     sign_in(client, *HEAD)
     activation = client.get("/admin/activation")
     client.post("/admin/activation", data={"csrf_token": csrf(activation.text)})
-    walks = {"head": ConsoleWalker(client, login=HEAD[0], password=HEAD[1]).run()}
-    admin = Client(Gateway({name: spec.create_app(platform.runtime(name)) for name, spec in platform.specs.items()}))
-    walks["academy"] = ConsoleWalker(admin, login=ACADEMY_ADMIN[0], password=ACADEMY_ADMIN[1],
-                                     start="/admin/academy/schools").run()
-    yield walks
+    yield gateway
     platform.dispose()
+
+
+@pytest.fixture(scope="module")
+def walks(demo):
+    return {"head": ConsoleWalker(Client(demo), login=HEAD[0], password=HEAD[1]).run(),
+            "academy": ConsoleWalker(Client(demo), login=ACADEMY_ADMIN[0], password=ACADEMY_ADMIN[1],
+                                     start="/admin/academy/schools").run()}
+
+
+def test_in_the_embedded_run_lefe_finds_herve_lefevre(demo):
+    client = Client(demo)
+    sign_in(client, *HEAD)
+    found = client.get("/admin/guardians/?nom=lefe&rechercher=1")
+    assert found.status_code == 200 and "Lefèvre Hervé" in found.text
 
 
 @pytest.mark.parametrize("who", ["head", "academy"])

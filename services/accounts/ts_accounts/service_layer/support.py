@@ -73,6 +73,7 @@ class CoupleRow:
     kept_from_previous_school: bool
     access_refused: bool
     continuity_pending: bool = False  # B8: no account until the previous school records the departure
+    student_name_key: str = ""  # the stored folded name (E2): the list's French order
 
 
 def _address(guardian: Guardian | None) -> str | None:
@@ -109,9 +110,14 @@ def search(session: Session, uai: str, kind: AccountKind, filters: SearchFilters
         conditions += [GuardianLink.legal_rank.in_((1, 2)), guardian.departed_at.is_(None)]
         if filters.legal_rank in (1, 2):
             conditions.append(GuardianLink.legal_rank == filters.legal_rank)
-    if prefix:  # a guardian calling gives their own name or their child's
-        conditions.append(starts_with(Student.name_key, prefix) if kind == AccountKind.STUDENT
-                          else starts_with(Student.name_key, prefix) | starts_with(guardian.name_key, prefix))
+    if prefix and kind == AccountKind.STUDENT:
+        conditions.append(starts_with(Student.name_key, prefix))
+    elif prefix:  # a guardian calling gives their own name or their child's: each found by its own index
+        named = aliased(Guardian)
+        conditions.append(Student.id.in_(select(Student.id).where(
+            Student.school_uai == uai, starts_with(Student.name_key, prefix)).scalar_subquery())
+            | guardian.id.in_(select(named.id).where(named.school_uai == uai, starts_with(named.name_key, prefix))
+                              .scalar_subquery()))
     if filters.states:
         conditions.append(Account.state.in_(filters.states))
     rows, waiting = [], pending_students(session, uai)
@@ -130,10 +136,10 @@ def search(session: Session, uai: str, kind: AccountKind, filters: SearchFilters
             last_login_at=account.last_login_at if account else None,
             kept_from_previous_school=bool(account_link and account_link.kept_from_previous_school),
             access_refused=bool(account and account.access_refused_at),
-            continuity_pending=account is None and student.id in waiting,
+            continuity_pending=account is None and student.id in waiting, student_name_key=student.name_key,
         ))
-    rows.sort(key=lambda r: (french_order(r.student_last_name, r.student_first_name), r.student_siecle_id,
-                             r.legal_rank or 0))
+    rows.sort(key=lambda r: ((r.student_name_key,) + french_order(r.student_first_name) + (r.student_last_name,),
+                             r.student_siecle_id, r.legal_rank or 0))
     return rows
 
 
