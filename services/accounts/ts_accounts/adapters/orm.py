@@ -81,7 +81,7 @@ class StaffUser(Base):
     created_at: Mapped[timestamp] = mapped_column(default=utcnow)
     last_login_at: Mapped[timestamp | None]
 
-    assignments: Mapped[list["StaffAssignment"]] = relationship(back_populates="staff", cascade="all, delete-orphan")
+    assignments: Mapped[list[StaffAssignment]] = relationship(back_populates="staff", cascade="all, delete-orphan")
 
 
 class StaffAssignment(Base):
@@ -141,8 +141,11 @@ def _name_key_of(*columns: str):
 
 class Student(Base):
     __tablename__ = "students"
-    __table_args__ = (UniqueConstraint("school_uai", "siecle_id"), Index("ix_students_school_division", "school_uai", "division"),
-                      Index("ix_students_school_name_key", "school_uai", "name_key"))
+    __table_args__ = (
+        UniqueConstraint("school_uai", "siecle_id"),
+        Index("ix_students_school_division", "school_uai", "division"),
+        Index("ix_students_school_name_key", "school_uai", "name_key"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     school_uai: Mapped[str] = mapped_column(ForeignKey("schools.uai", ondelete="CASCADE"))
@@ -175,7 +178,10 @@ class Student(Base):
 
 class Guardian(Base):
     __tablename__ = "guardians"
-    __table_args__ = (UniqueConstraint("school_uai", "siecle_id"), Index("ix_guardians_school_name_key", "school_uai", "name_key"))
+    __table_args__ = (
+        UniqueConstraint("school_uai", "siecle_id"),
+        Index("ix_guardians_school_name_key", "school_uai", "name_key"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     school_uai: Mapped[str] = mapped_column(ForeignKey("schools.uai", ondelete="CASCADE"), index=True)
@@ -242,7 +248,7 @@ class Account(Base):
     closed_at: Mapped[timestamp | None]
     closed_reason: Mapped[str | None] = mapped_column(String(40))
 
-    links: Mapped[list["AccountLink"]] = relationship(back_populates="account", order_by="AccountLink.id")
+    links: Mapped[list[AccountLink]] = relationship(back_populates="account", order_by="AccountLink.id")
 
 
 class AccountLink(Base):

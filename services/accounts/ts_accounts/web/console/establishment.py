@@ -129,7 +129,9 @@ def audit_page():
     form = AuditFilterForm(request.args)
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     with runtime_of().uow() as uow:
-        form.personnel.choices = [("", "Tous")] + [(login, login) for login in audit_log.staff_logins(uow.session, g.school.uai)]
+        form.personnel.choices = [("", "Tous")] + [
+            (login, login) for login in audit_log.staff_logins(uow.session, g.school.uai)
+        ]
         form.action.choices = [("", "Toutes")] + sorted(
             ((code, audit_action(code)) for code in audit_log.actions(uow.session, g.school.uai)),
             key=lambda choice: french_order(choice[1]))
