@@ -59,7 +59,8 @@ def populate(platform: Platform, schools: int, per_school: int) -> list[str]:
                                   "name_key": name_key(guardian_last), "first_name": rng.choice(FIRST_NAMES),
                                   "address_lines": []})
         with engine.begin() as connection:
-            student_ids = dict(connection.execute(insert(Student).returning(Student.siecle_id, Student.id), students).all())
+            student_ids = dict(connection.execute(insert(Student).returning(Student.siecle_id, Student.id),
+                                                  students).all())
             guardian_ids = dict(connection.execute(insert(Guardian).returning(Guardian.siecle_id, Guardian.id),
                                                    guardians).all())
             connection.execute(insert(GuardianLink), [

@@ -100,7 +100,8 @@ def test_no_console_page_shows_a_code_or_a_uuid(walks, who):
 
 
 def test_the_code_detector_sees_what_the_issue_saw():
-    assert codes_in("Action : files.downloaded · account.access_refused") == ["files.downloaded", "account.access_refused"]
+    assert codes_in("Action : files.downloaded · account.access_refused") == [
+        "files.downloaded", "account.access_refused"]
     assert codes_in("Fin : 30/11/2026 (merged_into:brigitte.collin)") == ["merged_into:brigitte.collin"]
     assert codes_in("jean.dupont — ce.0541234x@ac-nancy-metz.fr — https://x.fr/a_b — 3e.A — import.") == []
     assert codes_in("lot 3f2b8c1e-0d4a-4b7e-9c1f-2a3b4c5d6e7f") == ["3f2b8c1e-0d4a-4b7e-9c1f-2a3b4c5d6e7f"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 from click.testing import CliRunner
@@ -47,7 +47,7 @@ B_LINKS = [("3001", "8101", 1), ("3002", "8102", 1)]
 
 
 def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 @pytest.fixture
@@ -222,7 +222,8 @@ def test_the_rollover_command_starts_a_year_once(platform, monkeypatch):
     monkeypatch.setenv("TS_DATA_DIR", str(platform.settings.data_dir))
     year = current_school_year() + 1
     first = CliRunner().invoke(cli, ["rollover", "--year", str(year)])
-    assert first.exit_code == 0 and f"Année scolaire {year}/{year + 1} commencée dans 2 établissement(s)" in first.output
+    assert first.exit_code == 0
+    assert f"Année scolaire {year}/{year + 1} commencée dans 2 établissement(s)" in first.output
     again = CliRunner().invoke(cli, ["rollover", "--year", str(year)])
     assert again.exit_code == 0 and "rien à faire" in again.output
     older = CliRunner().invoke(cli, ["rollover", "--year", str(year - 1)])

@@ -3,7 +3,7 @@ the year shown in every staff page, the school year's change (I2) in accounts, t
 courante » counters of the statistics."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, UTC
 from zoneinfo import ZoneInfo
 
 # French schools' local time: day boundaries of searches, dates printed on letters and pages.
@@ -20,12 +20,12 @@ def school_year_of(moment: datetime | date) -> int:
     """The school year (« 2027 » for 2027/2028) of a moment, read in Paris time: 31 August 2027 at
     23:30 in Paris (21:30 UTC) is still 2026/2027, 1 September at 00:00 in Paris is 2027/2028."""
     if isinstance(moment, datetime):
-        moment = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(PARIS).date()
+        moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(PARIS).date()
     return school_year_start(moment)
 
 
 def current_school_year(now: datetime | None = None) -> int:
-    return school_year_of(now or datetime.now(timezone.utc))
+    return school_year_of(now or datetime.now(UTC))
 
 
 def school_year_begins(year: int) -> datetime:

@@ -12,7 +12,8 @@ import lxml.html
 
 SIGN_IN = "/admin/login"
 # Never followed nor sent: they end the walk's session or leave the console.
-NOT_FOLLOWED = ("/admin/logout", "/admin/assets/", "/admin/static/", "/admin/settings-static/", "/admin/support-static/",
+NOT_FOLLOWED = ("/admin/logout", "/admin/assets/", "/admin/static/", "/admin/settings-static/",
+                "/admin/support-static/",
                 "/admin/stats/assets/", "/admin/stats/static/", "/admin/letters/static/",
                 "/admin/notifications/assets/", "/admin/notifications/static/")
 # Sent only with wrong fields: valid input would change the walker's own password.
@@ -102,7 +103,7 @@ def _fields(form) -> list[_Field]:
         if not name or element.get("disabled") is not None:
             continue
         tag = element.tag
-        kind = "textarea" if tag == "textarea" else "select" if tag == "select" else (element.get("type") or "text").lower()
+        kind = tag if tag in ("textarea", "select") else (element.get("type") or "text").lower()
         if kind in ("submit", "button", "image", "reset"):
             continue
         if kind == "select":

@@ -40,7 +40,8 @@ def platform(tmp_path):
         uow.commit()
     files = [students_file(tmp_path / "e.xml", STUDENTS), guardians_file(tmp_path / "r.xml", PEOPLE, LINKS, ADDRESSES)]
     with accounts.uow() as uow:
-        import_population(uow, uai=UAI, source=source_from_exports(UAI, [inspect_export(f) for f in files]), actor="test")
+        import_population(uow, uai=UAI, source=source_from_exports(UAI, [inspect_export(f) for f in files]),
+                          actor="test")
         uow.commit()
     yield platform
     platform.dispose()
@@ -91,7 +92,8 @@ def activate(platform, login, password, birth, *, email=None):
 
 
 def checked_mode(page: str) -> str:
-    return re.search(r'<input checked[^>]*name="mode"[^>]*value="([a-z_]+)"|<input[^>]*name="mode"[^>]*value="([a-z_]+)"'
+    return re.search(r'<input checked[^>]*name="mode"[^>]*value="([a-z_]+)"'
+                     r'|<input[^>]*name="mode"[^>]*value="([a-z_]+)"'
                      r'[^>]*checked', page).group(0)
 
 
@@ -137,7 +139,8 @@ def test_a_student_is_renotified_and_written_to_at_the_confirmed_address(platfor
 def test_a_pending_address_is_shown_until_confirmed(platform, client):
     account_id = activate(platform, "lea.dupont", "Motdepasse12", "2013-03-12", email="lea.eleve@example.net")
     api = family_api(platform)
-    assert api("change-email", {"account_id": account_id, "password": "Motdepasse12", "email": "lea.nouvelle@example.net",
+    assert api("change-email", {"account_id": account_id, "password": "Motdepasse12",
+                                "email": "lea.nouvelle@example.net",
                                 "email_again": "lea.nouvelle@example.net"}).status_code == 200
     page = client.get("/admin/students/1001").text
     assert "Courriel en attente de confirmation" in page and "lea.nouvelle@example.net" in page
@@ -160,7 +163,8 @@ def test_the_history_and_the_audit_log_read_as_french(platform, client):
         uow.session.add(AuditEntry(at=utcnow(), staff_login="chef.demo", school_uai=UAI, action="files.downloaded",
                                    summary="Téléchargement des courriers", detail={},
                                    target="3f2b8c1e-0d4a-4b7e-9c1f-2a3b4c5d6e7f"))
-        uow.session.add(AuditEntry(at=utcnow(), staff_login="chef.demo", school_uai=UAI, action="account.access_refused",
+        uow.session.add(AuditEntry(at=utcnow(), staff_login="chef.demo", school_uai=UAI,
+                                   action="account.access_refused",
                                    summary="Retrait de l'accès", target="jean.dupont", detail={}))
         uow.commit()
     history = client.get("/admin/guardians/1001/9001").text
@@ -201,7 +205,8 @@ def test_accounts_soon_deleted_are_listed_by_division_and_renotified_in_one_go(p
     response = client.post("/admin/guardians/expiring", data={"csrf_token": csrf(page.text)})
     assert response.status_code == 302 and "/admin/notifications/batches/" in response.headers["Location"]
     requested = outbox(platform, "notification.requested")[before:]
-    assert sorted(e.payload["account"]["login"] for e in requested) == ["awa.n-diaye", "helene.dupont"]  # one letter each
+    # one letter each
+    assert sorted(e.payload["account"]["login"] for e in requested) == ["awa.n-diaye", "helene.dupont"]
     assert {e.payload["channel"] for e in requested if e.payload["account"]["login"] == "helene.dupont"} == {"email"}
     with platform.runtime("accounts").uow() as uow:
         entry = uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "notification.requested")).all()[-1]

@@ -32,9 +32,10 @@ def _fill(table: str, *columns: str) -> None:
         batch = connection.execute(sa.select(rows).where(rows.c.id > last_id).order_by(rows.c.id).limit(_BATCH)).all()
         if not batch:
             return
-        connection.execute(rows.update().where(rows.c.id == sa.bindparam("row_id")).values(name_key=sa.bindparam("key")),
-                           [{"row_id": row.id, "key": name_key(next((getattr(row, c) for c in columns if getattr(row, c)), ""))}
-                            for row in batch])
+        update = rows.update().where(rows.c.id == sa.bindparam("row_id")).values(name_key=sa.bindparam("key"))
+        connection.execute(update, [
+            {"row_id": row.id, "key": name_key(next((getattr(row, c) for c in columns if getattr(row, c)), ""))}
+            for row in batch])
         last_id = batch[-1].id
 
 

@@ -25,7 +25,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('school_year', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('school_year_started_at', ts_shared.db.UTCDateTime(timezone=True), nullable=True))
     year = current_school_year()
-    schools = sa.table('schools', sa.column('school_year'), sa.column('school_year_started_at', ts_shared.db.UTCDateTime(timezone=True)))
+    schools = sa.table('schools', sa.column('school_year'),
+                       sa.column('school_year_started_at', ts_shared.db.UTCDateTime(timezone=True)))
     op.get_bind().execute(schools.update().values(school_year=year, school_year_started_at=school_year_begins(year)))
 
 

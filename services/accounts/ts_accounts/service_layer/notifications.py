@@ -123,7 +123,8 @@ def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
         if address is not None:
             channel = "email"
         elif mode == EMAIL and account.kind == AccountKind.GUARDIAN.value:  # a student's letter goes on paper
-            order.skipped.append((who, "pas d'adresse électronique valide dans SIECLE ni d'adresse confirmée du compte"))
+            order.skipped.append(
+                (who, "pas d'adresse électronique valide dans SIECLE ni d'adresse confirmée du compte"))
             continue
         else:
             channel = "paper"
@@ -133,7 +134,8 @@ def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
     letters = prepare_letters(uow, [account for _, _, account, _, _ in planned], reset_password=reset_password, now=now,
                               actor=actor.login)
     session.flush()
-    accounts = {snapshot["account_id"]: snapshot for snapshot in snapshots(session, [a.id for _, _, a, _, _ in planned])}
+    accounts = {snapshot["account_id"]: snapshot
+                for snapshot in snapshots(session, [a.id for _, _, a, _, _ in planned])}
     for (student, guardian, account, channel, address), (decision, password) in zip(planned, letters, strict=True):
         snapshot = accounts[account.id]
         recipient = ({"civility": guardian.civility, "last_name": guardian.last_name, "first_name": guardian.first_name,

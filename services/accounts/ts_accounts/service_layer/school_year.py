@@ -28,8 +28,10 @@ RENTREE_REMINDER = timedelta(days=92)  # the first term: afterwards, a « Non no
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
-def start_school_year(uow: UnitOfWork, *, year: int | None = None, now: datetime,
-                      actor: Actor = Actor(login=SYSTEM)) -> list[str]:
+JOB = Actor(login=SYSTEM)  # who acts, in the audit log, when the job turns the year
+
+
+def start_school_year(uow: UnitOfWork, *, year: int | None = None, now: datetime, actor: Actor = JOB) -> list[str]:
     """Move every school still in an earlier school year to `year` (by default the calendar's on
     `now`); the schools moved, by UAI. A school already there, or further, is left alone."""
     year = current_school_year(now) if year is None else year

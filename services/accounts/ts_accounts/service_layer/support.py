@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, Select, func, null, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, null, select
 from sqlalchemy.orm import Session, aliased
 
 from ts_accounts.adapters.orm import (
@@ -146,7 +146,7 @@ def search(session: Session, uai: str, kind: AccountKind, filters: SearchFilters
     return rows
 
 
-def starts_with(key: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
+def starts_with(key: SQLColumnExpression[str], prefix: str) -> ColumnElement[bool]:
     """`key` (a stored `name_key`: lower-case letters and digits) begins with `prefix`, as a range
     the (school, key) index answers on every database (a LIKE would not use it on PostgreSQL
     without a pattern operator class)."""
@@ -244,7 +244,8 @@ def couple_detail(session: Session, uai: str, student_siecle_id: str, guardian_s
         detail.events = list(session.scalars(select(AccountEvent).where(AccountEvent.account_id == account.id)
                                              .order_by(AccountEvent.at.desc(), AccountEvent.id.desc())))
         detail.pending_email = session.scalars(select(OneTimeToken).where(
-            OneTimeToken.account_id == account.id, OneTimeToken.purpose == CONFIRM_EMAIL, OneTimeToken.used_at.is_(None),
+            OneTimeToken.account_id == account.id, OneTimeToken.purpose == CONFIRM_EMAIL,
+            OneTimeToken.used_at.is_(None),
             OneTimeToken.expires_at > utcnow(), OneTimeToken.email.is_not(None))
             .order_by(OneTimeToken.created_at.desc(), OneTimeToken.id.desc()).limit(1)).first()
     detail.history = couple_accounts(session, student.id, guardian.id if guardian else None)

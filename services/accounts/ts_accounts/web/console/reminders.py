@@ -65,7 +65,8 @@ def expiring(population: str):
 def renotify_expiring(population: str):
     kind, _ = _population(population)
     division = request.form.get("division") or None
-    back = url_for("reminders.expiring", population=population, **({"division": division} if division else {}))
+    back = (url_for("reminders.expiring", population=population, division=division) if division
+            else url_for("reminders.expiring", population=population))
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
