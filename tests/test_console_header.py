@@ -31,8 +31,27 @@ def console_url(tmp_path_factory):
     sign_in(client, "chef.demo", "demo-chef-2026")
     client.post("/admin/activation", data={"csrf_token": csrf(client.get("/admin/activation").text)})
     with served(gateway) as url:
-        yield url
+        yield url, _a_used_guardian(platform)
     platform.dispose()
+
+
+def _a_used_guardian(platform) -> str:
+    """A guardian account of the demo made « Utilisé » (with a confirmed address): its page."""
+    from sqlalchemy import select
+
+    from ts_accounts.adapters.orm import Account, AccountLink, Guardian, Student
+    from ts_shared.db import utcnow
+
+    with platform.runtime("accounts").uow() as uow:
+        account, student, guardian = uow.session.execute(
+            select(Account, Student.siecle_id, Guardian.siecle_id)
+            .join(AccountLink, AccountLink.account_id == Account.id)
+            .join(Student, Student.id == AccountLink.student_id)
+            .join(Guardian, Guardian.id == AccountLink.guardian_id).limit(1)).one()
+        account.state, account.email, account.email_confirmed_at = "used", "famille@example.org", utcnow()
+        account.activated_at = account.notified_at = utcnow()
+        uow.commit()
+    return f"/admin/guardians/{student}/{guardian}"
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +78,8 @@ def _signed_in_page(browser, url, width, height):
 def test_on_a_narrow_screen_the_menu_button_keeps_the_name_and_the_sign_out(browser, console_url, width, height):
     from playwright.sync_api import expect
 
-    context, page, errors = _signed_in_page(browser, console_url, width, height)
+    url, _ = console_url
+    context, page, errors = _signed_in_page(browser, url, width, height)
     try:
         title = page.locator("main h1")
         assert title.bounding_box()["y"] + title.bounding_box()["height"] <= height  # the page starts on screen
@@ -75,7 +95,7 @@ def test_on_a_narrow_screen_the_menu_button_keeps_the_name_and_the_sign_out(brow
         expect(sign_out).to_be_visible()
         with page.expect_navigation():
             sign_out.click()
-        page.goto(console_url + "/admin/")
+        page.goto(url + "/admin/")
         assert re.search(r"/admin/login", page.url) and errors == []
     finally:
         context.close()
@@ -84,7 +104,8 @@ def test_on_a_narrow_screen_the_menu_button_keeps_the_name_and_the_sign_out(brow
 def test_on_a_wide_screen_the_tools_and_the_menu_bar_show_as_they_are(browser, console_url):
     from playwright.sync_api import expect
 
-    context, page, errors = _signed_in_page(browser, console_url, 1280, 800)
+    url, _ = console_url
+    context, page, errors = _signed_in_page(browser, url, 1280, 800)
     try:
         expect(page.locator("#button-menu")).to_be_hidden()
         tools = page.locator(".fr-header__tools-links")
@@ -92,6 +113,26 @@ def test_on_a_wide_screen_the_tools_and_the_menu_bar_show_as_they_are(browser, c
         expect(tools.get_by_role("button", name="Se déconnecter")).to_be_visible()
         expect(page.get_by_role("navigation", name="Menu principal").get_by_role(
             "button", name="Accès des responsables")).to_be_visible()
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_the_renotify_button_says_what_it_will_do_as_the_box_is_ticked(browser, console_url):
+    from playwright.sync_api import expect
+
+    url, used = console_url
+    context, page, errors = _signed_in_page(browser, url, 1280, 800)
+    try:
+        page.goto(url + used)
+        button = page.locator("#renotify-form button[type=submit]")
+        expect(button).to_have_text("Renotifier (rappel de l'identifiant)")
+        expect(page.get_by_label("Courriel à famille@example.org")).to_be_checked()  # by email first
+        box = page.locator("label[for=reset_password]")  # DSFR draws the box on the label
+        box.click()
+        expect(button).to_have_text("Renotifier avec un nouveau mot de passe")
+        box.click()
+        expect(button).to_have_text("Renotifier (rappel de l'identifiant)")
         assert errors == []
     finally:
         context.close()
