@@ -447,7 +447,8 @@ def test_the_head_activates_sets_up_supports_a_guardian_and_delegates_then_the_c
     with browser.step("every action is in the audit log (Établissement › Journal des actions)"):
         open_menu(page, "Établissement", "Journal des actions")
         entries = table_rows(page.locator("main table"))
-        summaries = [row["Action"] for row in entries]
+        summaries = [row["Détail"] for row in entries]
+        assert "Délégation accordée" in {row["Action"] for row in entries}  # the kind of action, in words
         assert {row["Personnel"] for row in entries} == {HEAD}
         expected = [
             "Activation des téléservices de Collège Jean Moulin",
