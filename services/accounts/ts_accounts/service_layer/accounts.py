@@ -298,7 +298,7 @@ def _record_deletions(session: Session, report: ExpiryReport, *, actor: str, now
         record(session, Actor(login=actor), school_uai=uai, action="accounts.expired", now=now,
                summary=f"Suppression automatique de {len(deleted)} compte(s) : {' et '.join(parts)} ; "
                        "un nouveau compte « Non notifié » est créé pour chaque élève ou responsable encore inscrit",
-               target=", ".join(login for login, _ in deleted)[:200],
+               target=", ".join(sorted(login for login, _ in deleted))[:200],
                detail={"count": len(deleted), "not_activated": not_activated, "unused": unused})
 
 
