@@ -17,6 +17,7 @@ from ts_accounts.domain.schools import InvalidUai, normalise_uai
 from ts_accounts.service_layer.audit import Actor, record
 from ts_accounts.service_layer.directory import lock_school
 from ts_accounts.service_layer.errors import AlreadyExists, InvalidInput, NotFound
+from ts_shared.calendar import current_school_year, school_year_begins
 from ts_shared.db import utcnow
 from ts_shared.unit_of_work import UnitOfWork
 
@@ -80,8 +81,9 @@ def settings_payload(session, school: School) -> dict:
     activated = school.services_activated_at is not None
     open_services = open_service_codes(session, school) if activated else []
     academy = session.get(Academy, school.academy_code)
-    labels = dict(session.execute(select(AcademyService.code, AcademyService.label).where(
-        AcademyService.academy_code == school.academy_code, AcademyService.code.in_(open_services))).all())
+    offered = session.execute(select(AcademyService.code, AcademyService.label, AcademyService.url).where(
+        AcademyService.academy_code == school.academy_code, AcademyService.code.in_(open_services))).all()
+    labels = {code: label for code, label, _ in offered}
     return {
         "settings_version": school.settings_version,
         "name": school.name,
@@ -93,6 +95,7 @@ def settings_payload(session, school: School) -> dict:
         "welcome_message_html": school.welcome_message_html,
         "open_services": open_services,
         "service_labels": labels,
+        "service_urls": {code: url for code, _, url in offered if url},
         "letter_type": school.letter_type,
         "ent_url": school.ent_url if school.letter_type != "teleservices" else None,
         "contact_email": contact,
@@ -131,6 +134,8 @@ def add_school(uow: UnitOfWork, *, uai: str, name: str, academy_code: str, city:
     school = School(uai=uai, name=name, academy_code=academy_code, city=(city or "").strip() or None,
                     welcome_message_html="", settings_version=1, address_lines=[], letter_type="teleservices",
                     contact_active=False, siecle_modules=[])
+    school.school_year = current_school_year()  # I2: a school starts in the current school year
+    school.school_year_started_at = school_year_begins(school.school_year)
     uow.session.add(school)
     uow.session.flush()
     uow.emit("school.settings_changed", settings_payload(uow.session, school), school_uai=uai)
