@@ -10,6 +10,8 @@ SERVICE = ServiceSpec(
     orm="ts_stats.adapters.orm",
     app="ts_stats.app:create_app",
     consumes=("account.created", "account.updated", "account.notified", "account.activation_started",
-              "account.activated", "account.merged", "account.deleted", "portal.service_accessed"),
+              "account.activated", "account.merged", "account.deleted", "school.settings_changed",
+              "portal.service_accessed"),
     handlers="ts_stats.consumers:HANDLERS",
+    commands="ts_stats.cli:COMMANDS",
 )
