@@ -9,19 +9,27 @@ import csv
 import io
 import json
 import random
+import threading
 from collections import defaultdict
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from html import unescape
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
+from werkzeug.serving import make_server
+from werkzeug.test import Client
 
+from support.events import account_created
 from support.notifying import UAI, add_school_with_population
+from support.settings import environment_for
 from ts_accounts.adapters.orm import Account, AccountLink, Mef, Student
 from ts_accounts.service_layer import identity
 from ts_accounts.service_layer.accounts import issue_temporary_password, record_notification, set_access_refused
 from ts_shared.crypto import SecretBox
 from ts_shared.messaging.envelope import parse_event
+from ts_shared.runtime.cli import cli
 from ts_stats.domain.summaries import NO_DIVISION, percent, school_year_bounds
 from ts_stats.service_layer.summaries import guardian_summary, student_summary
 
@@ -196,3 +204,54 @@ def test_counts_from_events_equal_the_accounts_database(platform, pages, delegat
             assert body[(table.label, division)] == [str(c) for c in counts.cells()]
         assert body[(table.label, "Somme")] == [str(c) for c in table.total.cells()]
     assert pages(delegate).get("/admin/stats/responsables.csv").status_code == 200
+
+
+@contextmanager
+def accounts_serving(platform):
+    """The accounts service on a real local port, for stats' internal call."""
+    app = platform.runtime("accounts").spec.create_app(platform.runtime("accounts"))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def test_rebuild_from_the_accounts_snapshot_after_a_lost_queue_and_check_says_so(platform):
+    _school_life(platform)
+    events = _outbox_events(platform, platform.spec("stats").consumes)
+    consumer = platform.runtime("stats").consumer()
+    for event in events[: len(events) // 2]:  # the queue was lost after this
+        consumer.apply(event)
+    consumer.apply(account_created(999, school_uai=UAI))  # an account accounts does not know here (stale)
+    runner = CliRunner()
+    with accounts_serving(platform) as url:
+        env = {**environment_for(platform.settings), "TS_ACCOUNTS_INTERNAL_URL": url}
+        before = runner.invoke(cli, ["stats", "check", "--uai", UAI, "--limit", "1000"], env=env)
+        assert before.exit_code == 1, before.output
+        assert "différence(s)" in before.output and "account-999 : compté ici" in before.output
+        rebuilt = runner.invoke(cli, ["stats", "rebuild", "--uai", UAI], env=env)
+        assert rebuilt.exit_code == 0, rebuilt.output
+        assert "1 rattachement(s) périmé(s) retiré(s)" in rebuilt.output
+        after = runner.invoke(cli, ["stats", "check"], env=env)  # every school stats knows
+        assert after.exit_code == 0 and f"{UAI} : OK" in after.output, after.output
+        unknown = runner.invoke(cli, ["stats", "rebuild", "--uai", "0999999Z"], env=env)
+        assert unknown.exit_code == 1 and "Établissement 0999999Z inconnu" in unknown.output
+    g1, g2 = _expected(platform)
+    with platform.runtime("stats").uow() as uow:
+        assert _lines(student_summary(uow.session, UAI)) == g1
+        assert _lines(guardian_summary(uow.session, UAI)) == g2
+    # The events still in flight when the rebuild ran arrive afterwards: nothing changes.
+    for event in events[len(events) // 2:]:
+        consumer.apply(event)
+    with platform.runtime("stats").uow() as uow:
+        assert _lines(student_summary(uow.session, UAI)) == g1
+        assert _lines(guardian_summary(uow.session, UAI)) == g2
+
+
+def test_the_snapshot_needs_the_internal_token(platform):
+    client = Client(platform.runtime("accounts").spec.create_app(platform.runtime("accounts")))
+    assert client.post("/internal/v1/statistics-snapshot", json={"uai": UAI}).status_code == 401

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import delete, select
 
@@ -56,6 +57,10 @@ class CheckReport:
     differences: list[str] = field(default_factory=list)
 
 
+def _shown(value) -> str:
+    return value.isoformat(timespec="seconds") if isinstance(value, datetime) else str(value)
+
+
 def _children_here(children, uai: str) -> set[tuple]:
     return {(c["student_id"], c["guardian_id"], c["division"], c["mef_code"], c["mefstat"])
             for c in children if c["school_uai"] == uai}
@@ -83,7 +88,7 @@ def check_school(uow: UnitOfWork, fetch: Fetch, uai: str) -> CheckReport:
         for name in _COMPARED:
             if getattr(copy, name) != account[name]:
                 report.differences.append(f"compte {account['login']} ({account_id}) : {name} "
-                                          f"{getattr(copy, name)!r} ici, {account[name]!r} dans accounts")
+                                          f"{_shown(getattr(copy, name))} ici, {_shown(account[name])} dans accounts")
         if children.get(account_id, set()) != _children_here(account["children"], uai):
             report.differences.append(f"compte {account['login']} ({account_id}) : élèves ou divisions différents")
     for account_id in sorted(here_ids - set(accounts)):
