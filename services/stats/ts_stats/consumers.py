@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from ts_shared.messaging.envelope import Event
 from ts_shared.unit_of_work import UnitOfWork
-from ts_stats.service_layer.counters import record_account, record_school, record_service_access
+from ts_stats.service_layer.counters import (
+    record_account, record_accounts, record_school, record_service_access, record_service_accesses,
+)
 
 
 def account_changed(uow: UnitOfWork, event: Event) -> None:
@@ -32,3 +34,20 @@ HANDLERS = {
     "school.settings_changed": school_settings_changed,
     "portal.service_accessed": service_accessed,
 }
+
+
+def apply_batch(uow: UnitOfWork, events: list[Event]) -> None:
+    """A batch of new events in one transaction (the worker takes deliveries by batches): the
+    account copies in three statements, the access counters in one; the same effect as the
+    handlers above one by one."""
+    accounts, accesses = [], []
+    for event in events:
+        if event.type.startswith("account."):
+            accounts.append(event.payload["account"])
+        elif event.type == "portal.service_accessed":
+            payload = event.payload
+            accesses.append((event.school_uai, payload["service_code"], payload["mefstat"], payload["accessed_at"]))
+        else:
+            HANDLERS[event.type](uow, event)
+    record_accounts(uow.session, accounts)
+    record_service_accesses(uow.session, accesses)

@@ -14,4 +14,7 @@ SERVICE = ServiceSpec(
               "portal.service_accessed"),
     handlers="ts_stats.consumers:HANDLERS",
     commands="ts_stats.cli:COMMANDS",
+    # Deliveries applied by batches of up to 200 in one transaction, acknowledged after its commit.
+    batch_handler="ts_stats.consumers:apply_batch",
+    consume_batch=200,
 )

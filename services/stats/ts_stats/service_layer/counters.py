@@ -2,6 +2,7 @@
 consumer's processed ids, and order-tolerant: a copy is replaced only by a newer version)."""
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 
 from sqlalchemy import delete, insert
@@ -20,6 +21,33 @@ def record_account(session: Session, account: dict) -> bool:
         return False
     _replace_children(session, account)
     return True
+
+
+def record_accounts(session: Session, accounts: list[dict]) -> set[str]:
+    """`record_account` for many at once (a consumer's batch): the newest version of each account
+    in the list, written where it is newer than the stored one, in three statements. Returns the
+    ids written."""
+    newest: dict[str, dict] = {}
+    for account in accounts:
+        known = newest.get(account["account_id"])
+        if known is None or account["version"] > known["version"]:
+            newest[account["account_id"]] = account
+    if not newest:
+        return set()
+    table = AccountSnapshot.__table__
+    rows = [_snapshot_values(account) for account in newest.values()]
+    statement = insert_for(session)(table).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=["account_id"], set_={column: statement.excluded[column] for column in rows[0] if column != "account_id"},
+        where=table.c.version < statement.excluded.version,
+    ).returning(table.c.account_id)
+    written = set(session.scalars(statement))
+    if written:
+        session.execute(delete(AccountChild).where(AccountChild.account_id.in_(written)))
+        children = [row for account_id in written for row in _children_rows(newest[account_id])]
+        if children:
+            session.execute(insert(AccountChild), children)
+    return written
 
 
 def write_account(session: Session, account: dict) -> None:
@@ -47,14 +75,18 @@ def _snapshot_values(account: dict) -> dict:
 
 def _replace_children(session: Session, account: dict) -> None:
     session.execute(delete(AccountChild).where(AccountChild.account_id == account["account_id"]))
-    children = [
+    children = _children_rows(account)
+    if children:
+        session.execute(insert(AccountChild), children)
+
+
+def _children_rows(account: dict) -> list[dict]:
+    return [
         {"account_id": account["account_id"], **{key: child[key] for key in (
             "school_uai", "student_id", "guardian_id", "legal_rank", "division", "mef_code", "mefstat",
             "kept_from_previous_school")}, "mef_label": child.get("mef_label")}
         for child in account["children"]
     ]
-    if children:
-        session.execute(insert(AccountChild), children)
 
 
 def record_school(session: Session, uai: str, settings: dict) -> bool:
@@ -70,12 +102,21 @@ def record_school(session: Session, uai: str, settings: dict) -> bool:
 def record_service_access(session: Session, school_uai: str, service_code: str, mefstat: str | None,
                           accessed_at: datetime) -> None:
     """G3: one more access in its month (Paris time), service and MEFSTAT."""
+    record_service_accesses(session, [(school_uai, service_code, mefstat, accessed_at)])
+
+
+def record_service_accesses(session: Session, accesses: list[tuple[str, str, str | None, datetime]]) -> None:
+    """Many accesses (school, service, MEFSTAT, when) at once: one upsert per counter touched."""
+    counts: Counter[tuple[str, str, str, str]] = Counter()
+    for school_uai, service_code, mefstat, accessed_at in accesses:
+        counts[(school_uai, accessed_at.astimezone(PARIS).strftime("%Y-%m"), service_code, mefstat or "")] += 1
+    if not counts:
+        return
     table = ServiceAccessCount.__table__
-    month = accessed_at.astimezone(PARIS).strftime("%Y-%m")
-    statement = insert_for(session)(table).values(school_uai=school_uai, month=month,
-                                     service_code=service_code, mefstat=mefstat or "", count=1)
-    statement = statement.on_conflict_do_update(
+    statement = insert_for(session)(table).values([
+        {"school_uai": uai, "month": month, "service_code": service, "mefstat": mefstat, "count": count}
+        for (uai, month, service, mefstat), count in counts.items()])
+    session.execute(statement.on_conflict_do_update(
         index_elements=["school_uai", "month", "service_code", "mefstat"],
-        set_={"count": table.c["count"] + 1},
-    )
-    session.execute(statement)
+        set_={"count": table.c["count"] + statement.excluded["count"]},
+    ))
