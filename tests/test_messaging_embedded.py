@@ -101,6 +101,7 @@ def test_a_message_that_keeps_failing_goes_to_the_dead_letter_queue_and_the_rest
     consumer = worker.consumers[0]
     consumer.retry_delay = 0.001
     poison, healthy = account_created(1), account_created(2)
+    consumer.batch_size = 1  # the one-by-one path, whose handler is replaced here (batches: test_batches.py)
     original = consumer.subscription.handlers["account.created"]
     attempts = []
 

@@ -199,11 +199,11 @@ class EventConsumer:
         now = utcnow()
         statement = (
             insert_for(uow.session)(self.processed_events)
-            .values([{"event_id": e.id, "event_type": e.type, "processed_at": now} for e in events])
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(self.processed_events.c.event_id)
-        )
-        return set(uow.session.scalars(statement))
+        )  # compiled once; the rows go by SQLAlchemy's "insertmanyvalues" (multi-row VALUES)
+        rows = [{"event_id": e.id, "event_type": e.type, "processed_at": now} for e in events]
+        return set(uow.session.scalars(statement, rows))
 
     def purge_processed_ids(self) -> int:
         """Forget event ids processed more than PROCESSED_IDS_KEPT ago; return how many."""

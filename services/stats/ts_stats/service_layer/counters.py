@@ -36,12 +36,14 @@ def record_accounts(session: Session, accounts: list[dict]) -> set[str]:
         return set()
     table = AccountSnapshot.__table__
     rows = [_snapshot_values(account) for account in newest.values()]
-    statement = insert_for(session)(table).values(rows)
+    # One statement compiled once, its rows sent by SQLAlchemy's "insertmanyvalues" (multi-row).
+    statement = insert_for(session)(table)
     statement = statement.on_conflict_do_update(
-        index_elements=["account_id"], set_={column: statement.excluded[column] for column in rows[0] if column != "account_id"},
+        index_elements=["account_id"],
+        set_={column: statement.excluded[column] for column in rows[0] if column != "account_id"},
         where=table.c.version < statement.excluded.version,
     ).returning(table.c.account_id)
-    written = set(session.scalars(statement))
+    written = set(session.scalars(statement, rows))
     if written:
         session.execute(delete(AccountChild).where(AccountChild.account_id.in_(written)))
         children = [row for account_id in written for row in _children_rows(newest[account_id])]
@@ -113,10 +115,9 @@ def record_service_accesses(session: Session, accesses: list[tuple[str, str, str
     if not counts:
         return
     table = ServiceAccessCount.__table__
-    statement = insert_for(session)(table).values([
-        {"school_uai": uai, "month": month, "service_code": service, "mefstat": mefstat, "count": count}
-        for (uai, month, service, mefstat), count in counts.items()])
+    statement = insert_for(session)(table)
     session.execute(statement.on_conflict_do_update(
         index_elements=["school_uai", "month", "service_code", "mefstat"],
         set_={"count": table.c["count"] + statement.excluded["count"]},
-    ))
+    ), [{"school_uai": uai, "month": month, "service_code": service, "mefstat": mefstat, "count": count}
+        for (uai, month, service, mefstat), count in counts.items()])
