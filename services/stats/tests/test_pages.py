@@ -131,6 +131,13 @@ def test_the_academy_sees_every_school_of_its_academy_flagged_sorted_and_as_csv(
                                delimiter=";"))
     assert csv_rows[0][0] == "Établissement" and len(csv_rows) == 3
     assert csv_rows[1][-1] == "jamais notifié" and csv_rows[2][:3] == ["Collège Jean Moulin (0541234X)", "2", "1"]
+    # The view keeps each school's line until its accounts change: a change shows at the next view.
+    used = account_snapshot(5, school_uai=OTHER, kind="student", state="used", version=2)
+    used.update(notified_at=NOW.isoformat(), activated_at=NOW.isoformat())
+    _apply(platform, new_event("account.activated", {"account": used}, producer="accounts", school_uai=OTHER))
+    again = unescape(pages(admin).get("/admin/stats/academie").get_data(as_text=True))
+    other_line = again.split("Collège Alfred Mézières (0542222Y)</th>")[1].split("</tr>")[0]
+    assert re.findall(r"<td>([^<]*)</td>", other_line)[:3] == ["2", "1", "50 %"] and "jamais notifié" not in other_line
     # An administrator of every academy sees them all.
     national = pages(identity(school_uai=None, rights=(), academy_admin=True)).get("/admin/stats/academie")
     assert "Lycée Louis-le-Grand" in unescape(national.get_data(as_text=True))

@@ -70,6 +70,25 @@ class School(Base):
     settings_version: Mapped[int] = mapped_column(Integer)
 
 
+class SchoolSummary(Base):
+    """The academy view's line of a school, kept as a cache: `revision` grows with every change to
+    the school's accounts (the consumer), `computed_revision` is the revision the line was computed
+    at; a line behind is computed again when the view is asked."""
+
+    __tablename__ = "school_summaries"
+
+    uai: Mapped[str] = mapped_column(String(8), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    computed_revision: Mapped[int] = mapped_column(Integer, default=0)
+    students: Mapped[int] = mapped_column(Integer, default=0)
+    student_accounts_used: Mapped[int] = mapped_column(Integer, default=0)
+    guardian_accounts: Mapped[int] = mapped_column(Integer, default=0)
+    guardian_accounts_used: Mapped[int] = mapped_column(Integer, default=0)
+    last_notified_at: Mapped[timestamp | None]
+    # Accounts used now, by the day they were activated ("YYYY-MM-DD" -> count; "" when unknown).
+    used_by_day: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+
+
 class ServiceAccessCount(Base):
     """G3: portal accesses per school × month × service × MEFSTAT."""
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from ts_shared.calendar import PARIS
 from ts_shared.db import insert_for, utcnow
 from ts_shared.read_models import upsert_if_newer
-from ts_stats.adapters.orm import AccountChild, AccountSnapshot, School, ServiceAccessCount
+from ts_stats.adapters.orm import AccountChild, AccountSnapshot, School, SchoolSummary, ServiceAccessCount
 
 
 def record_account(session: Session, account: dict) -> bool:
@@ -19,7 +19,7 @@ def record_account(session: Session, account: dict) -> bool:
     late is ignored. Returns True when this version was recorded."""
     if not upsert_if_newer(session, AccountSnapshot.__table__, _snapshot_values(account), key="account_id"):
         return False
-    _replace_children(session, account)
+    touch_schools(session, _replace_children(session, account))
     return True
 
 
@@ -45,10 +45,13 @@ def record_accounts(session: Session, accounts: list[dict]) -> set[str]:
     ).returning(table.c.account_id)
     written = set(session.scalars(statement, rows))
     if written:
+        schools = set(session.scalars(select(AccountChild.school_uai).distinct()
+                                      .where(AccountChild.account_id.in_(written))))
         session.execute(delete(AccountChild).where(AccountChild.account_id.in_(written)))
         children = [row for account_id in written for row in _children_rows(newest[account_id])]
         if children:
             session.execute(insert(AccountChild), children)
+        touch_schools(session, schools | {row["school_uai"] for row in children})
     return written
 
 
@@ -58,7 +61,7 @@ def write_account(session: Session, account: dict) -> None:
     statement = insert_for(session)(AccountSnapshot.__table__).values(**values)
     session.execute(statement.on_conflict_do_update(
         index_elements=["account_id"], set_={column: statement.excluded[column] for column in values}))
-    _replace_children(session, account)
+    touch_schools(session, _replace_children(session, account))
 
 
 def _snapshot_values(account: dict) -> dict:
@@ -75,11 +78,26 @@ def _snapshot_values(account: dict) -> dict:
     }
 
 
-def _replace_children(session: Session, account: dict) -> None:
+def _replace_children(session: Session, account: dict) -> set[str]:
+    """Whom the account serves now; returns the schools it served before or serves now."""
+    schools = set(session.scalars(select(AccountChild.school_uai).distinct()
+                                  .where(AccountChild.account_id == account["account_id"])))
     session.execute(delete(AccountChild).where(AccountChild.account_id == account["account_id"]))
     children = _children_rows(account)
     if children:
         session.execute(insert(AccountChild), children)
+    return schools | {row["school_uai"] for row in children}
+
+
+def touch_schools(session: Session, uais: set[str]) -> None:
+    """The schools' accounts changed: their line of the academy view is to be computed again."""
+    if not uais:
+        return
+    table = SchoolSummary.__table__
+    statement = insert_for(session)(table)
+    session.execute(statement.on_conflict_do_update(index_elements=["uai"], set_={"revision": table.c.revision + 1}),
+                    [{"uai": uai, "revision": 1, "computed_revision": 0, "students": 0, "student_accounts_used": 0,
+                      "guardian_accounts": 0, "guardian_accounts_used": 0, "used_by_day": {}} for uai in sorted(uais)])
 
 
 def _children_rows(account: dict) -> list[dict]:

@@ -10,10 +10,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, case, distinct, func, select
+from sqlalchemy import and_, case, distinct, func, select, update
 from sqlalchemy.orm import Session
 
-from ts_stats.adapters.orm import AccountChild, AccountSnapshot, School, ServiceAccessCount
+from ts_shared.unit_of_work import UnitOfWork
+from ts_stats.adapters.orm import AccountChild, AccountSnapshot, School, SchoolSummary, ServiceAccessCount
 from ts_stats.domain.summaries import (
     NO_DIVISION, NO_MEF, GuardianCounts, SchoolCampaign, StudentCounts, Summary, assemble, school_year_bounds,
     weekly_curve,
@@ -181,48 +182,75 @@ def academy_schools(session: Session, academy_code: str | None) -> list[School]:
     return list(session.scalars(query))
 
 
-def academy_campaign(session: Session, academy_code: str | None) -> list[SchoolCampaign]:
-    """Every school of the academy (every academy for None), with its counts; never a person."""
-    schools = {school.uai: SchoolCampaign(school.uai, school.name) for school in academy_schools(session, academy_code)}
-    if not schools:
-        return []
-    in_academy = AccountChild.school_uai.in_(schools)
+def refresh_school_summaries(session: Session, uais: list[str]) -> None:
+    """Compute again the academy view's line of those schools whose accounts changed since."""
+    stale = dict(session.execute(select(SchoolSummary.uai, SchoolSummary.revision).where(
+        SchoolSummary.uai.in_(uais), SchoolSummary.computed_revision < SchoolSummary.revision)).all())
+    if not stale:
+        return
+    lines = {uai: {"students": 0, "student_accounts_used": 0, "guardian_accounts": 0, "guardian_accounts_used": 0,
+                   "last_notified_at": None, "used_by_day": {}} for uai in stale}
+    in_schools = AccountChild.school_uai.in_(stale)
     for uai, students in session.execute(
             select(AccountChild.school_uai, func.count(distinct(AccountChild.student_id)))
-            .join(AccountSnapshot, _JOIN).where(in_academy, _OPEN).group_by(AccountChild.school_uai)):
-        schools[uai].students = students
+            .join(AccountSnapshot, _JOIN).where(in_schools, _OPEN).group_by(AccountChild.school_uai)):
+        lines[uai]["students"] = students
     for uai, kind, accounts, used, last in session.execute(
             select(AccountChild.school_uai, AccountSnapshot.kind, func.count(),
                    func.sum(case((AccountSnapshot.state == "used", 1), else_=0)), func.max(AccountSnapshot.notified_at))
-            .join(AccountSnapshot, _JOIN).where(in_academy, _OPEN)
+            .join(AccountSnapshot, _JOIN).where(in_schools, _OPEN)
             .group_by(AccountChild.school_uai, AccountSnapshot.kind)):
-        school = schools[uai]
+        line = lines[uai]
         if kind == "student":
-            school.student_accounts_used = used or 0
+            line["student_accounts_used"] = used or 0
         else:
-            school.guardian_accounts, school.guardian_accounts_used = accounts, used or 0
-        if last is not None and (school.last_notified_at is None or last > school.last_notified_at):
-            school.last_notified_at = last
-    return list(schools.values())
+            line["guardian_accounts"], line["guardian_accounts_used"] = accounts, used or 0
+        if last is not None and (line["last_notified_at"] is None or last > line["last_notified_at"]):
+            line["last_notified_at"] = last
+    day = func.date(AccountSnapshot.activated_at)
+    for uai, activated, count in session.execute(
+            select(AccountChild.school_uai, day, func.count()).join(AccountSnapshot, _JOIN)
+            .where(in_schools, _OPEN, AccountSnapshot.state == "used").group_by(AccountChild.school_uai, day)):
+        activated = _as_date(activated)
+        lines[uai]["used_by_day"][activated.isoformat() if activated else ""] = count
+    for uai, revision in stale.items():
+        session.execute(update(SchoolSummary).where(SchoolSummary.uai == uai)
+                        .values(computed_revision=revision, **lines[uai]))
 
 
-def used_accounts_per_week(session: Session, academy_code: str | None, uai: str | None = None, *,
-                           today: date | None = None) -> list[tuple[date, int]]:
+def academy_campaign(uow: UnitOfWork, academy_code: str | None) -> tuple[list[SchoolCampaign], dict]:
+    """Every school of the academy (every academy for None), with its counts — never a person —
+    and the accounts used by day of activation (for the weekly curve), per school. The lines of
+    schools whose accounts changed are computed again first (and kept)."""
+    session = uow.session
+    schools = academy_schools(session, academy_code)
+    refresh_school_summaries(session, [school.uai for school in schools])
+    uow.commit()
+    summaries = {row.uai: row for row in session.scalars(
+        select(SchoolSummary).where(SchoolSummary.uai.in_([school.uai for school in schools])))}
+    campaign, used_by_day = [], {}
+    for school in schools:
+        line = summaries.get(school.uai)
+        campaign.append(SchoolCampaign(school.uai, school.name, **({
+            "students": line.students, "student_accounts_used": line.student_accounts_used,
+            "guardian_accounts": line.guardian_accounts, "guardian_accounts_used": line.guardian_accounts_used,
+            "last_notified_at": line.last_notified_at} if line else {})))
+        used_by_day[school.uai] = dict(line.used_by_day) if line else {}
+    return campaign, used_by_day
+
+
+def used_accounts_per_week(used_by_day: dict[str, dict[str, int]], uais, *, today: date | None = None
+                           ) -> list[tuple[date, int]]:
     """Accounts used (students' and guardians') at the end of each week since the school year
-    began: the academy's, or one of its schools'."""
+    began, for these schools together; those activated earlier (or on an unknown day) count from
+    the start."""
     today = today or date.today()
-    start, _ = school_year_bounds(today)
-    query = (select(func.date(AccountSnapshot.activated_at), func.count())
-             .join(AccountChild, _JOIN).where(_OPEN, AccountSnapshot.state == "used"))
-    if uai is not None:
-        query = query.where(AccountChild.school_uai == uai)
-    else:
-        query = query.where(AccountChild.school_uai.in_([s.uai for s in academy_schools(session, academy_code)]))
+    start = school_year_bounds(today)[0].date()
     daily: dict[date, int] = defaultdict(int)
-    for day, count in session.execute(query.group_by(func.date(AccountSnapshot.activated_at))):
-        day = _as_date(day)
-        daily[max(day, start.date()) if day else start.date()] += count
-    return weekly_curve(daily, start.date(), today)
+    for uai in uais:
+        for day, count in used_by_day.get(uai, {}).items():
+            daily[max(date.fromisoformat(day), start) if day else start] += count
+    return weekly_curve(daily, start, today)
 
 
 def _as_date(value) -> date | None:

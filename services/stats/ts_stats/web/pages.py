@@ -12,7 +12,7 @@ from ts_shared.web.app import runtime_of
 from ts_shared.web.staff_session import RIGHT_STATISTICS, staff_required
 from ts_stats.domain.summaries import CAMPAIGN_SORTS, GUARDIAN_COLUMNS, STUDENT_COLUMNS, Summary, percent
 from ts_stats.service_layer.summaries import (
-    academy_campaign, academy_schools, access_series, guardian_summary, student_summary, used_accounts_per_week,
+    academy_campaign, access_series, guardian_summary, student_summary, used_accounts_per_week,
 )
 from ts_stats.web.charts import bar_chart, line_chart
 
@@ -145,9 +145,9 @@ def _campaign(academy_code):
     sort = sort if sort in CAMPAIGN_SORTS else "name"
     descending = request.args.get("ordre") == "desc"
     with runtime_of().uow() as uow:
-        schools = academy_campaign(uow.session, academy_code)
+        schools, used_by_day = academy_campaign(uow, academy_code)
     schools.sort(key=CAMPAIGN_SORTS[sort], reverse=descending)
-    return schools, sort, descending
+    return schools, used_by_day, sort, descending
 
 
 def _campaign_cells(school) -> list:
@@ -161,13 +161,12 @@ def _campaign_cells(school) -> list:
 @staff_required()
 def academy():
     academy_code = _academy_admin()
-    schools, sort, descending = _campaign(academy_code)
-    with runtime_of().uow() as uow:
-        known = {s.uai: s.name for s in academy_schools(uow.session, academy_code)}
-        chosen = request.args.get("etablissement")
-        chosen = chosen if chosen in known else None
-        academy_curve = used_accounts_per_week(uow.session, academy_code)
-        school_curve = used_accounts_per_week(uow.session, academy_code, chosen) if chosen else None
+    schools, used_by_day, sort, descending = _campaign(academy_code)
+    known = {s.uai: s.name for s in sorted(schools, key=CAMPAIGN_SORTS["name"])}
+    chosen = request.args.get("etablissement")
+    chosen = chosen if chosen in known else None
+    academy_curve = used_accounts_per_week(used_by_day, known)
+    school_curve = used_accounts_per_week(used_by_day, [chosen]) if chosen else None
     labels = [french_date(week) for week, _ in academy_curve]
     series = [("Académie", [count for _, count in academy_curve])]
     if school_curve is not None:
@@ -184,6 +183,6 @@ def academy():
 @staff_required()
 def academy_csv():
     academy_code = _academy_admin()
-    schools, _, _ = _campaign(academy_code)
+    schools, _, _, _ = _campaign(academy_code)
     rows = [[label for _, label in CAMPAIGN_COLUMNS], *(_campaign_cells(s) for s in schools)]
     return _csv_response(rows, "Campagne de notification", academy_code or "toutes-academies")
