@@ -527,7 +527,9 @@ def run_school(args, work: Path, template: str, workers: int) -> SchoolRun:
         missing = expected_accounts - set(notified)
         run.accounts = len(expected_accounts)
         with notifier.uow() as uow:
-            run.failed = uow.session.scalar(select(func.count()).select_from(Delivery).where(Delivery.status == "failed"))
+            run.failed = uow.session.scalar(
+                select(func.count()).select_from(Delivery).where(Delivery.status == "failed")
+            )
             files = uow.session.scalars(select(GeneratedFile).where(GeneratedFile.kind == "pdf")).all()
         run.emails = handler.messages
         run.pdfs = len(files)

@@ -44,6 +44,6 @@ def test_a_batch_of_passwords_is_hashed_in_order_each_hash_verifying_its_own_pas
     passwords = [f"PASSWD{n:02d}" for n in range(6)]
     hashes = hash_passwords(passwords)
     assert len(set(hashes)) == 6
-    assert all(verify_password(hashed, password) for hashed, password in zip(hashes, passwords))
+    assert all(verify_password(hashed, password) for hashed, password in zip(hashes, passwords, strict=True))
     assert not verify_password(hashes[0], passwords[1])
     assert hash_passwords([]) == []

@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
+from collections.abc import Iterator
 
 from lxml import etree
 
@@ -70,7 +71,7 @@ class ImportFileError(Exception):
         self.problems: list[ImportFileError] = [self]
 
     @classmethod
-    def several(cls, problems: list["ImportFileError"]) -> "ImportFileError":
+    def several(cls, problems: list[ImportFileError]) -> ImportFileError:
         first = problems[0]
         error = cls(first.file, first.message, line=first.line, element=first.element, field=first.field)
         error.problems = list(problems)
@@ -186,7 +187,9 @@ def _zip_member(path: Path) -> str:
     if len(members) != 1:
         nested = " ; une archive contenue dans l'archive n'est pas ouverte" if any(
             info.filename.lower().endswith(".zip") for info in entries) else ""
-        raise ImportFileError(path.name, f"l'archive doit contenir un seul fichier XML (trouvé : {len(members)}){nested}")
+        raise ImportFileError(
+            path.name, f"l'archive doit contenir un seul fichier XML (trouvé : {len(members)}){nested}"
+        )
     [member] = members
     name = f"{path.name}:{member.filename}"
     if member.flag_bits & 0x1:

@@ -172,7 +172,9 @@ def decide_letter(kind: AccountKind, state: AccountState, *, kept_from_previous_
                                   else LetterCase.STUDENT_USED_NEW_PASSWORD, True)
         if kept_from_previous_school:
             return LetterDecision(LetterCase.GUARDIAN_CONTINUITY if guardian else LetterCase.STUDENT_CONTINUITY, False)
-        return LetterDecision(LetterCase.GUARDIAN_USED_REMINDER if guardian else LetterCase.STUDENT_USED_REMINDER, False)
+        return LetterDecision(
+            LetterCase.GUARDIAN_USED_REMINDER if guardian else LetterCase.STUDENT_USED_REMINDER, False
+        )
     if state == AccountState.ACTIVATING:
         return LetterDecision(LetterCase.GUARDIAN_ACTIVATING, True)
     return LetterDecision(LetterCase.GUARDIAN_NEW if guardian else LetterCase.STUDENT_NEW, True)

@@ -93,7 +93,7 @@ def issue_temporary_passwords(uow: UnitOfWork, accounts: list[Account], *, now: 
     if any(account.closed_at is not None for account in accounts):
         raise AccountClosed("Ce compte est fermé.")
     passwords = [new_temporary_password() for _ in accounts]
-    for account, hashed in zip(accounts, hash_passwords(passwords)):
+    for account, hashed in zip(accounts, hash_passwords(passwords), strict=True):
         account.temporary_password_hash = hashed
         account.temporary_password_issued_at = now
         if replace_chosen_password:
@@ -121,11 +121,11 @@ def prepare_letters(uow: UnitOfWork, accounts: list[Account], *, reset_password:
                                        kept_from_previous_school=kept, reset_password=reset_password))
     passwords: dict[int, str] = {}
     for replacing in (False, True):  # a used account's chosen password goes with the reset
-        chosen = [index for index, (account, decision) in enumerate(zip(accounts, decisions))
+        chosen = [index for index, (account, decision) in enumerate(zip(accounts, decisions, strict=True))
                   if decision.new_temporary_password and (account.state == AccountState.USED.value) == replacing]
         issued = issue_temporary_passwords(uow, [accounts[index] for index in chosen], now=now, actor=actor,
                                            replace_chosen_password=replacing)
-        passwords.update(zip(chosen, issued))
+        passwords.update(zip(chosen, issued, strict=True))
     return [(decision, passwords.get(index)) for index, decision in enumerate(decisions)]
 
 
@@ -173,10 +173,20 @@ def record_implied_notification(uow: UnitOfWork, account: Account, *, now: datet
     """B4: the family signs in with a temporary password whose letter's delivery report has not
     come back yet — the letter did reach them. Notified when the letter was requested, by its
     channel, until the report gives the delivery's own date (record_notification)."""
-    request = uow.session.scalar(select(AccountEvent).where(
-        AccountEvent.account_id == account.id, AccountEvent.action == "notification_requested",
-        AccountEvent.at >= account.temporary_password_issued_at).order_by(AccountEvent.at.desc(), AccountEvent.id.desc())
-        .limit(1)) if account.temporary_password_issued_at else None
+    request = (
+        uow.session.scalar(
+            select(AccountEvent)
+            .where(
+                AccountEvent.account_id == account.id,
+                AccountEvent.action == "notification_requested",
+                AccountEvent.at >= account.temporary_password_issued_at,
+            )
+            .order_by(AccountEvent.at.desc(), AccountEvent.id.desc())
+            .limit(1)
+        )
+        if account.temporary_password_issued_at
+        else None
+    )
     mode = (request.detail or {}).get("channel") if request else None
     account.notified_at = account.temporary_password_issued_at or now
     account.notification_mode = mode if mode in NOTIFICATION_MODES else None
@@ -270,7 +280,9 @@ def expire_accounts(uow: UnitOfWork, *, now: datetime, actor: str = SYSTEM) -> E
     return report
 
 
-def _recreate_for(uow: UnitOfWork, account: Account, links: list[AccountLink], *, now: datetime, actor: str) -> list[str]:
+def _recreate_for(
+    uow: UnitOfWork, account: Account, links: list[AccountLink], *, now: datetime, actor: str
+) -> list[str]:
     """New Non notifié accounts (new logins) for the couples an expired account served."""
     session = uow.session
     couples = []
@@ -303,10 +315,14 @@ def couple_accounts(session: Session, student_id: int, guardian_id: int | None) 
     it had, when they were notified and used; only one is valid at a time."""
     query = (select(Account, AccountLink).join(AccountLink, AccountLink.account_id == Account.id)
              .where(AccountLink.student_id == student_id))
-    query = query.where(AccountLink.guardian_id.is_(None) if guardian_id is None else AccountLink.guardian_id == guardian_id)
+    query = query.where(
+        AccountLink.guardian_id.is_(None) if guardian_id is None else AccountLink.guardian_id == guardian_id
+    )
     return [tuple(row) for row in session.execute(query.order_by(AccountLink.started_at, AccountLink.id))]
 
 
 def school_of(session: Session, account: Account) -> School | None:
-    link = session.scalar(select(AccountLink).where(AccountLink.account_id == account.id).order_by(AccountLink.id.desc()))
+    link = session.scalar(
+        select(AccountLink).where(AccountLink.account_id == account.id).order_by(AccountLink.id.desc())
+    )
     return session.get(School, link.school_uai) if link else None

@@ -62,7 +62,9 @@ def search(session: Session, school_uai: str, query: AuditQuery) -> tuple[list[A
         conditions.append(AuditEntry.action == query.action)
     if query.text:
         pattern = f"%{query.text.strip().lower()}%"
-        conditions.append(or_(func.lower(AuditEntry.summary).like(pattern), func.lower(AuditEntry.target).like(pattern)))
+        conditions.append(
+            or_(func.lower(AuditEntry.summary).like(pattern), func.lower(AuditEntry.target).like(pattern))
+        )
     if query.since:
         conditions.append(AuditEntry.at >= start_of_day(query.since))
     if query.until:

@@ -158,7 +158,7 @@ class Handover:
     kept: int = 0  # accounts continued
     created: int = 0  # accounts created for the couples no account could continue
 
-    def add(self, other: "Handover") -> None:
+    def add(self, other: Handover) -> None:
         self.kept += other.kept
         self.created += other.created
 
@@ -235,9 +235,12 @@ def _missing_couples(session: Session, student: Student) -> dict[int | None, int
         return {}
     wanted: dict[int | None, int | None] = {None: None}
     for guardian_id, rank in session.execute(
-            select(GuardianLink.guardian_id, GuardianLink.legal_rank).join(Guardian, Guardian.id == GuardianLink.guardian_id)
-            .where(GuardianLink.student_id == student.id, GuardianLink.legal_rank.in_((1, 2)),
-                   Guardian.departed_at.is_(None))):
+        select(GuardianLink.guardian_id, GuardianLink.legal_rank)
+        .join(Guardian, Guardian.id == GuardianLink.guardian_id)
+        .where(
+            GuardianLink.student_id == student.id, GuardianLink.legal_rank.in_((1, 2)), Guardian.departed_at.is_(None)
+        )
+    ):
         wanted[guardian_id] = rank
     served = set(session.scalars(select(AccountLink.guardian_id).where(
         AccountLink.student_id == student.id, AccountLink.ended_at.is_(None))))
@@ -274,7 +277,10 @@ def complete(uow: UnitOfWork, claim: AccessContinuity, *, now: datetime, actor: 
     family is told by email, both schools' audit logs record it."""
     session = uow.session
     student, school = session.get(Student, claim.student_id), session.get(School, claim.school_uai)
-    previous_student, previous_school = session.get(Student, claim.previous_student_id), session.get(School, claim.previous_school_uai)
+    previous_student, previous_school = (
+        session.get(Student, claim.previous_student_id),
+        session.get(School, claim.previous_school_uai),
+    )
     couples = _missing_couples(session, student)
 
     student_account, guardian_accounts = None, {}  # previous guardian id -> account id (the latest)
@@ -366,13 +372,23 @@ def _close(uow: UnitOfWork, claim: AccessContinuity, status: str, resolution: st
 
 def _audit_pending(session: Session, claim: AccessContinuity, *, actor: Actor, now: datetime) -> None:
     student, school = session.get(Student, claim.student_id), session.get(School, claim.school_uai)
-    previous_student, previous_school = session.get(Student, claim.previous_student_id), session.get(School, claim.previous_school_uai)
+    previous_student, previous_school = (
+        session.get(Student, claim.previous_student_id),
+        session.get(School, claim.previous_school_uai),
+    )
     detail = {"continuity_id": claim.id, "national_id": claim.national_id, "school_uai": school.uai,
               "previous_school_uai": previous_school.uai}
-    record(session, actor, school_uai=school.uai, action="continuity.pending", now=now, detail=detail,
-           summary=f"Continuité d'accès en attente pour {_name(student)} (INE {claim.national_id}) : l'élève est encore "
-                   f"inscrit(e) au {previous_school.name} ({previous_school.uai}) ; aucun compte n'est créé ni transmis "
-                   "avant que cet établissement n'enregistre son départ")
+    record(
+        session,
+        actor,
+        school_uai=school.uai,
+        action="continuity.pending",
+        now=now,
+        detail=detail,
+        summary=f"Continuité d'accès en attente pour {_name(student)} (INE {claim.national_id}) : l'élève est encore "
+        f"inscrit(e) au {previous_school.name} ({previous_school.uai}) ; aucun compte n'est créé ni transmis "
+        "avant que cet établissement n'enregistre son départ",
+    )
     record(session, actor, school_uai=previous_school.uai, action="continuity.pending", now=now, detail=detail,
            summary=f"{school.name} ({school.uai}) a importé un élève de même INE que {_name(previous_student)} "
                    f"(INE {claim.national_id}), encore inscrit(e) ici : continuité d'accès en attente de son départ")

@@ -124,7 +124,9 @@ def _temporary_hash(account: Account | None) -> str | None:
     or an email (even before the delivery report makes the account Notifié), or after a reset of
     a used account; during a pending activation only a newer letter's (E1), never the one the
     activation started with (B4)."""
-    if account is None or (account.state == AccountState.ACTIVATING.value and not renotified_during_activation(account)):
+    if account is None or (
+        account.state == AccountState.ACTIVATING.value and not renotified_during_activation(account)
+    ):
         return None
     return account.temporary_password_hash
 
@@ -444,7 +446,9 @@ def change_email(uow: UnitOfWork, box: SecretBox, *, account_id: str, password: 
     token = issue_token(uow.session, account.id, CONFIRM_EMAIL, now=now, lifetime=CONFIRMATION_LINK_LIFETIME,
                         email=address)
     record_history(uow.session, [account.id], "email_change_requested", now=now, actor=FAMILY)
-    _request_email(uow, box, account, "confirm_email", address, token=token, expires_at=now + CONFIRMATION_LINK_LIFETIME)
+    _request_email(
+        uow, box, account, "confirm_email", address, token=token, expires_at=now + CONFIRMATION_LINK_LIFETIME
+    )
     uow.commit()
 
 

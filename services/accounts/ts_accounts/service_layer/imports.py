@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ts_accounts.adapters.csv_population import CsvPopulation, read_csv_population
 from ts_accounts.adapters.siecle import (

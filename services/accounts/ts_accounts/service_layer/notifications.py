@@ -75,7 +75,9 @@ def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
     order = NotificationOrder(batch_id=str(uuid.uuid4()))
     planned, planned_accounts = [], set()
     for couple in couples:
-        student = session.scalar(select(Student).where(Student.school_uai == uai, Student.siecle_id == couple.student_id))
+        student = session.scalar(
+            select(Student).where(Student.school_uai == uai, Student.siecle_id == couple.student_id)
+        )
         guardian = couple.guardian_id and session.scalar(select(Guardian).where(
             Guardian.school_uai == uai, Guardian.siecle_id == couple.guardian_id))
         if student is None or (couple.guardian_id and guardian is None):
@@ -121,7 +123,7 @@ def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
                               actor=actor.login)
     session.flush()
     accounts = {snapshot["account_id"]: snapshot for snapshot in snapshots(session, [a.id for _, _, a, _ in planned])}
-    for (student, guardian, account, channel), (decision, password) in zip(planned, letters):
+    for (student, guardian, account, channel), (decision, password) in zip(planned, letters, strict=True):
         snapshot = accounts[account.id]
         recipient = ({"civility": guardian.civility, "last_name": guardian.last_name, "first_name": guardian.first_name,
                       "email": guardian.email if channel == "email" else None,
@@ -130,20 +132,43 @@ def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
                      if guardian else
                      {"civility": None, "last_name": student.display_last_name, "first_name": student.first_name,
                       "email": None, "address": None})
-        uow.emit("notification.requested", {
-            "batch_id": order.batch_id, "delivery_id": str(uuid.uuid4()), "batch_size": order.deliveries,
-            "batch_label": label[:200], "requested_by": actor.login,
-            "population": "guardians" if guardian else "students", "channel": channel, "letter_case": decision.letter_case.value, "account": snapshot,
-            "recipient": recipient,
-            "student": {"student_id": student.siecle_id, "last_name": student.display_last_name,
-                        "first_name": student.first_name, "birth_date": student.birth_date, "division": student.division},
-            "temporary_password_encrypted": box.seal(password) if password else None,
-        }, school_uai=uai)
-        record_history(session, [account.id], "notification_requested", now=now, actor=actor.login,
-                       detail={"batch_id": order.batch_id, "channel": channel, "letter_case": decision.letter_case.value})
+        uow.emit(
+            "notification.requested",
+            {
+                "batch_id": order.batch_id,
+                "delivery_id": str(uuid.uuid4()),
+                "batch_size": order.deliveries,
+                "batch_label": label[:200],
+                "requested_by": actor.login,
+                "population": "guardians" if guardian else "students",
+                "channel": channel,
+                "letter_case": decision.letter_case.value,
+                "account": snapshot,
+                "recipient": recipient,
+                "student": {
+                    "student_id": student.siecle_id,
+                    "last_name": student.display_last_name,
+                    "first_name": student.first_name,
+                    "birth_date": student.birth_date,
+                    "division": student.division,
+                },
+                "temporary_password_encrypted": box.seal(password) if password else None,
+            },
+            school_uai=uai,
+        )
+        record_history(
+            session,
+            [account.id],
+            "notification_requested",
+            now=now,
+            actor=actor.login,
+            detail={"batch_id": order.batch_id, "channel": channel, "letter_case": decision.letter_case.value},
+        )
         order.by_channel[channel] = order.by_channel.get(channel, 0) + 1
     if order.deliveries:
-        channels = ", ".join(f"{n} par {'courriel' if c == 'email' else 'courrier'}" for c, n in sorted(order.by_channel.items()))
+        channels = ", ".join(
+            f"{n} par {'courriel' if c == 'email' else 'courrier'}" for c, n in sorted(order.by_channel.items())
+        )
         record(session, actor, school_uai=uai, action="notification.requested", target=order.batch_id,
                summary=f"{label} : {order.deliveries} compte(s) à notifier ({channels})"
                        + (" avec réinitialisation des mots de passe" if reset_password else ""),
@@ -190,13 +215,21 @@ def request_class_list(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
         raise InvalidInput("Aucun élève dans cette division ou ce groupe.")
     batch_id, listed = str(uuid.uuid4()), []
     for student in sorted(students, key=lambda s: (s.display_last_name.lower(), s.first_name.lower(), s.siecle_id)):
-        link = session.scalar(select(AccountLink).where(AccountLink.school_uai == uai, AccountLink.student_id == student.id,
-                                                        AccountLink.guardian_id.is_(None), AccountLink.ended_at.is_(None)))
+        link = session.scalar(
+            select(AccountLink).where(
+                AccountLink.school_uai == uai,
+                AccountLink.student_id == student.id,
+                AccountLink.guardian_id.is_(None),
+                AccountLink.ended_at.is_(None),
+            )
+        )
         listed.append((student, session.get(Account, link.account_id) if link else None))
     # Notifié or En cours d'activation: a new temporary password to print (only hashes are kept).
-    reissued = [account for _, account in listed if account is not None and account.state not in ("not_notified", "used")]
+    reissued = [
+        account for _, account in listed if account is not None and account.state not in ("not_notified", "used")
+    ]
     sealed_passwords = {account.id: box.seal(password) for account, password in zip(
-        reissued, issue_temporary_passwords(uow, reissued, now=now, actor=actor.login))}
+        reissued, issue_temporary_passwords(uow, reissued, now=now, actor=actor.login), strict=True)}
     if reissued:
         record_history(session, [account.id for account in reissued], "class_list_printed", now=now,
                        actor=actor.login, detail={"batch_id": batch_id})

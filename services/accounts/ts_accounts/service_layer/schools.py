@@ -71,7 +71,9 @@ def _head_name(session, uai: str) -> str | None:
 
 def settings_payload(session, school: School) -> dict:
     """What the portal and the notifier need to know of a school (school.settings_changed)."""
-    emails_configured = {e.address for e in session.scalars(select(SchoolEmail).where(SchoolEmail.school_uai == school.uai))}
+    emails_configured = {
+        e.address for e in session.scalars(select(SchoolEmail).where(SchoolEmail.school_uai == school.uai))
+    }
     contact = school.contact_email if school.contact_active and school.contact_email in emails_configured else None
     links = session.scalars(select(UsefulLink).where(UsefulLink.school_uai == school.uai)
                             .order_by(UsefulLink.created_at, UsefulLink.id)).all()

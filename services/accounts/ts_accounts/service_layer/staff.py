@@ -90,8 +90,15 @@ def create_staff(uow: UnitOfWork, *, login: str, display_name: str, password: st
     academy_code = (academy_code or "").strip().upper() or None
     if academy_code is not None and not academy_admin:
         raise InvalidInput("Seul un administrateur académique est rattaché à une académie.")
-    staff = StaffUser(login=login, display_name=display_name.strip(), email=email, password_hash=hash_password(password),
-                      academy_admin=academy_admin, academy_code=academy_code, active=True)
+    staff = StaffUser(
+        login=login,
+        display_name=display_name.strip(),
+        email=email,
+        password_hash=hash_password(password),
+        academy_admin=academy_admin,
+        academy_code=academy_code,
+        active=True,
+    )
     school = None
     if head_of is not None:
         school = uow.session.get(School, head_of)

@@ -93,9 +93,11 @@ def search(session: Session, uai: str, kind: AccountKind, filters: SearchFilters
     if filters.division:
         conditions.append(Student.division == filters.division)
     if kind == AccountKind.STUDENT:
-        query = (select(Student, None, None, link, Account)
-                 .outerjoin(link, (link.student_id == Student.id) & link.guardian_id.is_(None) & link.ended_at.is_(None))
-                 .outerjoin(Account, (Account.id == link.account_id) & Account.closed_at.is_(None)))
+        query = (
+            select(Student, None, None, link, Account)
+            .outerjoin(link, (link.student_id == Student.id) & link.guardian_id.is_(None) & link.ended_at.is_(None))
+            .outerjoin(Account, (Account.id == link.account_id) & Account.closed_at.is_(None))
+        )
     else:
         query = (select(Student, GuardianLink, guardian, link, Account)
                  .join(GuardianLink, GuardianLink.student_id == Student.id)
@@ -177,7 +179,9 @@ def couple_detail(session: Session, uai: str, student_siecle_id: str, guardian_s
         raise NotFound("Cet élève n'existe pas dans l'établissement.")
     guardian, rank = None, None
     if guardian_siecle_id is not None:
-        guardian = session.scalar(select(Guardian).where(Guardian.school_uai == uai, Guardian.siecle_id == guardian_siecle_id))
+        guardian = session.scalar(
+            select(Guardian).where(Guardian.school_uai == uai, Guardian.siecle_id == guardian_siecle_id)
+        )
         guardian_link = guardian and session.get(GuardianLink, (guardian.id, student.id))
         if guardian is None or guardian_link is None:
             raise NotFound("Ce responsable n'est pas responsable de cet élève dans l'établissement.")
@@ -187,7 +191,9 @@ def couple_detail(session: Session, uai: str, student_siecle_id: str, guardian_s
         AccountLink.guardian_id.is_(None) if guardian is None else AccountLink.guardian_id == guardian.id,
         AccountLink.ended_at.is_(None)))
     account = session.get(Account, link.account_id) if link else None
-    detail = CoupleDetail(student=student, mef_label=None, guardian=guardian, legal_rank=rank, account=account, link=link)
+    detail = CoupleDetail(
+        student=student, mef_label=None, guardian=guardian, legal_rank=rank, account=account, link=link
+    )
     mef = session.get(Mef, (uai, student.mef_code)) if student.mef_code else None
     detail.mef_label = mef.long_label or mef.short_label if mef else None
     if account is not None:
@@ -232,9 +238,14 @@ def change_access(uow: UnitOfWork, actor: Actor, *, uai: str, student_id: str, g
     account = _current_account(couple_detail(uow.session, uai, student_id, guardian_id),
                                "Aucun compte en cours pour cet élève ou ce responsable.")
     set_access_refused(uow, account.id, refused, now=now, actor=actor.login)
-    record(uow.session, actor, school_uai=uai, action="account.access_refused" if refused else "account.access_restored",
-           summary=f"{'Retrait' if refused else 'Rétablissement'} de l'accès aux services en ligne pour {account.login}",
-           target=account.login)
+    record(
+        uow.session,
+        actor,
+        school_uai=uai,
+        action="account.access_refused" if refused else "account.access_restored",
+        summary=f"{'Retrait' if refused else 'Rétablissement'} de l'accès aux services en ligne pour {account.login}",
+        target=account.login,
+    )
     uow.commit()
     return account
 
@@ -273,9 +284,19 @@ def create_new_account(uow: UnitOfWork, actor: Actor, *, uai: str, student_id: s
     student, guardian = detail.student, detail.guardian
     if guardian is not None and detail.legal_rank not in (1, 2):
         raise InvalidInput("Seuls les responsables légaux 1 et 2 ont un compte.")
-    couple = (NewCouple(AccountKind.GUARDIAN, uai, student.id, guardian.id, detail.legal_rank, guardian.first_name,
-                        guardian.last_name) if guardian else
-              NewCouple(AccountKind.STUDENT, uai, student.id, None, None, student.first_name, student.display_last_name))
+    couple = (
+        NewCouple(
+            AccountKind.GUARDIAN,
+            uai,
+            student.id,
+            guardian.id,
+            detail.legal_rank,
+            guardian.first_name,
+            guardian.last_name,
+        )
+        if guardian
+        else NewCouple(AccountKind.STUDENT, uai, student.id, None, None, student.first_name, student.display_last_name)
+    )
     [new_id] = create_accounts(session, session.get(School, uai).academy_code, [couple], now=now, actor=actor.login)
     session.flush()
     new = session.get(Account, new_id)
@@ -292,8 +313,11 @@ def create_new_account(uow: UnitOfWork, actor: Actor, *, uai: str, student_id: s
                            detail={"replaced_by": new.login})
             emit_account_events(uow, "account.updated", [old.id], school_uai=uai)
     emit_account_events(uow, "account.created", [new.id], school_uai=uai)
-    who = (f"{guardian.last_name} {guardian.first_name} (responsable de {student.first_name} {student.display_last_name})"
-           if guardian else f"{student.first_name} {student.display_last_name}")
+    who = (
+        f"{guardian.last_name} {guardian.first_name} (responsable de {student.first_name} {student.display_last_name})"
+        if guardian
+        else f"{student.first_name} {student.display_last_name}"
+    )
     record(session, actor, school_uai=uai, action="account.recreated", target=new.login,
            summary=f"Nouveau compte {new.login} pour {who}" + (f", à la place de {old.login}" if old else ""),
            detail={"old_login": old.login if old else None, "new_login": new.login})

@@ -69,11 +69,20 @@ def _batch_values(event: Event) -> dict:
 def _delivery_values(payload: dict) -> dict:
     student, recipient = payload["student"], payload["recipient"]
     return dict(
-        id=payload["delivery_id"], batch_id=payload["batch_id"], account_id=payload["account"]["account_id"],
-        channel=payload["channel"], letter_case=payload["letter_case"], recipient_name=_recipient_name(recipient),
-        email=recipient.get("email"), student_id=student["student_id"], guardian_id=_guardian_id(payload),
-        sort_key=f"{student['last_name']} {student['first_name']} {recipient['last_name']} {recipient['first_name']}".lower(),
-        request=_storable(payload), updated_at=utcnow(),
+        id=payload["delivery_id"],
+        batch_id=payload["batch_id"],
+        account_id=payload["account"]["account_id"],
+        channel=payload["channel"],
+        letter_case=payload["letter_case"],
+        recipient_name=_recipient_name(recipient),
+        email=recipient.get("email"),
+        student_id=student["student_id"],
+        guardian_id=_guardian_id(payload),
+        sort_key=(
+            f"{student['last_name']} {student['first_name']} {recipient['last_name']} {recipient['first_name']}"
+        ).lower(),
+        request=_storable(payload),
+        updated_at=utcnow(),
     )
 
 

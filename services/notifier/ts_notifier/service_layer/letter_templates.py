@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, cache
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -314,7 +314,7 @@ def split_header(source: str) -> dict[str, str]:
 
 # --- sources and compiled parts --------------------------------------------------------------------------
 
-@lru_cache(maxsize=None)
+@cache
 def default_source(part: str) -> str:
     if part not in PARTS:
         raise KeyError(part)

@@ -2,7 +2,8 @@
 argument."""
 from __future__ import annotations
 
-from typing import Mapping, NoReturn
+from typing import NoReturn
+from collections.abc import Mapping
 
 from flask import abort, g
 from marshmallow import Schema, fields

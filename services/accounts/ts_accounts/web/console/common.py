@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import wraps
 from pathlib import Path
-from typing import Mapping
+from collections.abc import Mapping
 
 from flask import abort, flash, g, jsonify, redirect, request, url_for
 from flask_wtf import FlaskForm
