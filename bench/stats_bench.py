@@ -34,8 +34,7 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import datetime, timedelta, UTC
 
 from sqlalchemy import create_engine, func, select, text
 from werkzeug.test import Client
@@ -52,7 +51,7 @@ RABBITMQ_HOST, RABBITMQ_PORT = os.environ.get("TS_BENCH_RABBITMQ", "127.0.0.1:56
 UAI = "0541234X"
 MEFS = (("10010012110", "6EME", "1001"), ("10110001110", "5EME", "1011"), ("10210001110", "4EME", "1021"),
         ("10310019110", "3EME", "1031"))
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def rabbitmqctl(*args: str) -> None:
@@ -68,9 +67,11 @@ def admin(statement: str) -> None:
 
 def account(uai: str, n: int, *, kind: str, student: int, version: int = 1, state: str = "not_notified") -> dict:
     mef, label, mefstat = MEFS[student % len(MEFS)]
-    child = {"school_uai": uai, "student_id": f"{uai}-{student}", "division": f"{label[0]}{'ABCDEFGH'[student // 4 % 8]}",
+    division = f"{label[0]}{'ABCDEFGH'[student // 4 % 8]}"
+    child = {"school_uai": uai, "student_id": f"{uai}-{student}", "division": division,
              "mef_code": mef, "mef_label": label, "mefstat": mefstat, "kept_from_previous_school": False,
-             "guardian_id": f"{uai}-g{n}" if kind == "guardian" else None, "legal_rank": 1 if kind == "guardian" else None}
+             "guardian_id": f"{uai}-g{n}" if kind == "guardian" else None,
+             "legal_rank": 1 if kind == "guardian" else None}
     return {"account_id": f"{uai}-{kind}-{n}", "version": version, "kind": kind, "login": f"bench.{uai}.{kind}{n}",
             "state": state, "notified_at": NOW - timedelta(days=n % 60) if state != "not_notified" else None,
             "activated_at": NOW - timedelta(days=n % 50) if state == "used" else None, "access_refused": n % 97 == 0,
@@ -136,8 +137,8 @@ def fill_school(stats, uai: str, name: str, students: int, academy: str = "NCY")
         rows.append(account(uai, n, kind="student", student=n, state=state))
         for rank in (0, 1):
             guardian = 2 * n + rank
-            rows.append(account(uai, guardian, kind="guardian", student=n, state=("not_notified", "notified", "activating",
-                                                                                  "used")[guardian % 4]))
+            guardian_state = ("not_notified", "notified", "activating", "used")[guardian % 4]
+            rows.append(account(uai, guardian, kind="guardian", student=n, state=guardian_state))
     with stats.uow() as uow:
         record_school(uow.session, uai, {"name": name, "academy_code": academy, "settings_version": 1,
                                          "service_labels": {}})
@@ -176,9 +177,11 @@ def bench_pages(platform: Platform, school_students: int, schools: int, academy_
     g1 = median_ms(client, "/admin/stats/", seal_identity(head, token), repeat)
     g2 = median_ms(client, "/admin/stats/responsables", seal_identity(head, token), repeat)
     view = median_ms(client, "/admin/stats/academie", seal_identity(academy, token), repeat)
-    print(f"(b) a school of {school_students} students ({3 * school_students} accounts): G1 {g1:.0f} ms, G2 {g2:.0f} ms "
+    print(f"(b) a school of {school_students} students ({3 * school_students} accounts): "
+          f"G1 {g1:.0f} ms, G2 {g2:.0f} ms "
           f"(median of {repeat})")
-    print(f"(c) the academy's campaign view, {schools} schools ({3 * academy_students * schools} accounts): {view:.0f} ms")
+    print(f"(c) the academy's campaign view, {schools} schools ({3 * academy_students * schools} accounts): "
+          f"{view:.0f} ms")
     return max(g1, g2), view
 
 

@@ -4,7 +4,7 @@ versions out of order, a poison event among good ones, a worker killed before or
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 from sqlalchemy import func, select
@@ -30,7 +30,7 @@ def _events(accounts: int = 60) -> list:
             snapshot["access_refused"] = n % 7 == 0 and version == 3
             kind = "account.created" if version == 1 else "account.updated"
             events.append(new_event(kind, {"account": snapshot}, producer="accounts", school_uai=UAI))
-    at = datetime(2026, 10, 5, tzinfo=timezone.utc)
+    at = datetime(2026, 10, 5, tzinfo=UTC)
     for n in range(40):
         events.append(new_event("portal.service_accessed", {
             "account_id": f"account-{n}", "kind": "guardian", "service_code": "notes" if n % 3 else "vie_scolaire",

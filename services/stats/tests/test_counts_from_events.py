@@ -12,7 +12,7 @@ import random
 import threading
 from collections import defaultdict
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 from html import unescape
 
 import pytest
@@ -33,7 +33,7 @@ from ts_shared.runtime.cli import cli
 from ts_stats.domain.summaries import NO_DIVISION, percent, school_year_bounds
 from ts_stats.service_layer.summaries import guardian_summary, student_summary
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 LAST_YEAR = school_year_bounds(date.today())[0] - timedelta(days=40)  # notified before this school year began
 
 

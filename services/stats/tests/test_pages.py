@@ -6,16 +6,17 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 from html import unescape
 
+from ts_shared.calendar import PARIS
 from ts_shared.messaging.envelope import new_event, parse_event
 from ts_stats.domain.summaries import school_year_bounds
 
 from support.events import account_snapshot
 
 UAI, OTHER, ELSEWHERE = "0541234X", "0542222Y", "0751111A"
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def _apply(platform, *events):
@@ -61,7 +62,9 @@ def test_accesses_per_month_service_and_mefstat_with_their_tables_refreshed_live
     html = unescape(page.get_data(as_text=True))
     assert page.status_code == 200 and "Synthèse accès téléservices" in html
     assert 'data-refresh-url="/admin/stats/acces/donnees"' in html and "stats-live.js" in html
-    month = f"{['janvier', 'février', 'mars', 'avril', 'mai', 'juin', 'juillet', 'août', 'septembre', 'octobre', 'novembre', 'décembre'][NOW.month - 1]} {NOW.year}"
+    months = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+              "novembre", "décembre")
+    month = f"{months[NOW.astimezone(PARIS).month - 1]} {NOW.astimezone(PARIS).year}"
     # Each chart: a bar whose hover title gives the detail; then its table with the same numbers.
     assert f"<title>{month} : 2 accès (Notes : 1; Vie scolaire : 1)</title>" in html
     assert "<title>Notes : 2 accès" in html
@@ -118,7 +121,8 @@ def test_the_academy_sees_every_school_of_its_academy_flagged_sorted_and_as_csv(
     jean_moulin = html.split("Collège Jean Moulin (0541234X)</th>")[1].split("</tr>")[0]
     assert re.findall(r"<td>([^<]*)</td>", jean_moulin)[:5] == ["2", "1", "50 %", "1", "50 %"]
     # Sorted by % of students with a used account, highest first.
-    by_percent = unescape(pages(admin).get("/admin/stats/academie?tri=students_percent&ordre=desc").get_data(as_text=True))
+    by_percent = unescape(pages(admin).get("/admin/stats/academie?tri=students_percent&ordre=desc")
+                          .get_data(as_text=True))
     assert by_percent.index("Collège Jean Moulin (0541234X)") < by_percent.index("Collège Alfred Mézières (0542222Y)")
     assert 'aria-sort="descending"' in by_percent
     assert pages(admin).get("/admin/stats/academie?tri=%3Cscript%3E&etablissement=nope").status_code == 200

@@ -27,6 +27,7 @@ import time
 from collections import defaultdict, deque
 from contextlib import contextmanager
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from kombu import Connection, Producer
 from kombu.mixins import ConsumerMixin
@@ -112,7 +113,7 @@ class EventConsumer:
         self.service = service
         self.batch_size = max(1, batch_size)
         self.batch_handler = batch_handler
-        self._batch: list[tuple[Event, object]] = []
+        self._batch: list[tuple[Event, tuple[Any, Any]]] = []  # (event, (body, message))
         self._arrived = False  # a delivery came since the worker's last iteration
         self.subscription = subscription
         self.uow_factory = uow_factory
@@ -182,7 +183,7 @@ class EventConsumer:
                 first.setdefault(event.id, index)
             new_ids = self._record_all(uow, [events[index] for index in first.values()])
             applied = [first[event.id] == index and event.id in new_ids for index, event in enumerate(events)]
-            fresh = [event for event, is_new in zip(events, applied) if is_new]
+            fresh = [event for event, is_new in zip(events, applied, strict=True) if is_new]
             if self.batch_handler is not None:
                 self.batch_handler(uow, fresh)
             else:
@@ -282,7 +283,7 @@ class EventConsumer:
                     self._held.append(delivery)
             return
         self._database_available()
-        for (event, (_, message)), was_applied in zip(batch, applied):
+        for (event, _), was_applied in zip(batch, applied, strict=True):
             self._local_failures.pop(event.id, None)
             EVENTS_CONSUMED.labels(self.service, event.type, "applied" if was_applied else "duplicate").inc()
         crash_point("consumer.after_commit")

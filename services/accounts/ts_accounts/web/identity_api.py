@@ -1,6 +1,6 @@
 """The internal identity API (JSON) the portal calls, and the statistics snapshot stats asks for.
-Never routed by the gateway; every call carries the internal token. Bodies are validated by marshmallow schemas; use-case errors map to
-HTTP statuses with their French message (shown to the family as is)."""
+Never routed by the gateway; every call carries the internal token. Bodies are validated by
+marshmallow schemas; use-case errors map to HTTP statuses with their French message (shown to the family as is)."""
 from __future__ import annotations
 
 from dataclasses import asdict

@@ -40,7 +40,7 @@ class StudentCounts:
     def used_percent(self) -> str:
         return percent(self.used, self.students)
 
-    def add(self, other: "StudentCounts") -> None:
+    def add(self, other: StudentCounts) -> None:
         for item in fields(self):
             setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
 
@@ -73,7 +73,7 @@ class GuardianCounts:
     def students_percent(self) -> str:
         return percent(self.students_with_used_guardian, self.students, spaced=False)
 
-    def add(self, other: "GuardianCounts") -> None:
+    def add(self, other: GuardianCounts) -> None:
         for item in fields(self):
             setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
 
@@ -85,7 +85,8 @@ class GuardianCounts:
 GUARDIAN_COLUMNS = ("Nombre de comptes responsables", "Nombre de comptes non notifiés",
                     "Nombre de comptes notifiés ou en cours d'activation",
                     "Nombre de comptes notifiés ou en cours d'activation année courante", "Nombre de comptes utilisés",
-                    "% de comptes resp. avec un compte utilisé", "% élèves ayant au moins un resp. avec un compte utilisé",
+                    "% de comptes resp. avec un compte utilisé",
+                    "% élèves ayant au moins un resp. avec un compte utilisé",
                     "Nombre de refus téléservices")
 
 
@@ -106,7 +107,8 @@ class Summary:
     mefs: list[MefTable] = field(default_factory=list)
 
 
-def assemble(lines: dict[tuple[str, str], StudentCounts | GuardianCounts], empty, mef_labels: dict[str, str]) -> Summary:
+def assemble(lines: dict[tuple[str, str], StudentCounts | GuardianCounts], empty,
+             mef_labels: dict[str, str]) -> Summary:
     """`lines`: (MEF code, division) -> counts; a MEF table per MEF (in code order, named by
     `mef_labels`), its divisions in name order, a « Somme » each, and the school's total."""
     school = empty()

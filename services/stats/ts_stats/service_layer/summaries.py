@@ -52,7 +52,8 @@ def _accounts_per_line(session: Session, uai: str, kind: str, today: date):
     this_year = case((and_(AccountSnapshot.notified_at >= start, AccountSnapshot.notified_at < end), 1), else_=0)
     return session.execute(
         select(AccountChild.mef_code, AccountChild.division, AccountSnapshot.state,
-               func.count(), func.sum(case((AccountSnapshot.access_refused.is_(True), 1), else_=0)), func.sum(this_year))
+               func.count(), func.sum(case((AccountSnapshot.access_refused.is_(True), 1), else_=0)),
+               func.sum(this_year))
         .join(AccountSnapshot, _JOIN)
         .where(AccountChild.school_uai == uai, _OPEN, AccountSnapshot.kind == kind)
         .group_by(AccountChild.mef_code, AccountChild.division, AccountSnapshot.state)).all()

@@ -80,7 +80,7 @@ def line_chart(title: str, labels: list[str], series: list[tuple[str, list[int]]
                   for index, value in enumerate(values)]
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
         parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        for (x, y), label, value in zip(coords, labels, values):
+        for (x, y), label, value in zip(coords, labels, values, strict=True):
             parts.append(f'<g tabindex="0"><title>{escape(f"{name}, semaine du {label} : {value} {unit}")}</title>'
                          f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"/></g>')
     parts.append("</svg>")

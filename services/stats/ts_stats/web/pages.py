@@ -103,7 +103,8 @@ def _access_context():
 @staff_required(RIGHT_STATISTICS)
 def accesses():
     return render_template("stats/accesses.html", refresh_seconds=ACCESS_REFRESH_SECONDS, **_access_context(),
-                           breadcrumb=[("Statistiques", "/admin/stats/"), ("Synthèse accès téléservices", request.path)])
+                           breadcrumb=[("Statistiques", "/admin/stats/"),
+                                       ("Synthèse accès téléservices", request.path)])
 
 
 @pages.get("/acces/donnees")
@@ -121,7 +122,8 @@ def accesses_csv(key: str):
     chosen = next((s for s in _access_series() if s.key == key), None)
     if chosen is None:
         abort(404)
-    rows = [[chosen.heading, "Nombre d'accès"], *([label, count] for label, count in chosen.points), ["Total", chosen.total]]
+    rows = [[chosen.heading, "Nombre d'accès"], *([label, count] for label, count in chosen.points),
+            ["Total", chosen.total]]
     return _csv_response(rows, chosen.title, g.staff.school_uai, g.staff.school_name or "")
 
 
