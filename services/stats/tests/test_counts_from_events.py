@@ -191,19 +191,21 @@ def test_counts_from_events_equal_the_accounts_database(platform, pages, delegat
             assert f"<caption>{table.label} :</caption>" in html
             for division, counts in table.divisions:
                 assert f'<tr><th scope="row">{division}</th>' + "".join(f"<td>{c}</td>" for c in counts.cells()) in html
-    response = pages().get("/admin/stats/eleves.csv")
-    assert response.data.startswith(b"\xef\xbb\xbf")
-    name = response.headers["Content-Disposition"]
-    assert f"synthese-comptes-eleves_0541234x_college-jean-moulin_{date.today().isoformat()}.csv" in name
-    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig")), delimiter=";"))
-    assert rows[0][:3] == ["MEF", "Division", "Nombre d'élèves"]
-    assert rows[-1] == ["Établissement", "Total", *map(str, students.school.cells())]
-    body = {(row[0], row[1]): row[2:] for row in rows[1:-1]}
-    for table in students.mefs:
-        for division, counts in table.divisions:
-            assert body[(table.label, division)] == [str(c) for c in counts.cells()]
-        assert body[(table.label, "Somme")] == [str(c) for c in table.total.cells()]
-    assert pages(delegate).get("/admin/stats/responsables.csv").status_code == 200
+    for path, summary, title in (("/admin/stats/eleves.csv", students, "synthese-comptes-eleves"),
+                                 ("/admin/stats/responsables.csv", guardians, "synthese-comptes-responsables")):
+        response = pages(delegate).get(path)
+        assert response.data.startswith(b"\xef\xbb\xbf")
+        name = response.headers["Content-Disposition"]
+        assert f"{title}_0541234x_college-jean-moulin_{date.today().isoformat()}.csv" in name
+        rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig")), delimiter=";"))
+        assert rows[0][:2] == ["MEF", "Division"] and len(rows[0]) == 2 + len(summary.school.cells())
+        assert rows[-1] == ["Établissement", "Total", *map(str, summary.school.cells())]
+        body = {(row[0], row[1]): row[2:] for row in rows[1:-1]}
+        assert len(body) == sum(len(table.divisions) + 1 for table in summary.mefs)
+        for table in summary.mefs:
+            for division, counts in table.divisions:
+                assert body[(table.label, division)] == [str(c) for c in counts.cells()]
+            assert body[(table.label, "Somme")] == [str(c) for c in table.total.cells()]
 
 
 @contextmanager
