@@ -30,7 +30,7 @@ class UnitOfWork:
     OUTBOX_FLUSH_EVERY = 1000
 
     def __init__(self, session_factory: sessionmaker[Session], outbox: Table, producer: str,
-                 settings: Settings | None = None, *, publishes: frozenset[str] | None = None):
+                 settings: Settings, *, publishes: frozenset[str] | None = None):
         self._session_factory = session_factory
         self._outbox = outbox
         self.producer = producer

@@ -168,7 +168,7 @@ def _read(name: str, reader) -> CsvPopulation:
 
         if len(problems) >= MAX_REPORTED:
             break
-        if student_id is None or None in (last_name, first_name, birth_date, division):
+        if student_id is None or last_name is None or first_name is None or birth_date is None or division is None:
             continue
         seen_students[student_id] = line
         if national_id:

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, Literal, overload
 from collections.abc import Iterator
 
 from lxml import etree
@@ -103,7 +103,7 @@ class _ExportStream:
     Such a file is UTF-8 or ISO-8859-15. The choice is made on the first chunk holding a
     non-ASCII byte (ASCII reads the same in both), so the file is read once, never ahead."""
 
-    def __init__(self, raw: BinaryIO, *, undeclared_encoding: bool):
+    def __init__(self, raw: IO[bytes], *, undeclared_encoding: bool):
         self.raw, self.read_bytes, self.budget_from, self.budget = raw, 0, 0, MAX_TEXT_BYTES
         self.mode = "undecided" if undeclared_encoding else "as-is"
 
@@ -173,10 +173,11 @@ def _zip_member(path: Path) -> str:
     try:
         with open(path, "rb") as raw:
             # What ZipFile itself will read (zip64 included), before it lists every entry in memory.
-            end = zipfile._EndRecData(raw)
+            end = zipfile._EndRecData(raw)  # type: ignore[attr-defined]  # CPython's own, absent from typeshed
         if end is None:
             raise zipfile.BadZipFile
-        if end[zipfile._ECD_ENTRIES_TOTAL] > MAX_ZIP_ENTRIES or end[zipfile._ECD_SIZE] > MAX_ZIP_ENTRIES * 1024:
+        entries, size = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]  # type: ignore[attr-defined]
+        if entries > MAX_ZIP_ENTRIES or size > MAX_ZIP_ENTRIES * 1024:
             raise ImportFileError(path.name, f"archive de plus de {MAX_ZIP_ENTRIES} fichiers : un export SIECLE "
                                              "zippé contient un seul fichier XML")
         with zipfile.ZipFile(path) as archive:
@@ -266,7 +267,7 @@ def _elements(export: ExportFile, tags: tuple[str, ...]) -> Iterator[tuple[str, 
             where = record if limit.in_record else last
             raise ImportFileError(export.name, str(limit),
                                   line=where.sourceline if where is not None else None,
-                                  element=where.tag if limit.in_record else None) from None
+                                  element=where.tag if limit.in_record and where is not None else None) from None
         except etree.XMLSyntaxError as error:
             raise _parse_error(export.name, error) from None
         except _ZIP_ERRORS:
@@ -349,6 +350,12 @@ class _Record:
     def error(self, field: str, message: str) -> ImportFileError:
         return ImportFileError(self.file, message, line=self.element.sourceline, element=self.where, field=field)
 
+    @overload
+    def text(self, *names: str, required: Literal[True]) -> str: ...
+
+    @overload
+    def text(self, *names: str, required: bool = False) -> str | None: ...
+
     def text(self, *names: str, required: bool = False) -> str | None:
         for name in names:
             value = self._raw(name)
@@ -357,6 +364,12 @@ class _Record:
         if required:
             raise self.error(names[0], "valeur obligatoire absente")
         return None
+
+    @overload
+    def date(self, name: str, *, required: Literal[True]) -> date: ...
+
+    @overload
+    def date(self, name: str, *, required: bool = False) -> date | None: ...
 
     def date(self, name: str, *, required: bool = False) -> date | None:
         value = self.text(name, required=required)

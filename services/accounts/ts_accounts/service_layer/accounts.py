@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session, object_session
 
 from ts_accounts.adapters.orm import Account, AccountEvent, AccountLink, Guardian, OneTimeToken, School, Student
@@ -62,7 +63,9 @@ def open_account_by_login(session: Session, login: str, *, for_change: bool = Fa
 
 def bump_version(account: Account) -> int:
     """The account's next version (given by the database, see directory.bump_versions)."""
-    return bump_versions(object_session(account), [account.id])[account.id]
+    session = object_session(account)
+    assert session is not None  # an account being changed belongs to the use case's session
+    return bump_versions(session, [account.id])[account.id]
 
 
 def apply_transition(account: Account, transition: Transition) -> AccountState:
@@ -276,7 +279,7 @@ def expire_accounts(uow: UnitOfWork, *, now: datetime, actor: str = SYSTEM) -> E
                             school_uai=links[0].school_uai if links else None)
         report.recreated += len(_recreate_for(uow, account, links, now=now, actor=actor))
     purged = session.execute(delete(OneTimeToken).where(OneTimeToken.expires_at < now - TOKENS_KEPT))
-    report.tokens_purged = purged.rowcount or 0
+    report.tokens_purged = cast(CursorResult, purged).rowcount or 0
     return report
 
 
@@ -287,14 +290,14 @@ def _recreate_for(
     session = uow.session
     couples = []
     for link in links:
-        student = session.get(Student, link.student_id)
+        student = session.get_one(Student, link.student_id)
         if student.departed_at is not None:
             continue
         if link.guardian_id is None:
             couples.append(NewCouple(AccountKind.STUDENT, link.school_uai, student.id, None, None, student.first_name,
                                      student.display_last_name))
         else:
-            guardian = session.get(Guardian, link.guardian_id)
+            guardian = session.get_one(Guardian, link.guardian_id)
             couples.append(NewCouple(AccountKind.GUARDIAN, link.school_uai, student.id, guardian.id, link.legal_rank,
                                      guardian.first_name, guardian.last_name))
     created = create_accounts(session, account.academy_code, couples, now=now, actor=actor)
@@ -318,7 +321,8 @@ def couple_accounts(session: Session, student_id: int, guardian_id: int | None) 
     query = query.where(
         AccountLink.guardian_id.is_(None) if guardian_id is None else AccountLink.guardian_id == guardian_id
     )
-    return [tuple(row) for row in session.execute(query.order_by(AccountLink.started_at, AccountLink.id))]
+    rows = session.execute(query.order_by(AccountLink.started_at, AccountLink.id))
+    return [(account, link) for account, link in rows]
 
 
 def school_of(session: Session, account: Account) -> School | None:

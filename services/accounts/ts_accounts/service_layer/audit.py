@@ -72,7 +72,7 @@ def search(session: Session, school_uai: str, query: AuditQuery) -> tuple[list[A
     total = session.scalar(select(func.count()).select_from(AuditEntry).where(*conditions))
     entries = session.scalars(select(AuditEntry).where(*conditions).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
                               .limit(query.per_page).offset((max(query.page, 1) - 1) * query.per_page)).all()
-    return list(entries), total
+    return list(entries), total or 0
 
 
 def staff_logins(session: Session, school_uai: str) -> list[str]:

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 
 from ts_accounts.adapters.orm import Account, AccountLink, Guardian, School, Student
 from ts_accounts.domain.contacts import is_valid_email
@@ -78,8 +78,8 @@ def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
         student = session.scalar(
             select(Student).where(Student.school_uai == uai, Student.siecle_id == couple.student_id)
         )
-        guardian = couple.guardian_id and session.scalar(select(Guardian).where(
-            Guardian.school_uai == uai, Guardian.siecle_id == couple.guardian_id))
+        guardian = session.scalar(select(Guardian).where(
+            Guardian.school_uai == uai, Guardian.siecle_id == couple.guardian_id)) if couple.guardian_id else None
         if student is None or (couple.guardian_id and guardian is None):
             order.skipped.append((couple.student_id, "inconnu dans l'établissement"))
             continue
@@ -109,7 +109,7 @@ def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
         planned_accounts.add(account.id)
         if account.kind == AccountKind.STUDENT.value or mode == PAPER:
             channel = "paper"
-        elif is_valid_email(guardian.email):
+        elif guardian is not None and is_valid_email(guardian.email):
             channel = "email"
         elif mode == EMAIL:
             order.skipped.append((who, "pas d'adresse électronique valide dans SIECLE"))
@@ -208,7 +208,7 @@ def request_class_list(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
         raise InvalidInput("Choisissez une division ou un groupe.")
     session = uow.session
     students = session.scalars(select(Student).where(Student.school_uai == uai, Student.departed_at.is_(None),
-                                                     Student.division == division if division else True)).all()
+                                                     Student.division == division if division else true())).all()
     if group:
         students = [student for student in students if group in (student.groups or [])]
     if not students:

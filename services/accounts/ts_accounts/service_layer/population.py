@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 from collections.abc import Iterable
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
@@ -45,6 +46,11 @@ class DeparturesToConfirm(Conflict):
 _STUDENT_FIELDS = ("elenoet", "national_id", "last_name", "usage_name", "first_name", "first_name_2", "first_name_3",
                    "birth_date", "sex", "mef_code", "entry_date", "left_on")
 _GUARDIAN_FIELDS = ("civility", "last_name", "first_name", "email", "phone_home", "phone_mobile", "phone_work")
+
+
+def _table(model: type) -> Table:
+    """A mapped class's table, for Core statements over many rows at once."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -107,7 +113,7 @@ class PopulationWriter:
     # --- students ------------------------------------------------------------------------------
 
     def import_students(self, records: Iterable[StudentRecord | StudentStructures], file: str) -> None:
-        table = Student.__table__
+        table = _table(Student)
         existing = {row.siecle_id: row for row in self.session.execute(
             select(table).where(table.c.school_uai == self.uai))}
         batch = _RowBatch(self.session, table, self.student_ids)
@@ -169,7 +175,7 @@ class PopulationWriter:
 
     def _place_students(self, placements: dict[str, StudentStructures], existing: dict, unchanged: set[str]) -> None:
         """Where each student sits: their division and groups."""
-        table = Student.__table__
+        table = _table(Student)
         moves = []
         for siecle_id, placement in placements.items():
             row = existing.get(siecle_id)
@@ -193,7 +199,7 @@ class PopulationWriter:
         leaving += len(gone)
         if not self.confirm_departures and (not seen or leaving > MOST_OF_THE_SCHOOL * enrolled):
             raise DeparturesToConfirm(file, leaving, enrolled, len(seen))
-        self._mark_departed(Student.__table__, gone, "élèves")
+        self._mark_departed(_table(Student), gone, "élèves")
 
     def _mark_departed(self, table: Table, row_ids: list[int], what: str) -> None:
         for chunk in chunks(row_ids, BATCH):
@@ -212,7 +218,7 @@ class PopulationWriter:
 
     def import_guardians(self, records: Iterable[GuardianRecord | LinkRecord | AddressRecord], file: str) -> None:
         self._load_student_ids()
-        table = Guardian.__table__
+        table = _table(Guardian)
         existing = {
             row.siecle_id: row for row in self.session.execute(select(table).where(table.c.school_uai == self.uai))
         }
@@ -286,7 +292,7 @@ class PopulationWriter:
         return wanted
 
     def _write_links(self, wanted_links: dict[tuple[int, int], LinkRecord]) -> None:
-        links_table = GuardianLink.__table__
+        links_table = _table(GuardianLink)
         existing_links = {
             (row.guardian_id, row.student_id): row
             for row in self.session.execute(

@@ -213,13 +213,13 @@ class SchoolOverview:
 def school_overview(uow: UnitOfWork, uai: str) -> SchoolOverview:
     session = uow.session
     students = session.scalar(select(func.count()).select_from(Student)
-                              .where(Student.school_uai == uai, Student.departed_at.is_(None)))
-    accounts = {"student": Counter(), "guardian": Counter()}
+                              .where(Student.school_uai == uai, Student.departed_at.is_(None))) or 0
+    accounts: dict[str, Counter[str]] = {"student": Counter(), "guardian": Counter()}
     for kind, state, count in session.execute(
             select(Account.kind, Account.state, func.count()).join(AccountLink, AccountLink.account_id == Account.id)
             .where(AccountLink.school_uai == uai, AccountLink.ended_at.is_(None), Account.closed_at.is_(None))
             .group_by(Account.kind, Account.state)):
         accounts[kind][state] = count
     last_import = session.scalar(select(func.max(Student.updated_at)).where(Student.school_uai == uai))
-    school = session.get(School, uai)
+    school = session.get_one(School, uai)
     return SchoolOverview(students, accounts, last_import, len(open_service_codes(session, school)))

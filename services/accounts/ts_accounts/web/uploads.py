@@ -32,7 +32,7 @@ def saved_uploads(uploads: list[FileStorage]) -> Iterator[list[Path]]:
 def as_uploaded(message: str, uploads: list[FileStorage]) -> str:
     """`message`, naming each file as uploaded (not its temporary copy)."""
     for number, upload in enumerate(uploads):
-        message = message.replace(_saved_name(number, upload), upload.filename)
+        message = message.replace(_saved_name(number, upload), upload.filename or "")
     return message
 
 

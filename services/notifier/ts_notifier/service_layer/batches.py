@@ -103,13 +103,13 @@ class ReceiveNotification:
     def __call__(self, uow: UnitOfWork, event: Event, prepared: str | None) -> None:
         payload, session = event.payload, uow.session
         if prepared == self.MARKED:
-            _send_email(uow, event, session.get(Delivery, payload["delivery_id"]))
+            _send_email(uow, event, session.get_one(Delivery, payload["delivery_id"]))
         else:
             existing = session.get(Delivery, payload["delivery_id"])
             if existing is not None and existing.status == "sending":
                 # Redelivered after a crash while handing the email over: never send it twice.
                 existing.status, existing.error, existing.request = "failed", INTERRUPTED, None
-                _report(uow, event.school_uai, existing, delivered=False)
+                _report(uow, event.uai, existing, delivered=False)
             elif existing is None:
                 insert_batch(session, _batch_values(event))
                 session.add(Delivery(status="pending", **_delivery_values(payload)))
@@ -145,8 +145,10 @@ def _letter(request: dict, box: SecretBox) -> LetterData:
 
 def _send_email(uow: UnitOfWork, event: Event, delivery: Delivery) -> None:
     settings = uow.settings
+    if delivery.request is None or delivery.email is None:
+        raise ValueError("an email delivery keeps its request and its address until it is sent")
     letter = _letter(delivery.request, SecretBox(settings.event_key))
-    email = render_letter_email(uow.session, event.school_uai, letter, public_url=settings.public_url,
+    email = render_letter_email(uow.session, event.uai, letter, public_url=settings.public_url,
                                 on=utcnow().astimezone(PARIS).date())
     message = build_message(sender=settings.smtp.sender, to=delivery.email, subject=email.subject, text=email.text,
                             html=email.html)
@@ -166,7 +168,7 @@ def _send_email(uow: UnitOfWork, event: Event, delivery: Delivery) -> None:
                 time.sleep(SMTP_RETRY_SECONDS * (attempt + 1))
     crash_point("notifier.after_smtp")
     delivery.status, delivery.error, delivery.request, delivery.updated_at = status, error, None, utcnow()
-    _report(uow, event.school_uai, delivery, delivered=status == "sent")
+    _report(uow, event.uai, delivery, delivered=status == "sent")
 
 
 def _report(uow: UnitOfWork, school_uai: str, delivery: Delivery, *, delivered: bool) -> None:
@@ -189,7 +191,13 @@ def _count_and_maybe_complete(uow: UnitOfWork, batch_id: str) -> None:
         .returning(NotificationBatch.received, NotificationBatch.expected)
     ).one()
     if received >= expected:
-        _complete(uow, session.get(NotificationBatch, batch_id))
+        _complete(uow, session.get_one(NotificationBatch, batch_id))
+
+
+def _request_of(delivery: Delivery) -> dict:
+    if delivery.request is None:
+        raise ValueError("a pending paper letter keeps its request until its batch's PDF is made")
+    return delivery.request
 
 
 def _complete(uow: UnitOfWork, batch: NotificationBatch) -> None:
@@ -198,7 +206,7 @@ def _complete(uow: UnitOfWork, batch: NotificationBatch) -> None:
                                                    Delivery.status == "pending").order_by(Delivery.sort_key)).all()
     if paper:
         box = SecretBox(settings.event_key)
-        pdf = render_letters_pdf(session, batch.school_uai, [_letter(d.request, box) for d in paper],
+        pdf = render_letters_pdf(session, batch.school_uai, [_letter(_request_of(d), box) for d in paper],
                                  public_url=settings.public_url, on=utcnow().astimezone(PARIS).date())
         store_file(uow, batch, "pdf", f"courriers-{file_slug(batch.label)}.pdf", pdf)
         for delivery in paper:

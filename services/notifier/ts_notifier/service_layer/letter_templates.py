@@ -131,6 +131,7 @@ def _syntax_message(error: TemplateSyntaxError, zone: str | None = None) -> str:
 
 
 def _walk(node: nodes.Node, errors: list[str], seen: set[str]) -> None:
+    message: str | None
     construct = next((label for kind, label in _CONSTRUCTS.items() if isinstance(node, kind)), None)
     if construct is not None:
         message = (f"Le modèle utilise {construct}, ce qui n'est pas autorisé dans un courrier : utilisez "

@@ -57,6 +57,6 @@ def refuse(error: AccountsError, fields: Mapping[str, str] | None = None) -> NoR
     body's, where they differ)."""
     answer = default_exceptions[http_status(error)](description=str(error))
     if error.errors:
-        # ts_shared.web.app sends them as the body's `fields`
-        answer.data = {"messages": {(fields or {}).get(name, name): message for name, message in error.errors.items()}}
+        # ts_shared.web.app sends them as the body's `fields` (werkzeug leaves `data` to extensions)
+        answer.data = {"messages": {(fields or {}).get(name, name): message for name, message in error.errors.items()}}  # type: ignore[attr-defined]
     raise answer

@@ -185,7 +185,7 @@ def notify_students():
 
 
 def _same_site(url: str | None) -> bool:
-    return bool(url) and url.startswith(request.host_url + "admin/")
+    return url is not None and url.startswith(request.host_url + "admin/")
 
 
 @blueprint.post("/guardians/write")
