@@ -13,13 +13,20 @@ def account_changed(uow: UnitOfWork, event: Event) -> None:
     record_account(uow.session, event.payload["account"])
 
 
+def _school(event: Event) -> str:
+    """The school the event is about (the envelope's): these events always name one."""
+    if not event.school_uai:
+        raise ValueError(f"{event.type} {event.id} names no school")
+    return event.school_uai
+
+
 def school_settings_changed(uow: UnitOfWork, event: Event) -> None:
-    record_school(uow.session, event.school_uai, event.payload)
+    record_school(uow.session, _school(event), event.payload)
 
 
 def service_accessed(uow: UnitOfWork, event: Event) -> None:
     payload = event.payload
-    record_service_access(uow.session, event.school_uai, payload["service_code"], payload["mefstat"],
+    record_service_access(uow.session, _school(event), payload["service_code"], payload["mefstat"],
                           payload["accessed_at"])
 
 
@@ -46,7 +53,7 @@ def apply_batch(uow: UnitOfWork, events: list[Event]) -> None:
             accounts.append(event.payload["account"])
         elif event.type == "portal.service_accessed":
             payload = event.payload
-            accesses.append((event.school_uai, payload["service_code"], payload["mefstat"], payload["accessed_at"]))
+            accesses.append((_school(event), payload["service_code"], payload["mefstat"], payload["accessed_at"]))
         else:
             HANDLERS[event.type](uow, event)
     record_accounts(uow.session, accounts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import and_, case, distinct, func, select, update
 from sqlalchemy.orm import Session
@@ -189,8 +190,9 @@ def refresh_school_summaries(session: Session, uais: list[str]) -> None:
         SchoolSummary.uai.in_(uais), SchoolSummary.computed_revision < SchoolSummary.revision)).all())
     if not stale:
         return
-    lines = {uai: {"students": 0, "student_accounts_used": 0, "guardian_accounts": 0, "guardian_accounts_used": 0,
-                   "last_notified_at": None, "used_by_day": {}} for uai in stale}
+    lines: dict[str, dict[str, Any]] = {
+        uai: {"students": 0, "student_accounts_used": 0, "guardian_accounts": 0, "guardian_accounts_used": 0,
+              "last_notified_at": None, "used_by_day": {}} for uai in stale}
     in_schools = AccountChild.school_uai.in_(stale)
     for uai, students in session.execute(
             select(AccountChild.school_uai, func.count(distinct(AccountChild.student_id)))
@@ -229,14 +231,19 @@ def academy_campaign(uow: UnitOfWork, academy_code: str | None) -> tuple[list[Sc
     uow.commit()
     summaries = {row.uai: row for row in session.scalars(
         select(SchoolSummary).where(SchoolSummary.uai.in_([school.uai for school in schools])))}
-    campaign, used_by_day = [], {}
+    campaign: list[SchoolCampaign] = []
+    used_by_day: dict[str, dict[str, int]] = {}
     for school in schools:
         line = summaries.get(school.uai)
-        campaign.append(SchoolCampaign(school.uai, school.name, **({
-            "students": line.students, "student_accounts_used": line.student_accounts_used,
-            "guardian_accounts": line.guardian_accounts, "guardian_accounts_used": line.guardian_accounts_used,
-            "last_notified_at": line.last_notified_at} if line else {})))
-        used_by_day[school.uai] = dict(line.used_by_day) if line else {}
+        if line is None:  # no account yet
+            campaign.append(SchoolCampaign(school.uai, school.name))
+            used_by_day[school.uai] = {}
+            continue
+        campaign.append(SchoolCampaign(
+            school.uai, school.name, students=line.students, student_accounts_used=line.student_accounts_used,
+            guardian_accounts=line.guardian_accounts, guardian_accounts_used=line.guardian_accounts_used,
+            last_notified_at=line.last_notified_at))
+        used_by_day[school.uai] = dict(line.used_by_day)
     return campaign, used_by_day
 
 
