@@ -35,7 +35,8 @@ def record_accounts(session: Session, accounts: list[dict]) -> set[str]:
     if not newest:
         return set()
     table = AccountSnapshot.__table__
-    rows = [_snapshot_values(account) for account in newest.values()]
+    # In key order: two workers writing the same accounts lock them in the same order.
+    rows = [_snapshot_values(newest[account_id]) for account_id in sorted(newest)]
     # One statement compiled once, its rows sent by SQLAlchemy's "insertmanyvalues" (multi-row).
     statement = insert_for(session)(table)
     statement = statement.on_conflict_do_update(
