@@ -32,9 +32,10 @@ def _events(accounts: int = 60) -> list:
             events.append(new_event(kind, {"account": snapshot}, producer="accounts", school_uai=UAI))
     at = datetime(2026, 10, 5, tzinfo=UTC)
     for n in range(40):
+        when = at + timedelta(days=n)
         events.append(new_event("portal.service_accessed", {
-            "account_id": f"account-{n}", "kind": "guardian", "service_code": "notes" if n % 3 else "vie_scolaire",
-            "mefstat": "1031", "accessed_at": (at + timedelta(days=n)).isoformat()}, producer="portal", school_uai=UAI))
+            "kind": "guardian", "service_code": "notes" if n % 3 else "vie_scolaire", "mefstat": "1031",
+            "month": when.strftime("%Y-%m"), "accessed_at": when.isoformat()}, producer="portal", school_uai=UAI))
     return [parse_event(event.to_message()) for event in events]
 
 

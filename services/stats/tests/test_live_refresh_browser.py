@@ -14,7 +14,7 @@ UAI = "0541234X"
 
 def _access(service: str):
     return parse_event(new_event("portal.service_accessed", {
-        "account_id": "a1", "kind": "student", "service_code": service, "mefstat": "1031",
+        "kind": "student", "service_code": service, "mefstat": "1031", "month": datetime.now(UTC).strftime("%Y-%m"),
         "accessed_at": datetime.now(UTC).isoformat()}, producer="portal", school_uai=UAI).to_message())
 
 

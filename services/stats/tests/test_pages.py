@@ -33,8 +33,9 @@ def _school(uai: str, name: str, academy: str, version: int = 1, labels=None):
 
 
 def _access(service: str, mefstat: str | None, at: datetime, uai: str = UAI):
-    return new_event("portal.service_accessed", {"account_id": "a1", "kind": "guardian", "service_code": service,
-                                                  "mefstat": mefstat, "accessed_at": at.isoformat()},
+    return new_event("portal.service_accessed", {"kind": "guardian", "service_code": service, "mefstat": mefstat,
+                                                  "month": at.astimezone(PARIS).strftime("%Y-%m"),
+                                                  "accessed_at": at.isoformat()},
                      producer="portal", school_uai=uai)
 
 
