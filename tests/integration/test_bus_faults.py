@@ -29,15 +29,15 @@ from support.settings import environment_for, start_tsctl
 from ts_accounts.service_layer.schools import add_school
 from ts_portal.adapters.orm import SchoolPortalSettings
 from ts_shared.messaging.bus import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, declare_topology
-from ts_shared.messaging.outbox import add_to_outbox
+from ts_shared.messaging.outbox import ConfirmTimeout, add_to_outbox
 from ts_shared.runtime.cli import cli
 from ts_shared.runtime.process import Platform, build_worker
 from ts_shared.service import all_subscriptions
 from ts_stats.adapters.orm import AccountSnapshot
 
 # What a relay raises when the broker is unreachable or never confirms: the socket's error, or
-# kombu's / amqp's wrapping of it.
-BROKER_ERRORS = (OSError, KombuError, AMQPError)
+# kombu's / amqp's wrapping of it, or the relay's own confirm timeout.
+BROKER_ERRORS = (OSError, KombuError, AMQPError, ConfirmTimeout)
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 
