@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 
-from ts_shared.calendar import school_year_start, start_of_day
+from ts_shared.calendar import school_year_begins, school_year_start
 
 NO_MEF = "Sans MEF"
 NO_DIVISION = "Sans division"
@@ -13,9 +13,9 @@ NO_DIVISION = "Sans division"
 
 def school_year_bounds(today: date) -> tuple[datetime, datetime]:
     """« Année courante » (002 §6: notified between the school year's start and its end): from
-    1 September, midnight in Paris, to the next 1 September (excluded)."""
-    start = school_year_start(today)
-    return start_of_day(date(start, 9, 1)), start_of_day(date(start + 1, 9, 1))
+    1 September, midnight in Paris, to the next 1 September (excluded) — ts_shared.calendar's year."""
+    year = school_year_start(today)
+    return school_year_begins(year), school_year_begins(year + 1)
 
 
 def percent(part: int, whole: int, *, spaced: bool = True) -> str:
