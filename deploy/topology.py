@@ -266,6 +266,11 @@ class Topology:
                 self._nginx.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._nginx.kill()
+        if self._nginx_prefix is not None:
+            if (self._nginx_prefix / "error.log").exists() and (self.folder / "logs").is_dir():
+                shutil.copy2(self._nginx_prefix / "error.log", self.folder / "logs" / "gateway-error.log")
+            shutil.rmtree(self._nginx_prefix, ignore_errors=True)
+            self._nginx_prefix = None
         self._stop_postgres()
         if self._vhost:
             for args in (("delete_vhost", self._vhost), ("delete_user", self._rabbitmq_user or "")):
@@ -452,8 +457,10 @@ class Topology:
             "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
         if nginx is None:
             raise TopologyError("nginx is not installed (apt-get install nginx, or TS_TEST_NGINX=/path/to/nginx)")
-        prefix = self.folder / "nginx"
-        prefix.mkdir(exist_ok=True)
+        # nginx's workers drop root for `nobody`: their temporary files need a folder they can reach.
+        prefix = Path(tempfile.mkdtemp(prefix="ts-topology-nginx-"))
+        prefix.chmod(0o755)
+        self._nginx_prefix = prefix
         conf = NGINX_CONF.read_text()
         rewrites = [
             (r"^user\s+\S+;", ""),
@@ -483,7 +490,6 @@ class Topology:
             if self._nginx.poll() is not None or time.monotonic() > deadline:
                 raise TopologyError(f"nginx did not start: {(prefix / 'error.log').read_text(errors='replace')}")
             time.sleep(0.05)
-        self._nginx_prefix = prefix
 
     # -- for tests and people
 
