@@ -521,8 +521,15 @@ def main(argv: list[str] | None = None) -> int:
         topology.start()
         print(f"Téléservices (docker-compose.yml, {len(topology.processes)} processes) on "
               f"http://127.0.0.1:{topology.gateway_port}/  — logs in {folder}/logs, emails in {topology.mail_folder}")
-        print("No staff account yet: `tsctl school add` and `tsctl staff create` with the environment of "
-              f"{folder}/logs (see docs/operations.md). Ctrl-C stops everything.")
+        accounts_env = folder / "accounts.env"  # `docker compose run accounts ...`: its container's variables
+        accounts = topology.by_service("accounts")[0].env
+        accounts_env.write_text("".join(f"{key}={shlex.quote(value)}\n" for key, value in sorted(accounts.items())
+                                        if key.startswith(("TS_", "GUNICORN_", "PROMETHEUS_"))))
+        print("No school nor staff yet; as `docker compose run accounts tsctl ...` would:\n"
+              f"  (set -a; . {accounts_env}; .venv/bin/tsctl school add --uai 0541234X --name 'Collège Jean Moulin' "
+              "--academy NCY)\n"
+              f"  (set -a; . {accounts_env}; .venv/bin/tsctl staff create --login chef --name 'Chef' "
+              "--head-of 0541234X)\nCtrl-C stops everything.")
         while not stopping:
             dead = topology.failed()
             if dead:

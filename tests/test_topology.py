@@ -31,6 +31,7 @@ from support.nginx import nginx_executable
 ROOT = Path(__file__).resolve().parent.parent
 UAI = "0541234X"
 STAFF_LOGIN, STAFF_PASSWORD = "chef.topologie", "Topologie-2026-chef"
+STUDENTS, SEED = 40, 17  # the school the journey imports (generated SIECLE exports)
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -213,7 +214,7 @@ def test_the_compose_topology_runs_a_school_rentree_end_to_end_through_the_gatew
     assert home.status_code == 200 and home.headers["X-TS-Service"] == "accounts", (landing, home.status_code)
 
     # 2. The SIECLE exports, uploaded in the console.
-    school = generate_school(UAI, 40, seed=17)
+    school = generate_school(UAI, STUDENTS, seed=SEED)
     exports = write_export(school, tmp_path / "siecle")
     files = [("files", (path.name, path.read_bytes(), "application/xml")) for path in exports]
     imported = staff.submit("/admin/import", {"format": "siecle"}, files=files)
@@ -312,3 +313,150 @@ def test_the_compose_topology_runs_a_school_rentree_end_to_end_through_the_gatew
                       "the stats worker applies the account's activation")
     assert counts["notified"] >= 1 and counts["total"] >= len(couples)
     assert not topology.failed(), [process.name for process in topology.failed()]
+
+
+# --- Every process killed once during a whole-school notification ---------------------------------
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+class _Watcher:
+    """Polls pages of every service through the gateway while processes die; counts 5xx answers and
+    the longest run of them per page (seconds)."""
+
+    def __init__(self, browser: Browser, paths: list[str]):
+        import threading
+
+        self.browser, self.paths = browser, paths
+        self.answers = {path: 0 for path in paths}
+        self.errors = {path: 0 for path in paths}
+        self.longest = {path: 0.0 for path in paths}
+        self._since: dict[str, float | None] = {path: None for path in paths}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            for path in self.paths:
+                try:
+                    status = self.browser.get(path).status_code
+                except Exception:
+                    status = 599
+                now = time.monotonic()
+                self.answers[path] += 1
+                if status >= 500:
+                    self.errors[path] += 1
+                    self._since[path] = self._since[path] or now
+                    self.longest[path] = max(self.longest[path], now - self._since[path])
+                else:
+                    self._since[path] = None
+            self._stop.wait(0.3)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
+def test_every_kind_of_process_killed_once_during_a_whole_school_notification(topology):
+    """After the journey above (same topology): the other divisions notified while a gunicorn worker of
+    each service, then each worker, relay and jobs process is killed with SIGKILL and restarted as the
+    orchestrator would (gunicorn's master replaces its own workers)."""
+    import psycopg
+
+    base = f"http://127.0.0.1:{topology.gateway_port}"
+    staff = Browser(base)
+    assert staff.submit("/admin/login", {"login": STAFF_LOGIN, "password": STAFF_PASSWORD}).status_code == 302
+    from ts_accounts.demo.synthetic_siecle import generate_school
+
+    divisions = [division.code for division in generate_school(UAI, STUDENTS, seed=SEED).divisions]
+    assert len(divisions) >= 2, divisions
+    victims: list[tuple[str, topology_module.Process]] = []
+    for service in ("accounts", "notifier", "portal", "stats"):
+        victims.append((f"a gunicorn worker of {service}", topology.by_service(service)[0]))
+    victims += [(f"{process.name}", process) for process in topology.processes
+                if process.command[0] == "tsctl"]
+    killed = []
+    notify_queue = list(divisions[1:])  # the first division was notified by the journey
+
+    def notify_next():
+        if not notify_queue:
+            return
+        division = notify_queue.pop(0)
+        selection = staff.get(f"/admin/guardians/notify?division={division}")
+        fields = form(selection.text, "/admin/guardians/notify")
+        response = staff.post("/admin/guardians/notify", data={
+            **{name: values for name, values in fields.items() if not name.startswith("checkbox:")},
+            "mode": "email_and_paper", "couple": fields.get("checkbox:couple", []), "division": division},
+            referer=f"/admin/guardians/notify?division={division}")
+        assert response.status_code in (302, 303), (division, response.status_code)
+
+    paths = ["/", "/admin/login", "/admin/stats/", "/admin/notifications/"]
+    with _Watcher(staff, paths) as watcher:
+        for index, (what, process) in enumerate(victims):
+            if index % max(1, len(victims) // max(1, len(divisions) - 1)) == 0:
+                notify_next()
+            if process.command[0] == "gunicorn":
+                workers = _children(process.pid)
+                assert workers, f"{process.name} has no gunicorn worker"
+                os.kill(workers[0], 9)
+                wait_for(lambda pid=process.pid, dead=workers[0]: len(_children(pid)) >= 2
+                         and dead not in _children(pid), f"gunicorn replaces the killed worker of {process.name}", 120)
+            else:
+                os.killpg(process.pid, 9)
+                process.popen.wait(timeout=10)
+                topology.restart(process)
+            killed.append(what)
+        while notify_queue:
+            notify_next()
+
+    # Every batch completes, each email went out once, every notified account is counted everywhere.
+    notifier_url = topology.database_url("notifier").replace("postgresql+psycopg://", "postgresql://")
+
+    def batches_complete():
+        with psycopg.connect(notifier_url) as connection:
+            rows = connection.execute("SELECT expected, received, completed_at FROM notification_batches "
+                                      "WHERE kind = 'notification'").fetchall()
+        return rows if rows and all(row[2] is not None and row[0] == row[1] for row in rows) else None
+
+    batches = wait_for(batches_complete, "every batch completes after the kills", 420)
+    with psycopg.connect(notifier_url) as connection:
+        sent_by_email = connection.execute("SELECT count(*) FROM deliveries WHERE channel = 'email' "
+                                           "AND status = 'sent'").fetchone()[0]
+        unfinished = connection.execute("SELECT count(*) FROM deliveries WHERE status NOT IN "
+                                        "('sent', 'printed')").fetchone()[0]
+    received = [message for message in emails(topology) if "Identifiant" in plain(message)]
+    accounts_url = topology.database_url("accounts").replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(accounts_url) as connection:
+        guardians_notified = connection.execute(
+            "SELECT count(*) FROM accounts WHERE kind = 'guardian' AND notified_at IS NOT NULL").fetchone()[0]
+
+    def stats_level():
+        page = staff.get("/admin/stats/")
+        shown = visible_text(page.text)
+        row = re.search(r"Comptes responsables ((?:\d+ ){4}\d+)", shown)
+        counts = dict(zip(["not_notified", "notified", "activating", "used", "total"],
+                          map(int, row.group(1).split()), strict=True)) if row else None
+        return counts if counts and counts["total"] - counts["not_notified"] == guardians_notified else None
+
+    counts = wait_for(stats_level, "the statistics count every notified guardian", 180)
+    print(f"\nkilled once each: {', '.join(killed)}")
+    print(f"batches: {len(batches)} complete; notification emails received {len(received)}, sent by the notifier "
+          f"{sent_by_email}; deliveries unfinished {unfinished}; guardians notified {guardians_notified}; "
+          f"statistics {counts}")
+    for path in paths:
+        print(f"{path}: {watcher.answers[path]} answers, {watcher.errors[path]} 5xx, "
+              f"longest run of 5xx {watcher.longest[path]:.1f} s")
+    assert len(killed) == len(victims) and len(killed) >= 14
+    assert unfinished == 0
+    assert len(received) == sent_by_email, "nobody emailed twice, no email lost"
+    assert not topology.failed(), [process.name for process in topology.failed()]
+    for path in paths:  # every page answers again
+        assert staff.get(path).status_code < 500, path
