@@ -236,9 +236,9 @@ class Topology:
     def start(self) -> Topology:
         try:
             self.gateway_port = self.gateway_port or free_port()
-            self._start_smtp()
+            smtp_port = self._start_smtp()
             self._rabbitmq_user = f"ts_topology_{uuid.uuid4().hex[:10]}"
-            self.env = run_variables(f"http://127.0.0.1:{self.gateway_port}", self._smtp.port, self._rabbitmq_user)
+            self.env = run_variables(f"http://127.0.0.1:{self.gateway_port}", smtp_port, self._rabbitmq_user)
             self._start_postgres()
             self._start_rabbitmq()
             self._start_processes()
@@ -291,12 +291,14 @@ class Topology:
 
     # -- infrastructure
 
-    def _start_smtp(self) -> None:
+    def _start_smtp(self) -> int:
         from ts_shared.runtime.mail_sink import MailSink
 
         self.mail_folder = self.folder / "mail"
-        self._smtp = MailSink(self.mail_folder)
-        self._smtp.start()
+        sink = MailSink(self.mail_folder)
+        sink.start()
+        self._smtp = sink
+        return sink.port
 
     def _start_postgres(self) -> None:
         """A private cluster, set up as the postgres image sets one up: a superuser with a password,
