@@ -322,11 +322,8 @@ class Topology:
                    str(password_file), "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
                    "--locale=C.UTF-8"], "initdb")
         self._postgres_port = free_port()
-        options = (f"-p {self._postgres_port} -k {socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
-        self._run([*as_postgres, str(binaries / "pg_ctl"), "-D", str(data), "-l", str(root / "postgres.log"),
-                   "-o", options, "-w", "-t", "60", "start"], "pg_ctl start")
         self._postgres = data
+        self.start_database()
         # deploy/postgres/init-databases.sh, as /docker-entrypoint-initdb.d runs it (over the socket).
         init_env = {"PATH": f"{binaries}:{os.environ.get('PATH', '')}", "PGHOST": str(socket_dir),
                     "PGPORT": str(self._postgres_port), "POSTGRES_USER": "postgres", "HOME": str(root),
@@ -346,6 +343,20 @@ class Topology:
         if self._postgres_root is not None:
             shutil.rmtree(self._postgres_root, ignore_errors=True)
             self._postgres_root = None
+
+    def stop_database(self) -> None:
+        """PostgreSQL goes away (as a failover or a crash): `pg_ctl stop -m immediate`."""
+        assert self._postgres is not None
+        self._run([*_run_as_postgres(), str(postgres_bin() / "pg_ctl"), "-D", str(self._postgres), "-m",
+                   "immediate", "-w", "-t", "60", "stop"], "pg_ctl stop")
+
+    def start_database(self) -> None:
+        assert self._postgres is not None and self._postgres_root is not None
+        options = (f"-p {self._postgres_port} -k {self._postgres_root / 'run'} -c listen_addresses=127.0.0.1 "
+                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
+        self._run([*_run_as_postgres(), str(postgres_bin() / "pg_ctl"), "-D", str(self._postgres), "-l",
+                   str(self._postgres_root / "postgres.log"), "-o", options, "-w", "-t", "60", "start"],
+                  "pg_ctl start")
 
     def _start_rabbitmq(self) -> None:
         """A fresh virtual host and user on this machine's broker: the compose file's

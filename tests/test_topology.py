@@ -20,6 +20,7 @@ import re
 import subprocess
 import sys
 import time
+import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -265,10 +266,16 @@ def test_the_compose_topology_runs_a_school_rentree_end_to_end_through_the_gatew
     login = re.search(r"Identifiant\s*:\s*(\S+)", body).group(1)
     temporary = re.search(r"Mot de passe[^:\n]*:\s*([A-Z0-9]{8})\b", body).group(1)
     address = str(message["To"]).split("<")[-1].rstrip(">")
-    guardian = next(g for g in school.guardians if g.email == address)
-    child = next(s for s in school.students
-                 if any(link.student_id == s.siecle_id and link.guardian_id == guardian.siecle_id
-                        for link in school.links))
+    # Two guardians may share an address: the one whose login this is (prenom.nom, unaccented).
+    def plain_name(name: str) -> str:
+        return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower().replace(" ", "-")
+
+    sharing = [g for g in school.guardians if g.email == address]
+    guardian = next((g for g in sharing if plain_name(g.last_name) in login), sharing[0])
+    children = [s for s in school.students
+                if any(link.student_id == s.siecle_id and link.guardian_id == guardian.siecle_id
+                       and link.legal_rank in (1, 2) for link in school.links)]
+    child = next((s for s in children if s.first_name in body), children[0])
     parent = Browser(base)
     signed_in = parent.submit("/", {"login": login, "password": temporary})
     assert signed_in.status_code == 302 and signed_in.headers["Location"].endswith("/premiere-connexion"), \
@@ -460,3 +467,61 @@ def test_every_kind_of_process_killed_once_during_a_whole_school_notification(to
     assert not topology.failed(), [process.name for process in topology.failed()]
     for path in paths:  # every page answers again
         assert staff.get(path).status_code < 500, path
+
+
+def test_the_database_down_for_30_seconds_answers_a_french_503_and_everything_recovers_alone(topology):
+    """PostgreSQL stopped for 30 s (`pg_ctl stop -m immediate`), then started again: pages that need it
+    answer 503 « service momentanément indisponible », /readyz says why, a notification asked
+    meanwhile writes nothing, and every page and process comes back on its own."""
+    import psycopg
+
+    base = f"http://127.0.0.1:{topology.gateway_port}"
+    staff = Browser(base)
+    assert staff.submit("/admin/login", {"login": STAFF_LOGIN, "password": STAFF_PASSWORD}).status_code == 302
+    selection = staff.get("/admin/guardians/notify?division=6A")
+    fields = form(selection.text, "/admin/guardians/notify")
+    notifier_url = topology.database_url("notifier").replace("postgresql+psycopg://", "postgresql://")
+    accounts_url = topology.database_url("accounts").replace("postgresql+psycopg://", "postgresql://")
+
+    def batches() -> int:
+        with psycopg.connect(accounts_url) as connection:
+            return connection.execute("SELECT count(*) FROM audit_log WHERE action = 'notification.requested'"
+                                      ).fetchone()[0]
+
+    before = batches()
+    topology.stop_database()
+    try:
+        outage_started = time.monotonic()
+        answers: dict[str, set[int]] = {"/admin/": set(), "/admin/stats/": set(), "/readyz": set()}
+        refused = staff.post("/admin/guardians/notify", data={
+            **{name: values for name, values in fields.items() if not name.startswith("checkbox:")},
+            "mode": "email_and_paper", "couple": fields.get("checkbox:couple", []), "division": "6A"},
+            referer="/admin/guardians/notify?division=6A")
+        assert refused.status_code == 503, refused.status_code
+        assert "momentanément indisponible" in visible_text(refused.text)
+        while time.monotonic() - outage_started < 30:
+            for path in answers:
+                response = staff.get(path)
+                answers[path].add(response.status_code)
+                if response.status_code == 503 and path != "/readyz":
+                    assert "momentanément indisponible" in visible_text(response.text), path
+            readiness = staff.get("/readyz")
+            assert readiness.status_code == 503, "readiness tells the truth"
+            if readiness.headers.get("Content-Type", "").startswith("application/json"):
+                assert readiness.json()["checks"]["database"].startswith("error")
+            time.sleep(1)
+        print(f"\nduring the outage: {answers}")
+        assert answers["/admin/"] == {503} and answers["/readyz"] == {503}
+        assert answers["/admin/stats/"] <= {503}
+    finally:
+        topology.start_database()
+
+    def recovered():
+        return all(staff.get(path).status_code == 200 for path in ("/admin/", "/admin/stats/", "/readyz"))
+
+    wait_for(recovered, "every page answers again once PostgreSQL is back", 120)
+    assert batches() == before, "the notification refused during the outage wrote nothing"
+    with psycopg.connect(notifier_url) as connection:
+        assert connection.execute("SELECT count(*) FROM deliveries WHERE status NOT IN ('sent', 'printed')"
+                                  ).fetchone()[0] == 0
+    assert not topology.failed(), [process.name for process in topology.failed()]
