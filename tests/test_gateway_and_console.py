@@ -121,7 +121,7 @@ def test_a_staff_member_signs_in_once_for_every_console_service(client):
     assert "Collège Jean Moulin" in home.text and re.search(r"Année \d{4}/\d{4}", home.text)
     stats = client.get("/admin/stats/")  # another service, same signed session
     assert stats.status_code == 200 and stats.headers["X-TS-Service"] == "stats"
-    assert "Comptes élèves" in stats.text
+    assert "<h1>Synthèse comptes élèves</h1>" in stats.text
 
 
 def test_signing_out_ends_the_session_everywhere(client):

@@ -54,6 +54,8 @@ MENU = (
     )),
     Section("Statistiques", (
         Entry("Synthèse comptes élèves", "/admin/stats/", RIGHT_STATISTICS),
+        Entry("Synthèse comptes responsables", "/admin/stats/responsables", RIGHT_STATISTICS),
+        Entry("Synthèse accès téléservices", "/admin/stats/acces", RIGHT_STATISTICS),
     )),
     Section("Établissement", (
         Entry("Délégations", "/admin/delegations", RIGHT_DELEGATE),
@@ -65,6 +67,7 @@ ACADEMY_MENU = Section("Académie", (
     Entry("Établissements", "/admin/academy/schools", None),
     Entry("Services de l'académie", "/admin/academy/services", None),
     Entry("Continuité d'accès", "/admin/academy/continuity", None),
+    Entry("Campagne de notification", "/admin/stats/academie", None),
 ))
 
 
