@@ -11,12 +11,11 @@ from sqlalchemy import select
 from support.settings import settings_for
 from support.siecle_files import ADDRESSES, LINKS, PEOPLE, STUDENTS, UAI, guardians_file, students_file
 from ts_accounts.adapters.orm import Account
-from ts_accounts.adapters.passwords import verify_password
 from ts_accounts.adapters.siecle import inspect_export
 from ts_accounts.domain.lifecycle import LetterCase
 from ts_accounts.service_layer.accounts import (
     account_history, couple_accounts, expire_accounts, issue_temporary_password, prepare_letter,
-    record_notification, set_access_refused,
+    record_notification, set_access_refused, temporary_password_matches,
 )
 from ts_accounts.service_layer.errors import InvalidInput
 from ts_accounts.service_layer.imports import import_population, source_from_exports
@@ -65,7 +64,7 @@ def test_a_notification_gives_a_temporary_password_then_notifie_with_date_and_mo
     with platform.runtime("accounts").uow() as uow:
         account = by_login(uow, "helene.dupont")
         assert (account.state, account.notification_mode, account.notified_at) == ("notified", "email", T0 + timedelta(minutes=2))
-        assert verify_password(account.temporary_password_hash, password)
+        assert temporary_password_matches(uow, account, password) and account.temporary_password_hash is None
         assert [h.action for h in account_history(uow.session, account.id)] == [
             "created", "temporary_password_issued", "notified"]
     [event] = events_of(platform, "account.notified")
@@ -78,8 +77,9 @@ def test_a_second_temporary_password_replaces_the_first(platform):
         first = issue_temporary_password(uow, account, now=T0, actor="chef.demo")
         second = issue_temporary_password(uow, account, now=T0, actor="chef.demo")
         uow.commit()
-        assert not verify_password(account.temporary_password_hash, first)
-        assert verify_password(account.temporary_password_hash, second)
+        assert first != second and account.credential_serial == 2
+        assert not temporary_password_matches(uow, account, first)
+        assert temporary_password_matches(uow, account, second)
 
 
 def test_an_unknown_notification_mode_or_a_closed_account_is_refused(platform):

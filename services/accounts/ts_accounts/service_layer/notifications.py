@@ -1,8 +1,9 @@
 """E1, F1, E2: notifying accounts — the accounts side.
 
 Accounts decides, for each selected couple, the channel (email or paper letter), the letter's
-case and whether a new temporary password is issued (only its hash is kept; the clear value
-travels encrypted in the event); then it emits one `notification.requested` per recipient of the
+case and its temporary password — the one the family already has, or a new one when the rules
+say so (derived from the credential key, never stored; the clear value travels encrypted in the
+event); then it emits one `notification.requested` per recipient of the
 batch. The notifier renders and sends, and reports each delivery: only a delivered notification
 makes the account Notifié, with its date and mode (see `record_delivery`).
 """
@@ -17,7 +18,9 @@ from sqlalchemy import select
 from ts_accounts.adapters.orm import Account, AccountLink, Guardian, School, Student
 from ts_accounts.domain.contacts import is_valid_email
 from ts_accounts.domain.lifecycle import AccountKind
-from ts_accounts.service_layer.accounts import issue_temporary_passwords, prepare_letters, record_notification
+from ts_accounts.service_layer.accounts import (
+    current_temporary_password, issue_temporary_passwords, prepare_letters, record_notification,
+)
 from ts_accounts.service_layer.audit import Actor, record
 from ts_accounts.service_layer.continuity import pending_continuity, reset_refusal
 from ts_accounts.service_layer.directory import lock_account, record_history, snapshots
@@ -176,8 +179,8 @@ TO_NOTIFY = "Compte à notifier"
 def request_class_list(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: str, division: str | None = None,
                        group: str | None = None, now: datetime) -> str:
     """F3: the account list of a division or group, to hand out in class. A student whose
-    account is Notifié but not activated gets a NEW temporary password printed on the list (only a
-    hash of the previous one exists); used accounts show « ***** »; accounts never notified show
+    account is Notifié gets the temporary password of the letters, printed again (the same one:
+    nothing changes for the account); used accounts show « ***** »; accounts never notified show
     « Compte à notifier ». Returns the batch id the notifier will render under."""
     if bool(division) == bool(group):
         raise InvalidInput("Choisissez une division ou un groupe.")
@@ -193,12 +196,16 @@ def request_class_list(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
         link = session.scalar(select(AccountLink).where(AccountLink.school_uai == uai, AccountLink.student_id == student.id,
                                                         AccountLink.guardian_id.is_(None), AccountLink.ended_at.is_(None)))
         listed.append((student, session.get(Account, link.account_id) if link else None))
-    # Notifié or En cours d'activation: a new temporary password to print (only hashes are kept).
-    reissued = [account for _, account in listed if account is not None and account.state not in ("not_notified", "used")]
-    sealed_passwords = {account.id: box.seal(password) for account, password in zip(
-        reissued, issue_temporary_passwords(uow, reissued, now=now, actor=actor.login))}
-    if reissued:
-        record_history(session, [account.id for account in reissued], "class_list_printed", now=now,
+    # Notifié: the password of the letters, printed again; a new one only where none can be (a
+    # letter from before derived passwords, of which only a hash exists, or none valid).
+    shown = [account for _, account in listed if account is not None and account.state not in ("not_notified", "used")]
+    passwords = {account.id: current_temporary_password(uow, account) for account in shown}
+    reissued = [account for account in shown if passwords[account.id] is None]
+    passwords.update(zip((account.id for account in reissued),
+                         issue_temporary_passwords(uow, reissued, now=now, actor=actor.login)))
+    sealed_passwords = {account_id: box.seal(password) for account_id, password in passwords.items()}
+    if shown:
+        record_history(session, [account.id for account in shown], "class_list_printed", now=now,
                        actor=actor.login, detail={"batch_id": batch_id})
     rows = []
     for student, account in listed:

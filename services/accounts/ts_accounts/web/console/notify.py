@@ -47,7 +47,9 @@ class NotifyForm(FlaskForm):
     mode = RadioField("Mode de transmission", default=EMAIL_AND_PAPER, choices=[
         (EMAIL_AND_PAPER, "Courriel et courrier (courriel si le responsable a une adresse dans SIECLE, courrier sinon)"),
         (EMAIL, "Courriel uniquement"), (PAPER, "Courrier uniquement (document PDF)")])
-    reset_password = BooleanField("En réinitialisant les mots de passe des comptes à l'état « Utilisé »")
+    # F1 (students only: a guardian's password is reset one account at a time, E2).
+    reset_password = BooleanField("En réinitialisant les mots de passe de tous les élèves sélectionnés, y compris "
+                                  "ceux des comptes à l'état « Utilisé »")
 
 
 class WriteForm(FlaskForm):
@@ -135,7 +137,8 @@ def _notify(kind: AccountKind, back: str):
         with runtime_of().uow() as uow:
             order = request_notifications(uow, SecretBox(settings_of().event_key), g.actor, uai=g.school.uai,
                                           couples=couples, mode=form.mode.data if kind == AccountKind.GUARDIAN else PAPER,
-                                          reset_password=form.reset_password.data, now=utcnow(), label=label)
+                                          reset_password=form.reset_password.data and kind == AccountKind.STUDENT,
+                                          now=utcnow(), label=label)
     except AccountsError as error:
         flash(str(error), "error")
         return redirect(back)
