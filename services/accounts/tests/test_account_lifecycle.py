@@ -135,3 +135,23 @@ def test_refusing_and_restoring_access_is_recorded_and_announced(platform):
         assert [(h.action, h.actor) for h in account_history(uow.session, account_id)][1:] == [
             ("access_refused", "chef.demo"), ("access_restored", "chef.demo")]
     assert [e.payload["account"]["access_refused"] for e in events_of(platform, "account.updated")] == [True, False]
+
+
+def test_tsctl_says_how_many_letters_a_rotation_of_the_credential_key_would_void(platform, monkeypatch):
+    from click.testing import CliRunner
+
+    from ts_accounts.adapters.passwords import hash_password
+    from ts_shared.runtime.cli import cli
+
+    with platform.runtime("accounts").uow() as uow:
+        issue_temporary_password(uow, by_login(uow, "lea.dupont"), now=T0, actor="chef.demo")
+        issue_temporary_password(uow, by_login(uow, "helene.dupont"), now=T0, actor="chef.demo")
+        legacy = by_login(uow, "jean.dupont")
+        legacy.temporary_password_hash, legacy.temporary_password_issued_at = hash_password("DCBRJDWH"), T0
+        uow.commit()
+    monkeypatch.setenv("TS_DATA_DIR", str(platform.settings.data_dir))
+    result = CliRunner().invoke(cli, ["credentials", "status"])
+    assert result.exit_code == 0, result.output
+    assert "2 dérivés de TS_CREDENTIAL_KEY, 1 antérieurs" in result.output
+    assert "Changer TS_CREDENTIAL_KEY rend invalides tous les mots de passe provisoires déjà remis" in result.output
+    assert "rend invalides" in CliRunner().invoke(cli, ["credentials", "--help"]).output

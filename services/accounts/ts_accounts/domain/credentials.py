@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import hmac
-import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,12 +19,6 @@ TEMPORARY_PASSWORD_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 TEMPORARY_PASSWORD_LENGTH = 8
 PASSWORD_MIN, PASSWORD_MAX = 8, 14
 _DERIVATION_LABEL = b"teleservices/temporary-password/v1"
-
-
-def new_temporary_password() -> str:
-    """8 characters from a cryptographic RNG (e.g. « DCBRJDWH », « 2AKA88DD »): for what is not
-    an account's temporary password (a request reference)."""
-    return "".join(secrets.choice(TEMPORARY_PASSWORD_ALPHABET) for _ in range(TEMPORARY_PASSWORD_LENGTH))
 
 
 def derive_temporary_password(key: str, account_id: str, serial: int) -> str:

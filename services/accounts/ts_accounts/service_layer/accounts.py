@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -166,6 +166,17 @@ def revoke_temporary_password(account: Account) -> None:
     serial stays, so a later one can never be this one again."""
     account.temporary_password_hash = None
     account.temporary_password_issued_at = None
+
+
+def outstanding_temporary_passwords(session: Session) -> tuple[int, int]:
+    """(derived, argon2-hashed) temporary passwords that letters, emails or class lists already
+    handed out and that still open an account: what a rotation of TS_CREDENTIAL_KEY would void
+    (the first) — the second, from before derived passwords, does not depend on the key."""
+    rows = session.execute(select(Account.temporary_password_hash.is_(None), func.count()).where(
+        Account.closed_at.is_(None), Account.temporary_password_issued_at.is_not(None))
+        .group_by(Account.temporary_password_hash.is_(None))).all()
+    counts = {bool(derived): count for derived, count in rows}
+    return counts.get(True, 0), counts.get(False, 0)
 
 
 def prepare_letters(uow: UnitOfWork, accounts: list[Account], *, reset_password: bool, now: datetime,
