@@ -49,7 +49,7 @@ class Delivery(Base):
 
 
 class GeneratedFile(Base):
-    """A PDF or CSV holding clear temporary passwords: kept until downloaded, 24 hours at most."""
+    """A PDF or CSV holding clear temporary passwords: downloadable for 24 hours, then deleted."""
 
     __tablename__ = "generated_files"
 
@@ -61,5 +61,5 @@ class GeneratedFile(Base):
     size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[timestamp] = mapped_column(default=utcnow)
     expires_at: Mapped[timestamp]
-    downloaded_at: Mapped[timestamp | None]
+    downloaded_at: Mapped[timestamp | None]  # the latest download (each one is in the audit log)
     deleted_at: Mapped[timestamp | None]
