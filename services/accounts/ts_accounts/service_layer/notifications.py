@@ -46,6 +46,13 @@ class NotificationOrder:
     deliveries: int = 0
     by_channel: dict[str, int] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (who, why)
+    # The same, for the batch's permanent recap: name, reason and the couple (to notify again).
+    recap: list[dict] = field(default_factory=list)
+
+    def skip(self, who: str, why: str, couple: Couple) -> None:
+        self.skipped.append((who, why))
+        self.recap.append({"name": who[:300], "reason": why[:500], "student_id": couple.student_id,
+                           "guardian_id": couple.guardian_id})
 
 
 def _who(student: Student, guardian: Guardian | None) -> str:
@@ -82,7 +89,7 @@ def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
         guardian = couple.guardian_id and session.scalar(select(Guardian).where(
             Guardian.school_uai == uai, Guardian.siecle_id == couple.guardian_id))
         if student is None or (couple.guardian_id and guardian is None):
-            order.skipped.append((couple.student_id, "inconnu dans l'établissement"))
+            order.skip(couple.student_id, "inconnu dans l'établissement", couple)
             continue
         link = session.scalar(select(AccountLink).where(
             AccountLink.school_uai == uai, AccountLink.student_id == student.id, AccountLink.ended_at.is_(None),
@@ -90,18 +97,18 @@ def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
         account = session.get(Account, link.account_id) if link else None
         who = _who(student, guardian or None)
         if account is None and pending_continuity(session, student.id) is not None:
-            order.skipped.append((who, "continuité d'accès en attente (l'élève est encore inscrit dans son "
-                                       "établissement précédent) : pas encore de compte à notifier"))
+            order.skip(who, "continuité d'accès en attente (l'élève est encore inscrit dans son "
+                            "établissement précédent) : pas encore de compte à notifier", couple)
             continue
         if account is None or account.closed_at is not None:
-            order.skipped.append((who, "pas de compte (réimportez ou créez un nouveau compte)"))
+            order.skip(who, "pas de compte (réimportez ou créez un nouveau compte)", couple)
             continue
         if reset_password and reset_refusal(session, account, uai):
-            order.skipped.append((who, "compte conservé de l'établissement précédent où la famille ne s'est pas encore "
-                                       "connectée : son mot de passe ne peut pas être réinitialisé"))
+            order.skip(who, "compte conservé de l'établissement précédent où la famille ne s'est pas encore "
+                            "connectée : son mot de passe ne peut pas être réinitialisé", couple)
             continue
         if account.access_refused_at is not None:
-            order.skipped.append((who, "l'accès aux services en ligne a été retiré"))
+            order.skip(who, "l'accès aux services en ligne a été retiré", couple)
             continue
         if account.id in planned_accounts:
             # A guardian of two selected children has one account: one letter, one password (a
@@ -113,7 +120,7 @@ def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
         elif is_valid_email(guardian.email):
             channel = "email"
         elif mode == EMAIL:
-            order.skipped.append((who, "pas d'adresse électronique valide dans SIECLE"))
+            order.skip(who, "pas d'adresse électronique valide dans SIECLE", couple)
             continue
         else:
             channel = "paper"
@@ -145,6 +152,11 @@ def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
         record_history(session, [account.id], "notification_requested", now=now, actor=actor.login,
                        detail={"batch_id": order.batch_id, "channel": channel, "letter_case": decision.letter_case.value})
         order.by_channel[channel] = order.by_channel.get(channel, 0) + 1
+    uow.emit("notification.batch_requested", {
+        "batch_id": order.batch_id, "batch_size": order.deliveries, "batch_label": label[:200],
+        "requested_by": actor.login, "population": "guardians" if any(c.guardian_id for c in couples) else "students",
+        "skipped": order.recap,
+    }, school_uai=uai)
     if order.deliveries:
         channels = ", ".join(f"{n} par {'courriel' if c == 'email' else 'courrier'}" for c, n in sorted(order.by_channel.items()))
         record(session, actor, school_uai=uai, action="notification.requested", target=order.batch_id,

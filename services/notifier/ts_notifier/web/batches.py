@@ -68,7 +68,7 @@ def batch_progress(batch_id: str):
             "percent": state.percent, "counts": state.counts, "completed": state.batch.completed_at is not None,
             "files": [{"id": f.id, "kind": f.kind, "filename": f.filename, "url": url_for("batches.download", file_id=f.id)}
                       for f in state.files],
-            "failures": len(state.failures),
+            "failures": len(state.failures), "skipped": len(state.skipped),
         })
 
 
