@@ -31,8 +31,9 @@ from ts_accounts.domain.lifecycle import AccountKind
 from ts_accounts.service_layer.notifications import Couple, request_class_list
 from ts_accounts.service_layer.schools import activate_services, add_school
 from ts_accounts.service_layer.staff import create_staff, delegate
-from ts_notifier.adapters.batches import Delivery, GeneratedFile
+from ts_notifier.adapters.batches import Delivery, GeneratedFile, NotificationBatch
 from ts_notifier.service_layer.files import files_folder, purge_files
+from ts_notifier.service_layer.follow_up import progress
 from ts_shared.config import SmtpSettings
 from ts_shared.crypto import SecretBox
 from ts_shared.db import utcnow
@@ -116,6 +117,12 @@ def test_a_division_of_guardians_is_notified_in_each_mode(make_platform, smtp, m
     assert all(a.state == "notified" for a in accounts.values())
     modes = sorted(a.notification_mode for a in accounts.values())
     assert modes == sorted(["email"] * expected_email + ["paper"] * expected_paper)
+    # Who could not be notified (email only: no valid address) stays in the batch's recap, with why.
+    with platform.runtime("notifier").uow() as uow:
+        state = progress(uow.session, uow.session.get(NotificationBatch, order.batch_id))
+    without_email = {r.guardian_siecle_id for r in rows if r not in with_email} if mode == "email" else set()
+    assert {s.guardian_id for s in state.skipped} == without_email
+    assert all(s.reason == "pas d'adresse électronique valide dans SIECLE" for s in state.skipped)
 
 
 def test_recipients_the_mail_server_refuses_are_exactly_those_in_the_recap(make_platform, smtp, tmp_path):
@@ -199,7 +206,8 @@ def test_the_letters_pdf_goes_to_the_staff_of_its_school_for_24_hours_every_down
     order = notify(platform, [Couple(r.student_siecle_id, r.guardian_siecle_id) for r in rows], "paper")
     run_services(platform, lambda: _batch_done(platform, order.batch_id, order.deliveries))
     with platform.runtime("notifier").uow() as uow:
-        [pdf] = uow.session.scalars(select(GeneratedFile).where(GeneratedFile.batch_id == order.batch_id)).all()
+        [pdf] = uow.session.scalars(select(GeneratedFile).where(GeneratedFile.batch_id == order.batch_id,
+                                                                     GeneratedFile.kind == "pdf")).all()
     url = f"/admin/notifications/files/{pdf.id}"
 
     other_head = _console(platform, "chef.hugo", PASSWORD)
@@ -239,7 +247,8 @@ def test_the_letters_pdf_goes_to_the_staff_of_its_school_for_24_hours_every_down
     reorder = notify(platform, [Couple(r.student_siecle_id, r.guardian_siecle_id) for r in rows], "paper")
     run_services(platform, lambda: _batch_done(platform, reorder.batch_id, reorder.deliveries))
     with platform.runtime("notifier").uow() as uow:
-        [reprinted] = uow.session.scalars(select(GeneratedFile).where(GeneratedFile.batch_id == reorder.batch_id)).all()
+        [reprinted] = uow.session.scalars(select(GeneratedFile).where(GeneratedFile.batch_id == reorder.batch_id,
+                                                                           GeneratedFile.kind == "pdf")).all()
     content = head.get(f"/admin/notifications/files/{reprinted.id}").data
     assert pdf_texts(content) == pdf_texts(response.data)
 
@@ -274,7 +283,8 @@ def test_a_revoked_delegates_saved_cookie_opens_no_password_file_nor_any_page_of
     order = notify(platform, [Couple(r.student_siecle_id, r.guardian_siecle_id) for r in rows], "paper")
     run_services(platform, lambda: _batch_done(platform, order.batch_id, order.deliveries))
     with platform.runtime("notifier").uow() as uow:
-        [pdf] = uow.session.scalars(select(GeneratedFile).where(GeneratedFile.batch_id == order.batch_id)).all()
+        [pdf] = uow.session.scalars(select(GeneratedFile).where(GeneratedFile.batch_id == order.batch_id,
+                                                                     GeneratedFile.kind == "pdf")).all()
     pages = ["/admin/letters/", "/admin/stats/", f"/admin/notifications/batches/{order.batch_id}", "/admin/guardians/"]
 
     saved = _console(platform, "secretariat.moulin", PASSWORD)
