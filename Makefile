@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test browser clean
+.PHONY: install run test lint browser clean
 
 install: $(STAMP)
 
@@ -12,7 +12,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,lint]"
 	@touch $(STAMP)
 
 run: install
@@ -20,6 +20,11 @@ run: install
 
 test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff (style, bugs, complexity) and mypy (types), configured in pyproject.toml; CI runs it.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # The browser journeys drive Debian's Chromium (never a downloaded browser). Installed here when
 # the machine allows it; otherwise those tests skip and say why.

@@ -81,7 +81,10 @@ def main() -> int:
     started = time.perf_counter()
     school_files = write_export(generate_school(uai_for(1), args.school_students, seed=1), work / "school")
     academy_files = [
-        (uai_for(100 + n), write_export(generate_school(uai_for(100 + n), per_school, seed=100 + n), work / f"academy-{n}"))
+        (
+            uai_for(100 + n),
+            write_export(generate_school(uai_for(100 + n), per_school, seed=100 + n), work / f"academy-{n}"),
+        )
         for n in range(args.schools)
     ]
     print(f"  generated in {time.perf_counter() - started:.1f} s "

@@ -381,16 +381,14 @@ class SchoolRun:
 def run_school(args, work: Path, template: str, workers: int) -> SchoolRun:
     from aiosmtpd.controller import Controller
 
-    from ts_accounts.adapters.orm import Account
     from ts_accounts.domain.lifecycle import AccountKind
     from ts_accounts.service_layer.audit import Actor
-    from ts_accounts.service_layer.notifications import Couple, request_notifications
+    from ts_accounts.service_layer.notifications import Couple
     from ts_accounts.service_layer.support import SearchFilters, search
-    from ts_notifier.adapters.batches import Delivery, GeneratedFile, NotificationBatch
+    from ts_notifier.adapters.batches import NotificationBatch
     from ts_notifier.adapters.orm import SchoolLetterSettings
     from ts_shared.config import Settings
     from ts_shared.crypto import SecretBox
-    from ts_shared.db import utcnow
     from ts_shared.messaging.outbox import pending_count
     from ts_shared.runtime.process import Platform
 
@@ -454,18 +452,7 @@ def run_school(args, work: Path, template: str, workers: int) -> SchoolRun:
             _stop([processes.pop(name) for name in consumers])
         started = time.perf_counter()
         cpu_started = time.process_time()
-        for label, mode, couples, _ in plan:
-            if not couples:
-                continue
-            with accounts.uow() as uow:
-                order = request_notifications(uow, box, actor, uai=UAI, couples=couples, mode=mode,
-                                              reset_password=False, now=utcnow(), label=label)
-                uow.commit()
-            if order.deliveries:
-                run.batches += 1
-            for channel, n in order.by_channel.items():
-                run.deliveries[channel] = run.deliveries.get(channel, 0) + n
-            run.skipped += len(order.skipped)
+        issue_requests(accounts, plan, box, actor, run)
         run.issue_seconds = time.perf_counter() - started
         run.issue_cpu = time.process_time() - cpu_started
         total = sum(run.deliveries.values())
@@ -502,24 +489,7 @@ def run_school(args, work: Path, template: str, workers: int) -> SchoolRun:
         run.cpu = {name: _cpu_seconds(p.pid) - cpu_before[name] for name, p in processes.items()}
         run.cpu["bench (requests, SMTP server)"] = time.process_time() - cpu_started
 
-        with accounts.uow() as uow:
-            notified = uow.session.scalars(select(Account.id).where(Account.notified_at.is_not(None))).all()
-        missing = expected_accounts - set(notified)
-        run.accounts = len(expected_accounts)
-        with notifier.uow() as uow:
-            run.failed = uow.session.scalar(select(func.count()).select_from(Delivery).where(Delivery.status == "failed"))
-            files = uow.session.scalars(select(GeneratedFile).where(GeneratedFile.kind == "pdf")).all()
-        run.emails = handler.messages
-        run.pdfs = len(files)
-        run.pdf_pages = sum(len(PdfReader(data_dir / "files" / f.id).pages) for f in files)
-        if missing:
-            raise SystemExit(f"{len(missing)} requested account(s) are not Notifié at the end")
-        if run.pdf_pages != run.deliveries.get("paper", 0) or run.emails + run.failed != run.deliveries.get("email", 0):
-            raise SystemExit(f"deliveries {run.deliveries} but {run.emails} emails, {run.failed} failed, "
-                             f"{run.pdf_pages} PDF pages")
-        with accounts.uow() as uow:
-            run.passwords = uow.session.scalar(select(func.count()).select_from(Account)
-                                               .where(Account.credential_serial > 0))
+        check_run(run, accounts, notifier, expected_accounts, handler, data_dir)
         if not args.requests_first:
             run.division_pdf_s, run.division_letters = division_on_paper(accounts, notifier, plan, box, actor,
                                                                          processes, logs)
@@ -534,6 +504,52 @@ def run_school(args, work: Path, template: str, workers: int) -> SchoolRun:
             rabbitmqctl("delete_vhost", vhost)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
             print(f"  (could not delete the RabbitMQ vhost {vhost}: {error}; rabbitmqctl delete_vhost {vhost})")
+
+
+def check_run(run: SchoolRun, accounts, notifier, expected_accounts: set, handler: CountingSmtp,
+              data_dir: Path) -> None:
+    """Every requested account Notifié, every paper letter a page, every email accepted or failed."""
+    from ts_accounts.adapters.orm import Account
+    from ts_notifier.adapters.batches import Delivery, GeneratedFile
+
+    with accounts.uow() as uow:
+        notified = uow.session.scalars(select(Account.id).where(Account.notified_at.is_not(None))).all()
+        run.passwords = uow.session.scalar(select(func.count()).select_from(Account)
+                                           .where(Account.credential_serial > 0)) or 0
+    missing = expected_accounts - set(notified)
+    run.accounts = len(expected_accounts)
+    with notifier.uow() as uow:
+        run.failed = uow.session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.status == "failed")
+        ) or 0
+        files = uow.session.scalars(select(GeneratedFile).where(GeneratedFile.kind == "pdf")).all()
+    run.emails = handler.messages
+    run.pdfs = len(files)
+    run.pdf_pages = sum(len(PdfReader(data_dir / "files" / f.id).pages) for f in files)
+    if missing:
+        raise SystemExit(f"{len(missing)} requested account(s) are not Notifié at the end")
+    if run.pdf_pages != run.deliveries.get("paper", 0) or run.emails + run.failed != run.deliveries.get("email", 0):
+        raise SystemExit(f"deliveries {run.deliveries} but {run.emails} emails, {run.failed} failed, "
+                         f"{run.pdf_pages} PDF pages")
+
+
+def issue_requests(accounts, plan, box, actor, run: SchoolRun) -> None:
+    """Staff's clicks: one `request_notifications` per division and population, as the console does."""
+    from ts_accounts.service_layer.notifications import request_notifications
+    from ts_shared.db import utcnow
+
+    for label, mode, couples, _ in plan:
+        if not couples:
+            continue
+        with accounts.uow() as uow:
+            order = request_notifications(uow, box, actor, uai=UAI, couples=couples, mode=mode,
+                                          reset_password=False, now=utcnow(), label=label)
+            uow.commit()
+        if order.deliveries:
+            run.batches += 1
+        for channel, n in order.by_channel.items():
+            run.deliveries[channel] = run.deliveries.get(channel, 0) + n
+        run.skipped += len(order.skipped)
 
 
 def division_on_paper(accounts, notifier, plan, box, actor, processes, logs: Path) -> tuple[float, int]:

@@ -162,7 +162,10 @@ def main() -> int:
     parser.add_argument("--outage-events", type=int, default=500)
     parser.add_argument("--skip-outage", action="store_true")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING if os.environ.get("TS_BENCH_VERBOSE") else logging.ERROR, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING if os.environ.get("TS_BENCH_VERBOSE") else logging.ERROR,
+        format="%(asctime)s %(name)s %(message)s",
+    )
 
     tag = uuid.uuid4().hex[:8]
     vhost, databases = f"ts_bench_{tag}", {"accounts": f"ts_bench_{tag}_accounts", "stats": f"ts_bench_{tag}_stats"}

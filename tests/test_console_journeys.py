@@ -186,7 +186,7 @@ def table_rows(table) -> list[dict[str, str]]:
     for row in table.locator("tbody tr").all():
         cells = [re.sub(r"\s+", " ", c).strip() for c in row.locator("td").all_inner_texts()]
         if len(cells) == len(headers):
-            rows.append(dict(zip(headers, cells)))
+            rows.append(dict(zip(headers, cells, strict=True)))
     return rows
 
 
@@ -357,8 +357,10 @@ def test_the_head_activates_sets_up_supports_a_guardian_and_delegates_then_the_c
             assert f"Le lien « {label} » est ajouté." in alerts(page)
         listed = table_rows(page.get_by_role("table", name="Liens utiles de l'établissement"))
         assert [(row["Libellé"], row["Url"]) for row in listed] == LINKS
-        wait_for(lambda: [link["label"] for link in _portal_settings(system).useful_links] == [l for l, _ in LINKS],
-                 timeout=10)
+        wait_for(
+            lambda: [link["label"] for link in _portal_settings(system).useful_links] == [label for label, _ in LINKS],
+            timeout=10,
+        )
 
     with browser.step("find the guardian (Accès des responsables › Gérer le compte)"):
         open_menu(page, "Accès des responsables", "Gérer le compte responsable / élève")
@@ -534,7 +536,7 @@ def _emails_in_the_sink(page, url: str) -> list[tuple[str, str]]:
     hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
     assert f"{len(hrefs)} courriel(s), du plus récent au plus ancien." in page.inner_text("body")
     emails = []
-    for recipient, href in zip(recipients, hrefs):
+    for recipient, href in zip(recipients, hrefs, strict=True):
         page.goto(f"{url}{href}")
         emails.append((recipient, page.locator("pre").inner_text()))
     return emails
@@ -608,7 +610,7 @@ def test_a_division_is_notified_by_email_and_paper_and_a_letter_body_is_customis
         assert len(letters) == printed == len(on_paper)
         letter_logins = logins_in(letters)
         assert len(letter_logins) == len(letters)
-        for row, text in zip(on_paper, letters):  # in the order of the list
+        for row, text in zip(on_paper, letters, strict=True):  # in the order of the list
             assert row["guardian"].split()[-1] in text, (row, text[:300])
 
     with browser.step("the emails in /dev/mail/"):

@@ -231,7 +231,9 @@ def test_the_placeholders_of_env_example_are_refused_by_production_mode():
     strong = {**env, **{name: value for name, value in _strong_environment().items() if name.startswith("TS_")}}
     for name in _app_containers():
         environment = _environment(_compose()["services"][name], strong)
-        urls = [variable for variable in environment if variable.endswith("_URL") and "change-me@" in environment[variable]]
+        urls = [
+            variable for variable in environment if variable.endswith("_URL") and "change-me@" in environment[variable]
+        ]
         assert urls, name
         with pytest.raises(ConfigError) as refused:
             Settings.from_env(environment)

@@ -50,7 +50,9 @@ def test_an_unknown_event_type_is_refused():
     ({"occurred_at": "2026-11-25T10:00:00"}, "occurred_at"),  # no time zone
 ])
 def test_a_consumer_refuses_a_malformed_envelope(change, field):
-    message = new_event("account.created", {"account": ACCOUNT}, producer="accounts", school_uai="0541234X").to_message()
+    message = new_event(
+        "account.created", {"account": ACCOUNT}, producer="accounts", school_uai="0541234X"
+    ).to_message()
     message.update(change)
     with pytest.raises(InvalidEvent) as raised:
         parse_event(message)
@@ -58,14 +60,18 @@ def test_a_consumer_refuses_a_malformed_envelope(change, field):
 
 
 def test_a_consumer_refuses_a_valid_envelope_with_a_broken_payload():
-    message = new_event("account.created", {"account": ACCOUNT}, producer="accounts", school_uai="0541234X").to_message()
+    message = new_event(
+        "account.created", {"account": ACCOUNT}, producer="accounts", school_uai="0541234X"
+    ).to_message()
     del message["payload"]["account"]["login"]
     with pytest.raises(InvalidEvent, match="invalid account.created payload"):
         parse_event(message)
 
 
 def test_a_consumer_ignores_fields_it_does_not_know_in_the_envelope_and_at_every_level_of_the_payload():
-    message = new_event("account.created", {"account": ACCOUNT}, producer="accounts", school_uai="0541234X").to_message()
+    message = new_event(
+        "account.created", {"account": ACCOUNT}, producer="accounts", school_uai="0541234X"
+    ).to_message()
     message["trace_id"] = "4bf92f3577b34da6"  # fields a newer producer added
     message["payload"]["batch_label"] = "Rentrée"
     message["payload"]["account"]["display_name"] = "Jean Dupont"

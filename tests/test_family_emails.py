@@ -46,7 +46,9 @@ def platform(tmp_path, sink):
         uow.commit()
     files = [students_file(tmp_path / "e.xml", STUDENTS), guardians_file(tmp_path / "r.xml", PEOPLE, LINKS, ADDRESSES)]
     with accounts.uow() as uow:
-        import_population(uow, uai=UAI, source=source_from_exports(UAI, [inspect_export(f) for f in files]), actor="test")
+        import_population(
+            uow, uai=UAI, source=source_from_exports(UAI, [inspect_export(f) for f in files]), actor="test"
+        )
         uow.commit()
     yield platform
     platform.dispose()
@@ -67,7 +69,10 @@ def _count_outgoing(notifier) -> int:
 
 
 def _messages(folder):
-    return [email.message_from_bytes(path.read_bytes(), policy=email.policy.default) for path in sorted(folder.glob("*.eml"))]
+    return [
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        for path in sorted(folder.glob("*.eml"))
+    ]
 
 
 def test_a_guardian_gets_a_french_confirmation_email_whose_link_activates_the_account(platform, tmp_path):
@@ -108,7 +113,9 @@ def test_the_reference_of_a_password_request_is_in_the_email_subject(platform, t
         uow.commit()
     client = Client(platform.spec("accounts").create_app(platform.runtime("accounts")))
     headers = {TOKEN_HEADER: platform.settings.internal_token}
-    reference = client.post("/internal/v1/forgot-password", headers=headers, json={"login": "helene.dupont"}).json["reference"]
+    reference = client.post("/internal/v1/forgot-password", headers=headers, json={"login": "helene.dupont"}).json[
+        "reference"
+    ]
     client.post("/internal/v1/forgot-login", headers=headers, json={"email": "helene@example.org"})
     _deliver(platform, 2, tmp_path / "mail")
     subjects = {message["Subject"] for message in _messages(tmp_path / "mail")}

@@ -107,8 +107,11 @@ def test_a_division_of_guardians_is_notified_in_each_mode(make_platform, smtp, m
     if expected_paper:
         pdf = batch_pdf(platform, order.batch_id)
         assert len(pdf.pages) == expected_paper  # one page per paper recipient
-        paper_logins = [login for login in passwords if not any(login in m.get_body(preferencelist=("plain",)).get_content()
-                                                                 for m in server.messages)]
+        paper_logins = [
+            login
+            for login in passwords
+            if not any(login in m.get_body(preferencelist=("plain",)).get_content() for m in server.messages)
+        ]
         for page in pdf.pages:
             page_text = page.extract_text()
             assert any(login in page_text and passwords[login] in page_text for login in paper_logins)
@@ -166,7 +169,9 @@ def test_a_class_list_is_rendered_as_pdf_and_csv_with_the_new_passwords(make_pla
 
     run_services(platform, listed)
     with platform.runtime("notifier").uow() as uow:
-        files = {f.kind: f for f in uow.session.scalars(select(GeneratedFile).where(GeneratedFile.batch_id == batch_id))}
+        files = {
+            f.kind: f for f in uow.session.scalars(select(GeneratedFile).where(GeneratedFile.batch_id == batch_id))
+        }
     csv_text = (files_folder(platform.settings) / files["csv"].id).read_bytes().decode("utf-8")
     assert csv_text.startswith("\ufeffÉlève;Division;Date de naissance;Identifiant;Mot de passe provisoire")
     lines = csv_text.strip().splitlines()[1:]

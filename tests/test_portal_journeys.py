@@ -51,7 +51,10 @@ class System:
             add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY")
             add_school(uow, uai=OTHER_UAI, name="Lycée Henri Poincaré", academy_code="NCY")
             uow.commit()
-        files = [students_file(tmp_path / "e.xml", STUDENTS), guardians_file(tmp_path / "r.xml", PEOPLE, LINKS, ADDRESSES)]
+        files = [
+            students_file(tmp_path / "e.xml", STUDENTS),
+            guardians_file(tmp_path / "r.xml", PEOPLE, LINKS, ADDRESSES),
+        ]
         with accounts.uow() as uow:
             import_population(uow, uai=UAI, source=source_from_exports(UAI, [inspect_export(f) for f in files]),
                               actor="test")
@@ -93,7 +96,9 @@ class System:
 
     def last_link_token(self) -> str:
         """The token of the last emailed link, as the notifier decrypts it."""
-        return SecretBox(self.platform.settings.event_key).open(self.family_emails()[-1].payload["link_token_encrypted"])
+        return SecretBox(self.platform.settings.event_key).open(
+            self.family_emails()[-1].payload["link_token_encrypted"]
+        )
 
     def publish_welcome_message(self, html: str = WELCOME) -> None:
         """What the portal's consumer does with the school's school.settings_changed."""
@@ -243,7 +248,9 @@ def test_a_pending_guardian_who_signs_in_gets_the_pending_screen_and_can_correct
     assert sign_in(browser, "helene.dupont", "Lilas2026").headers["Location"] == "/compte/en-attente"
     resent = submit(browser, "/compte/en-attente", {}, action="/compte/en-attente/renvoyer")
     assert resent.headers["Location"] == "/compte/en-attente"
-    assert "Un nouveau courriel de confirmation a été envoyé à helene@exemple.org" in text(browser.get(resent.headers["Location"]))
+    assert "Un nouveau courriel de confirmation a été envoyé à helene@exemple.org" in text(
+        browser.get(resent.headers["Location"])
+    )
 
     mismatch = submit(browser, "/compte/en-attente", {"correction-email": "helene@example.org",
                                                       "correction-email_again": "helene@exemple.org"},
@@ -336,7 +343,9 @@ def test_forgot_password_shows_the_reference_and_the_emailed_link_sets_a_new_pas
     assert "Votre mot de passe a été modifié" in text(browser.get("/"))
     assert sign_in(browser, "helene.dupont", "Neuf2026").headers["Location"] == "/accueil"
     sign_out(browser)
-    used = submit(browser, link, {"login": "helene.dupont", "new_password": "Autre2026", "new_password_again": "Autre2026"})
+    used = submit(
+        browser, link, {"login": "helene.dupont", "new_password": "Autre2026", "new_password_again": "Autre2026"}
+    )
     assert used.status_code == 410 and "Mot de passe oublié" in text(used)
 
 
@@ -345,7 +354,9 @@ def test_forgot_password_refuses_an_unknown_login_or_an_unconfirmed_address_with
     assert unknown.status_code == 200 and "Cet identifiant est inconnu" in text(unknown)  # the same status
     system.notify("jean.dupont")
     unconfirmed = submit(browser, "/mot-de-passe-oublie", {"login": "jean.dupont"})
-    assert unconfirmed.status_code == 200 and "Vous devez d'abord confirmer votre adresse électronique" in text(unconfirmed)
+    assert unconfirmed.status_code == 200 and "Vous devez d'abord confirmer votre adresse électronique" in text(
+        unconfirmed
+    )
 
 
 # --- sessions end on the server ------------------------------------------------------------------
@@ -400,8 +411,10 @@ def test_a_signed_in_session_ends_12_hours_after_sign_in_however_active(system, 
     signed_at, started = time.time(), utcnow()
     sign_in(browser, "helene.dupont", "Lilas2026")
     for minutes in range(0, 12 * 60 + 50, 50):  # a page every 50 minutes: never idle for an hour
-        monkeypatch.setattr("ts_portal.web.family_session.time.time", lambda: signed_at + minutes * 60)
-        monkeypatch.setattr("ts_shared.web.server_session.utcnow", lambda: started + timedelta(minutes=minutes))
+        monkeypatch.setattr("ts_portal.web.family_session.time.time", lambda minutes=minutes: signed_at + minutes * 60)
+        monkeypatch.setattr(
+            "ts_shared.web.server_session.utcnow", lambda minutes=minutes: started + timedelta(minutes=minutes)
+        )
         response = browser.get("/accueil")
         if minutes < 12 * 60:
             assert response.status_code == 200, minutes
@@ -447,7 +460,9 @@ def test_a_signed_in_family_changes_its_address_once_the_new_one_is_confirmed(sy
                                               "courriel-email_again": "new@example.org",
                                               "courriel-password": "Lilas2026"}, action="/mon-compte/adresse")
     assert changed.headers["Location"] == "/mon-compte"
-    assert "Un courriel contenant un lien de confirmation a été envoyé à new@example.org" in text(browser.get("/mon-compte"))
+    assert "Un courriel contenant un lien de confirmation a été envoyé à new@example.org" in text(
+        browser.get("/mon-compte")
+    )
     assert system.account("helene.dupont").email == "helene@example.org"
     confirmed = submit(browser, f"/compte/confirmation?jeton={system.last_link_token()}", {})
     assert "new@example.org" in text(confirmed) and "Retour à l'accueil" in text(confirmed)  # still signed in

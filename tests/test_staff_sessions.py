@@ -10,7 +10,7 @@ import threading
 import time
 from contextlib import contextmanager
 from html import unescape
-from typing import Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -189,7 +189,9 @@ def test_the_head_gives_a_delegate_a_new_password_and_the_delegates_sessions_end
     refused = post_form(head, path, {"new_password": "password123", "new_password_again": "password123"})
     assert refused.status_code == 400 and "mots de passe les plus courants" in refused.text
     assert opens(secretary, PAGES["notifier"])
-    response = post_form(head, path, {"new_password": "nouveau-secret-du-26", "new_password_again": "nouveau-secret-du-26"})
+    response = post_form(
+        head, path, {"new_password": "nouveau-secret-du-26", "new_password_again": "nouveau-secret-du-26"}
+    )
     assert response.status_code == 302
     refused_everywhere(secretary)
     signed_in(platform, SECRETARY, "nouveau-secret-du-26")
@@ -224,7 +226,9 @@ def test_ops_set_a_staff_password_and_every_session_of_that_person_ends(platform
     refused = runner.invoke(cli, ["staff", "set-password", "--login", HEAD], env={"TS_STAFF_PASSWORD": "azertyuiop"})
     assert refused.exit_code == 1 and "mots de passe les plus courants" in refused.output
     assert opens(head, PAGES["accounts"])
-    result = runner.invoke(cli, ["staff", "set-password", "--login", HEAD], env={"TS_STAFF_PASSWORD": "chef-nouveau-2026"})
+    result = runner.invoke(
+        cli, ["staff", "set-password", "--login", HEAD], env={"TS_STAFF_PASSWORD": "chef-nouveau-2026"}
+    )
     assert result.exit_code == 0, result.output
     assert "1 session(s) ouverte(s) fermée(s)" in result.output
     refused_everywhere(head)
@@ -326,7 +330,10 @@ def test_behind_nginx_a_revoked_or_logged_out_cookie_opens_nothing_on_any_servic
         head = staff(HEAD, HEAD_PASSWORD)
         delegations = head.get(f"{url}/admin/delegations").text
         revoke = re.search(r'action="(/admin/delegations/\d+/revoke)"', delegations).group(1)
-        assert head.post(f"{url}{revoke}", data={"csrf_token": _csrf(delegations)}, allow_redirects=False).status_code == 302
+        assert (
+            head.post(f"{url}{revoke}", data={"csrf_token": _csrf(delegations)}, allow_redirects=False).status_code
+            == 302
+        )
         for service, path in PAGES.items():  # signed in, with no right left on the school
             assert status(replayed(saved), path) == (200 if service == "api" else 403), path  # /me: who, no school
         assert replayed(saved).get(f"{url}/api/v1/me").json()["rights"] == []

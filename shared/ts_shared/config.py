@@ -13,7 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
 from ts_shared.setup_lock import setup_lock
@@ -165,11 +165,11 @@ class Settings:
             return f"sqlite:///{self.data_dir / (service + '.sqlite')}"
         raise ConfigError(f"TS_{service.upper()}_DATABASE_URL is not set (required in production mode)")
 
-    def with_overrides(self, **changes) -> "Settings":
+    def with_overrides(self, **changes) -> Settings:
         return replace(self, **changes)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)
         mode = env.get("TS_MODE", "embedded").strip().lower()
         if mode not in MODES:
@@ -195,8 +195,10 @@ class Settings:
                 if name in env and (_is_placeholder(env[name]) or len(env[name]) < 32):
                     problems.append(f"{name} is a placeholder or shorter than 32 characters")
             if "TS_EVENT_KEY" not in bad and not _is_fernet_key(env["TS_EVENT_KEY"]):
-                problems.append("TS_EVENT_KEY is not a Fernet key (32 url-safe base64 bytes; "
-                                "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')")
+                problems.append(
+                    "TS_EVENT_KEY is not a Fernet key (32 url-safe base64 bytes; "
+                    "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
+                )
             if problems:
                 raise ConfigError("production mode refuses to start: " + "; ".join(problems))
 

@@ -3,9 +3,9 @@ runner and the model/migration drift check. No tables of any service live here."
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -33,7 +33,7 @@ def new_metadata() -> MetaData:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -47,13 +47,13 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r} refused: use aware UTC datetimes")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 # Reusable annotated column types for Mapped[...] models.
@@ -91,7 +91,7 @@ def make_engine(url: str, *, echo: bool = False, connect_timeout: int = 5, state
 
         return engine
     query = make_url(url).query
-    connect_args = {"connect_timeout": connect_timeout, "keepalives": 1, "keepalives_idle": 30,
+    connect_args: dict[str, Any] = {"connect_timeout": connect_timeout, "keepalives": 1, "keepalives_idle": 30,
                     "keepalives_interval": 10, "keepalives_count": 3, "tcp_user_timeout": 60_000}
     connect_args = {name: value for name, value in connect_args.items() if name not in query}
     options = query.get("options", "")
@@ -120,10 +120,11 @@ def database_unavailable(error: BaseException) -> bool:
     if error.connection_invalidated:
         return True
     original = error.orig
-    if hasattr(original, "sqlstate"):  # psycopg
-        if original.sqlstate is None:  # raised by the client: connection refused, closed, timed out
+    if original is not None and hasattr(original, "sqlstate"):  # psycopg
+        sqlstate: str | None = original.sqlstate
+        if sqlstate is None:  # raised by the client: connection refused, closed, timed out
             return isinstance(error, (exc.OperationalError, exc.InterfaceError))
-        return original.sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES or original.sqlstate in _UNAVAILABLE_SQLSTATES
+        return sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES or sqlstate in _UNAVAILABLE_SQLSTATES
     return getattr(original, "sqlite_errorname", "").startswith(_UNAVAILABLE_SQLITE_ERRORS)
 
 
@@ -198,7 +199,10 @@ def run_alembic_env(target_metadata: MetaData) -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("alembic: no sqlalchemy.url and no connection to migrate")
+    engine = make_engine(url)
     try:
         with engine.begin() as conn:
             _run(conn)

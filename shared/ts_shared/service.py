@@ -17,7 +17,8 @@ from functools import cached_property
 from importlib.metadata import entry_points
 from pathlib import Path
 from pkgutil import resolve_name
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
 
 from sqlalchemy import MetaData, Table
 
@@ -43,7 +44,7 @@ class Job:
 
     name: str
     every_seconds: int
-    run: Callable[["ServiceRuntime"], str]
+    run: Callable[[ServiceRuntime], str]
 
 
 class ServiceSpec:
@@ -101,11 +102,11 @@ class ServiceSpec:
 
     # --- the processes --------------------------------------------------------------------------
 
-    def create_app(self, runtime: "ServiceRuntime") -> "Flask":
+    def create_app(self, runtime: ServiceRuntime) -> Flask:
         return self._resolve("app")(runtime)
 
     @cached_property
-    def handlers(self) -> Mapping[str, "Handler"]:
+    def handlers(self) -> Mapping[str, Handler]:
         handlers = self._resolve("handlers") or {}
         if set(handlers) != self.consumes:
             raise RuntimeError(f"service {self.name}: its handlers ({', '.join(sorted(handlers))}) are not the events "
@@ -113,11 +114,11 @@ class ServiceSpec:
         return handlers
 
     @cached_property
-    def commands(self) -> Sequence["click.Command"]:
+    def commands(self) -> Sequence[click.Command]:
         return self._resolve("commands") or ()
 
     @cached_property
-    def seed_demo(self) -> Callable[["ServiceRuntime"], list[str]] | None:
+    def seed_demo(self) -> Callable[[ServiceRuntime], list[str]] | None:
         return self._resolve("seed_demo")
 
     @cached_property
@@ -157,7 +158,7 @@ class ServiceRuntime:
     def migrate(self) -> None:
         upgrade_database(self.engine, self.spec.migrations_dir)
 
-    def consumer(self) -> "EventConsumer":
+    def consumer(self) -> EventConsumer:
         from ts_shared.messaging.consumer import EventConsumer
 
         if self.spec.subscription is None:

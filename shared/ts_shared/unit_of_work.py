@@ -10,7 +10,8 @@ written to the outbox by `commit()`, in the same transaction as the change.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
 
 from sqlalchemy import Table
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,7 +30,7 @@ class UnitOfWork:
     OUTBOX_FLUSH_EVERY = 1000
 
     def __init__(self, session_factory: sessionmaker[Session], outbox: Table, producer: str,
-                 settings: "Settings | None" = None, *, publishes: frozenset[str] | None = None):
+                 settings: Settings, *, publishes: frozenset[str] | None = None):
         self._session_factory = session_factory
         self._outbox = outbox
         self.producer = producer

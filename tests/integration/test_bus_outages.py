@@ -347,7 +347,9 @@ def test_after_a_broker_outage_the_relay_and_the_worker_retry_every_few_seconds_
 
 
 @pytest.mark.parametrize("command", [("worker", "stats"), ("relay", "accounts")])
-def test_a_process_stops_within_ten_seconds_on_sigterm_while_the_broker_is_down(make_platform, rabbitmq_url, proxy, command):
+def test_a_process_stops_within_ten_seconds_on_sigterm_while_the_broker_is_down(
+    make_platform, rabbitmq_url, proxy, command
+):
     proxy.refusing = True
     platform = make_platform("accounts", "stats", broker_url=proxy.reroute(rabbitmq_url))
     process = start_tsctl(platform.settings, *command)
@@ -416,7 +418,9 @@ def test_processed_event_ids_are_purged_on_schedule_while_events_keep_coming(mak
                 connection.execute(insert(processed), [
                     {"event_id": str(uuid.uuid4()), "event_type": "account.created", "processed_at": long_ago}
                     for _ in range(50)])
-            wait_for(lambda: count_rows(stats, processed, processed.c.processed_at < utcnow() - PROCESSED_IDS_KEPT) == 0)
+            wait_for(
+                lambda: count_rows(stats, processed, processed.c.processed_at < utcnow() - PROCESSED_IDS_KEPT) == 0
+            )
         finally:
             worker.stop()
             thread.join(timeout=15)

@@ -77,10 +77,14 @@ def in_transaction(platform: Platform, use_case, **arguments):
 def rows_by_key(platform: Platform, service: str, entity, key: str, *columns: str) -> dict:
     with platform.runtime(service).engine.connect() as connection:
         table = entity.__table__
-        return {row[0]: tuple(row[1:]) for row in connection.execute(select(table.c[key], *(table.c[c] for c in columns)))}
+        return {
+            row[0]: tuple(row[1:]) for row in connection.execute(select(table.c[key], *(table.c[c] for c in columns)))
+        }
 
 
-def test_two_staff_saving_the_school_settings_at_once_leave_the_portal_and_the_notifier_equal_to_accounts(make_platform):
+def test_two_staff_saving_the_school_settings_at_once_leave_the_portal_and_the_notifier_equal_to_accounts(
+    make_platform,
+):
     platform = make_platform("accounts", "portal", "notifier")
     schools = [f"05{n:05d}A" for n in range(ROUNDS)]
     with platform.runtime("accounts").uow() as uow:
@@ -92,10 +96,18 @@ def test_two_staff_saving_the_school_settings_at_once_leave_the_portal_and_the_n
     for round_, uai in enumerate(schools):
         # The head saves the welcome message while the deputy saves the letter type, and (every
         # other round) both save the welcome message: the last save must be what families see.
-        deputy = (in_transaction(platform, set_welcome_message, actor=DEPUTY, uai=uai, raw_html=f"<p>Adjoint {round_}</p>")
-                  if round_ % 2 else
-                  in_transaction(platform, set_ent_and_letter, actor=DEPUTY, uai=uai, letter_type="mixed",
-                                 typed_url="https://ent.example.org/"))
+        deputy = (
+            in_transaction(platform, set_welcome_message, actor=DEPUTY, uai=uai, raw_html=f"<p>Adjoint {round_}</p>")
+            if round_ % 2
+            else in_transaction(
+                platform,
+                set_ent_and_letter,
+                actor=DEPUTY,
+                uai=uai,
+                letter_type="mixed",
+                typed_url="https://ent.example.org/",
+            )
+        )
         at_once(in_transaction(platform, set_welcome_message, actor=HEAD, uai=uai, raw_html=f"<p>Chef {round_}</p>"),
                 deputy)
     run_services(platform, lambda: everything_applied(platform, "portal", "notifier"),
@@ -105,7 +117,9 @@ def test_two_staff_saving_the_school_settings_at_once_leave_the_portal_and_the_n
                          "letter_type", "ent_url")
     portal = rows_by_key(platform, "portal", SchoolPortalSettings, "uai", "settings_version", "welcome_message_html",
                          "letter_type", "ent_url")
-    letters = rows_by_key(platform, "notifier", SchoolLetterSettings, "uai", "settings_version", "letter_type", "ent_url")
+    letters = rows_by_key(
+        platform, "notifier", SchoolLetterSettings, "uai", "settings_version", "letter_type", "ent_url"
+    )
     portal_wrong = [uai for uai in schools if portal[uai] != source[uai]]
     letters_wrong = [uai for uai in schools if letters[uai] != (source[uai][0], *source[uai][2:])]
     assert (portal_wrong, letters_wrong) == ([], []), (
@@ -170,7 +184,10 @@ def test_two_concurrent_saves_of_the_welcome_message_through_the_staff_api_leave
                  initial_password="un mot de passe d'adjoint")
         uow.commit()
     app = platform.spec("accounts").create_app(platform.runtime("accounts"))
-    head, deputy = StaffApi(app, "chef.test", "un mot de passe de chef"), StaffApi(app, "adjoint.test", "un mot de passe d'adjoint")
+    head, deputy = (
+        StaffApi(app, "chef.test", "un mot de passe de chef"),
+        StaffApi(app, "adjoint.test", "un mot de passe d'adjoint"),
+    )
 
     diverged, first = [], rows_by_key(platform, "accounts", School, "uai", "settings_version")[UAI][0]
     with services_running(platform, services=("accounts", "portal", "notifier")):
@@ -201,9 +218,19 @@ def test_a_delivery_report_racing_the_familys_first_login_never_takes_the_accoun
     def signs_in(row):
         def change():
             with platform.runtime("accounts").uow() as uow:
-                first_login(uow, box, login=row.login, temporary_password=passwords[row.login], new_password="Lilas2026",
-                            new_password_again="Lilas2026", birth_date=row.birth_date, email="parent@example.org",
-                            email_again="parent@example.org", client_address=None, now=utcnow())
+                first_login(
+                    uow,
+                    box,
+                    login=row.login,
+                    temporary_password=passwords[row.login],
+                    new_password="Lilas2026",
+                    new_password_again="Lilas2026",
+                    birth_date=row.birth_date,
+                    email="parent@example.org",
+                    email_again="parent@example.org",
+                    client_address=None,
+                    now=utcnow(),
+                )
         return change
 
     def reported_after(delay: float, row):

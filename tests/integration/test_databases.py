@@ -3,7 +3,7 @@ migrations apply, match the models exactly (no drift, like `alembic check`), and
 own repositories work on them."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 from sqlalchemy import select
@@ -62,7 +62,9 @@ def _settings_payload(version: int, name: str) -> dict:
 def test_accounts_stores_schools_and_signs_staff_in(platform):
     with platform.runtime("accounts").uow() as uow:
         add_school(uow, uai="0541234X", name="Collège Jean Moulin", academy_code="NCY", city="Nancy")
-        create_staff(uow, login="chef.demo", display_name="Mme Martin", password="correct horse battery", head_of="0541234X")
+        create_staff(
+            uow, login="chef.demo", display_name="Mme Martin", password="correct horse battery", head_of="0541234X"
+        )
         uow.commit()
     with platform.runtime("accounts").uow() as uow:
         signed_in = sign_in_staff(uow, login="CHEF.demo", password="correct horse battery")
@@ -102,7 +104,7 @@ def test_stats_counts_the_newest_state_of_each_account_and_service_accesses(plat
         record_account(uow.session, snapshot(4, 1, "notified"))
         record_account(uow.session, snapshot(4, 2, "notified", closed=True))  # closed: no longer counted
         for _ in range(3):
-            record_service_access(uow.session, "0541234X", "notes", "1031", datetime(2026, 11, 3, tzinfo=timezone.utc))
+            record_service_access(uow.session, "0541234X", "notes", "1031", datetime(2026, 11, 3, tzinfo=UTC))
         uow.commit()
     with platform.runtime("stats").uow() as uow:
         [students, guardians] = account_counts(uow.session, "0541234X")

@@ -88,7 +88,9 @@ def _last_link_token(platform: Platform) -> str:
     with platform.runtime("accounts").engine.connect() as connection:
         envelope = connection.execute(select(outbox.c.envelope).where(outbox.c.event_type == "family_email.requested")
                                       .order_by(outbox.c.id.desc()).limit(1)).scalar_one()
-    return SecretBox(platform.settings.event_key).open(parse_event(json.loads(envelope)).payload["link_token_encrypted"])
+    return SecretBox(platform.settings.event_key).open(
+        parse_event(json.loads(envelope)).payload["link_token_encrypted"]
+    )
 
 
 def test_a_parent_signs_in_with_the_letter_while_its_delivery_report_waits_in_the_accounts_queue(system):

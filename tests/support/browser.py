@@ -7,7 +7,7 @@ import importlib.util
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 from werkzeug.serving import make_server
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
-from typing import Callable
+from collections.abc import Callable
 
 from kombu import Connection, Producer
 from kombu.transport import memory

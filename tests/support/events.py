@@ -15,5 +15,9 @@ def account_snapshot(n: int, *, school_uai: str = "0541234X", version: int = 1, 
 
 
 def account_created(n: int, *, school_uai: str = "0541234X", version: int = 1, state: str = "not_notified") -> Event:
-    return new_event("account.created", {"account": account_snapshot(n, school_uai=school_uai, version=version, state=state)},
-                     producer="accounts", school_uai=school_uai)
+    return new_event(
+        "account.created",
+        {"account": account_snapshot(n, school_uai=school_uai, version=version, state=state)},
+        producer="accounts",
+        school_uai=school_uai,
+    )

@@ -11,7 +11,7 @@ import subprocess
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 from support.infra import unavailable
 from ts_shared.runtime.mail_sink import free_port

@@ -42,7 +42,7 @@ class SmtpServer:
         self.port = free_port()
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
-    def start(self) -> "SmtpServer":
+    def start(self) -> SmtpServer:
         self._controller.start()
         return self
 

@@ -69,8 +69,12 @@ def everything_applied(platform: Platform, *consumers: str, source: str = "accou
     runtime = platform.runtime(source)
     outbox = runtime.spec.tables.outbox
     with runtime.engine.connect() as connection:
-        unsent = connection.execute(select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))).scalar_one()
-        published = dict(connection.execute(select(outbox.c.event_type, func.count()).group_by(outbox.c.event_type)).all())
+        unsent = connection.execute(
+            select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+        ).scalar_one()
+        published = dict(
+            connection.execute(select(outbox.c.event_type, func.count()).group_by(outbox.c.event_type)).all()
+        )
     if unsent:
         return False
     for name in consumers:

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 UAI, OTHER_UAI = "0541234X", "0573321A"
-PARAMS = "<PARAMETRES><UAJ>{uai}</UAJ><ANNEE_SCOLAIRE>2026</ANNEE_SCOLAIRE><DATE_EXPORT>01/09/2026</DATE_EXPORT></PARAMETRES>"
+PARAMS = (
+    "<PARAMETRES><UAJ>{uai}</UAJ><ANNEE_SCOLAIRE>2026</ANNEE_SCOLAIRE>"
+    "<DATE_EXPORT>01/09/2026</DATE_EXPORT></PARAMETRES>"
+)
 
 
 def student_xml(sid, last, first, birth, division, *, mef="10310019110", ine=None, groups=(), usage=None,
@@ -13,8 +16,9 @@ def student_xml(sid, last, first, birth, division, *, mef="10310019110", ine=Non
         ("ID_NATIONAL", ine), ("NOM_DE_FAMILLE", last), ("NOM_USAGE", usage), ("PRENOM", first),
         ("DATE_NAISS", birth), ("CODE_SEXE", "1"), ("CODE_MEF", mef), ("DATE_SORTIE", left)) if value)
     structures = f"<STRUCTURE><CODE_STRUCTURE>{division}</CODE_STRUCTURE><TYPE_STRUCTURE>D</TYPE_STRUCTURE></STRUCTURE>"
-    structures += "".join(f"<STRUCTURE><CODE_STRUCTURE>{g}</CODE_STRUCTURE><TYPE_STRUCTURE>G</TYPE_STRUCTURE></STRUCTURE>"
-                          for g in groups)
+    structures += "".join(
+        f"<STRUCTURE><CODE_STRUCTURE>{g}</CODE_STRUCTURE><TYPE_STRUCTURE>G</TYPE_STRUCTURE></STRUCTURE>" for g in groups
+    )
     return (f"<ELEVE{ident}>{child_id}{fields}<CODE_REGIME>2</CODE_REGIME></ELEVE>",
             f"<STRUCTURES_ELEVE{ident}>{child_id}{structures}</STRUCTURES_ELEVE>")
 

@@ -42,7 +42,7 @@ class TcpProxy:
             raise ValueError(f"{url} does not point at {target}")
         return url.replace(target, f"127.0.0.1:{self.port}")
 
-    def start(self) -> "TcpProxy":
+    def start(self) -> TcpProxy:
         threading.Thread(target=self._accept_loop, daemon=True).start()
         return self
 

@@ -18,7 +18,17 @@ from sqlalchemy import select, update
 from werkzeug.test import Client
 
 from support.settings import settings_for
-from support.siecle_files import ADDRESSES, LINKS, OTHER_UAI, PEOPLE, STUDENTS, UAI, guardians_file, student_xml, students_file
+from support.siecle_files import (
+    ADDRESSES,
+    LINKS,
+    OTHER_UAI,
+    PEOPLE,
+    STUDENTS,
+    UAI,
+    guardians_file,
+    student_xml,
+    students_file,
+)
 from ts_accounts.adapters.csv_population import COLUMNS
 from ts_accounts.adapters.orm import AccessContinuity, Account, AccountLink, AuditEntry, Guardian, Student
 from ts_accounts.adapters.siecle import inspect_export
@@ -163,10 +173,15 @@ def links(platform, login):
 
 def school_logins(platform, uai, student_siecle_id):
     with platform.runtime("accounts").uow() as uow:
-        student = uow.session.scalar(select(Student).where(Student.school_uai == uai, Student.siecle_id == student_siecle_id))
-        return {(link.guardian.siecle_id if link.guardian else None): (link.account.login, link.kept_from_previous_school)
-                for link in uow.session.scalars(select(AccountLink).where(AccountLink.student_id == student.id,
-                                                                          AccountLink.ended_at.is_(None)))}
+        student = uow.session.scalar(
+            select(Student).where(Student.school_uai == uai, Student.siecle_id == student_siecle_id)
+        )
+        return {
+            (link.guardian.siecle_id if link.guardian else None): (link.account.login, link.kept_from_previous_school)
+            for link in uow.session.scalars(
+                select(AccountLink).where(AccountLink.student_id == student.id, AccountLink.ended_at.is_(None))
+            )
+        }
 
 
 def continuities(platform):
@@ -190,10 +205,16 @@ def x_records_the_departure(platform, tmp_path):
 def lycee_files(tmp_path, people, *, uai=OTHER_UAI, students=None):
     """Léa arriving in the lycée (id 77001, same INE), with the guardians given."""
     students = students or [student_xml("77001", "DUPONT", "Léa", "12/03/2013", "2DE1", ine=LEA_INE, mef="20010017110")]
-    return [students_file(tmp_path / f"{uai}-e.xml", students, uai=uai),
-            guardians_file(tmp_path / f"{uai}-r.xml", people, [("77001", pid, rank) for pid, rank in
-                                                                (("88001", 1), ("88002", 2)) if any(p[0] == pid for p in people)],
-                           ADDRESSES, uai=uai)]
+    return [
+        students_file(tmp_path / f"{uai}-e.xml", students, uai=uai),
+        guardians_file(
+            tmp_path / f"{uai}-r.xml",
+            people,
+            [("77001", pid, rank) for pid, rank in (("88001", 1), ("88002", 2)) if any(p[0] == pid for p in people)],
+            ADDRESSES,
+            uai=uai,
+        ),
+    ]
 
 
 # Léa's parents as the lycée's SIECLE has them: Hélène with her email, Jean with the family address.
@@ -214,9 +235,11 @@ def test_a_head_of_school_cannot_take_over_the_family_account_of_a_student_still
     assert response.status_code == 200 and "Import terminé." in text(response)
 
     post(head_y, "/admin/guardians/E1/R1/-/notify", {"mode": "paper", "reset_password": "y"})
-    stolen = [SecretBox(platform.settings.event_key).open(request.payload["temporary_password_encrypted"])
-              for request in outbox(platform, "notification.requested")
-              if request.payload["account"]["login"] == "jean.dupont" and request.payload["temporary_password_encrypted"]]
+    stolen = [
+        SecretBox(platform.settings.event_key).open(request.payload["temporary_password_encrypted"])
+        for request in outbox(platform, "notification.requested")
+        if request.payload["account"]["login"] == "jean.dupont" and request.payload["temporary_password_encrypted"]
+    ]
     family = family_api(platform)
     for password in stolen:  # what the printed letter would say
         family("first-login", {"login": "jean.dupont", "temporary_password": password, "new_password": "Pirate2026",
@@ -321,8 +344,12 @@ def test_a_guardian_matched_by_name_and_phone_keeps_the_account(platform, tmp_pa
         uow.commit()
     people = [("88002", "M.", "DUPONT", "Jean", None, None)]
     paths = lycee_files(tmp_path, people)
-    paths[1].write_text(paths[1].read_text(encoding="utf-8").replace(
-        "<PRENOM>Jean</PRENOM>", "<PRENOM>Jean</PRENOM><TEL_PORTABLE>+33 6 12 34 56 78</TEL_PORTABLE>"), encoding="utf-8")
+    paths[1].write_text(
+        paths[1]
+        .read_text(encoding="utf-8")
+        .replace("<PRENOM>Jean</PRENOM>", "<PRENOM>Jean</PRENOM><TEL_PORTABLE>+33 6 12 34 56 78</TEL_PORTABLE>"),
+        encoding="utf-8",
+    )
     run_import(platform, OTHER_UAI, paths)
     assert school_logins(platform, OTHER_UAI, "77001")["88002"] == ("jean.dupont", True)
 
@@ -358,7 +385,9 @@ def test_a_student_returning_to_a_school_is_continued_back_and_the_family_told_a
                                guardians_file(tmp_path / "x3-r.xml", PEOPLE, LINKS, ADDRESSES)])
     assert school_logins(platform, UAI, "1001") == {None: ("lea.dupont", True), "9001": ("helene.dupont", True),
                                                     "9002": ("jean.dupont", True)}
-    emails = [e.payload for e in outbox(platform, "family_email.requested") if e.payload["template"] == "access_continuity"]
+    emails = [
+        e.payload for e in outbox(platform, "family_email.requested") if e.payload["template"] == "access_continuity"
+    ]
     assert [(e["to"], e["school_name"]) for e in emails] == [("jean.dupont@example.org", "Lycée Henri Poincaré"),
                                                             ("jean.dupont@example.org", "Collège Jean Moulin")]
 
@@ -384,7 +413,9 @@ def test_a_continued_used_account_cannot_be_reset_or_replaced_before_the_family_
                                                 "mode": "paper", "division": "2DE1", "reset_password": "y",
                                                 "couple": ["77001"]})
     assert outbox(platform, "notification.requested") == []
-    assert family_api(platform)("authenticate", {"login": "jean.dupont", "password": FATHER_PASSWORD}).status_code == 200
+    assert (
+        family_api(platform)("authenticate", {"login": "jean.dupont", "password": FATHER_PASSWORD}).status_code == 200
+    )
     assert school_logins(platform, OTHER_UAI, "77001")["88002"] == ("jean.dupont", True)
 
     # Once the family has signed in, the lycée may reset as for any account.
@@ -417,7 +448,9 @@ def test_the_academy_administrator_can_authorise_the_reset_of_a_kept_account_for
     assert reset().status_code == 409
     admin = console(app, "admin.ncy")
     page = "/admin/academy/continuity"
-    refused = post(admin, "/admin/academy/continuity/reset-authorisation", {"account_login": "helene.dupont1"}, page=page)
+    refused = post(
+        admin, "/admin/academy/continuity/reset-authorisation", {"account_login": "helene.dupont1"}, page=page
+    )
     assert refused.status_code == 400 and "n'est pas protégé" in text(refused)
     response = post(admin, "/admin/academy/continuity/reset-authorisation", {"account_login": "lea.dupont"}, page=page)
     assert "Lycée Henri Poincaré (0573321A) peut désormais réinitialiser le mot de passe du compte lea.dupont" in text(
@@ -449,7 +482,9 @@ def test_the_academy_report_lists_pending_and_conflicting_continuities_and_resol
 
     # Scoped to the administrator's academy; heads of school have no access.
     other = console(app, "admin.xyz")
-    assert "Léa" not in text(other.get("/admin/academy/continuity")) and other.get("/api/v1/academy/continuity").json == []
+    assert (
+        "Léa" not in text(other.get("/admin/academy/continuity")) and other.get("/api/v1/academy/continuity").json == []
+    )
     assert post(other, f"/admin/academy/continuity/{lea_id}/confirm", {},
                 page="/admin/academy/continuity").status_code == 404
     assert other.post(f"/api/v1/academy/continuity/{lea_id}/refuse", headers=api_token(other)).status_code == 404
@@ -470,9 +505,14 @@ def test_the_academy_report_lists_pending_and_conflicting_continuities_and_resol
     assert school_logins(platform, OTHER_UAI, "77002")[None] == ("mael.n-diaye1", False)
     assert links(platform, "mael.n-diaye") == {(UAI, "1002", None)}
     assert admin.post(f"/api/v1/academy/continuity/{mael_id}/confirm", headers=api_token(admin)).status_code == 409
-    assert [(uai, action) for action in ("continuity.completed", "continuity.refused")
-            for uai, _ in audit(platform, action)] == [(OTHER_UAI, "continuity.completed"), (UAI, "continuity.completed"),
-                                                       (OTHER_UAI, "continuity.refused"), (UAI, "continuity.refused")]
+    assert [
+        (uai, action) for action in ("continuity.completed", "continuity.refused") for uai, _ in audit(platform, action)
+    ] == [
+        (OTHER_UAI, "continuity.completed"),
+        (UAI, "continuity.completed"),
+        (OTHER_UAI, "continuity.refused"),
+        (UAI, "continuity.refused"),
+    ]
     with platform.runtime("accounts").uow() as uow:
         assert {entry.staff_login for entry in uow.session.scalars(select(AuditEntry).where(
             AuditEntry.action.in_(("continuity.completed", "continuity.refused"))))} == {"admin.ncy"}
@@ -518,7 +558,9 @@ def test_a_siecle_export_that_would_empty_the_school_needs_a_confirmation_throug
     assert accepted.status_code == 201 and accepted.json["departed"] == {"élèves": 4} and enrolled(platform) == 0
 
 
-def test_tsctl_refuses_an_export_that_would_empty_the_school_without_confirm_departures(platform, tmp_path, monkeypatch):
+def test_tsctl_refuses_an_export_that_would_empty_the_school_without_confirm_departures(
+    platform, tmp_path, monkeypatch
+):
     monkeypatch.setenv("TS_DATA_DIR", str(platform.settings.data_dir))
     path = students_file(tmp_path / "ElevesSansAdresses.xml", STUDENTS[:1])
     result = CliRunner().invoke(cli, ["import", "siecle", "--uai", UAI, str(path)])

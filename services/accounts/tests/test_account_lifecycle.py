@@ -3,7 +3,7 @@ each change with its account.* event in the outbox."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 from sqlalchemy import select
@@ -23,7 +23,7 @@ from ts_accounts.service_layer.schools import add_school
 from ts_shared.messaging.envelope import parse_event
 from ts_shared.runtime.process import Platform
 
-T0 = datetime(2026, 9, 5, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 9, 5, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -63,7 +63,11 @@ def test_a_notification_gives_a_temporary_password_then_notifie_with_date_and_mo
         uow.commit()
     with platform.runtime("accounts").uow() as uow:
         account = by_login(uow, "helene.dupont")
-        assert (account.state, account.notification_mode, account.notified_at) == ("notified", "email", T0 + timedelta(minutes=2))
+        assert (account.state, account.notification_mode, account.notified_at) == (
+            "notified",
+            "email",
+            T0 + timedelta(minutes=2),
+        )
         assert temporary_password_matches(uow, account, password) and account.temporary_password_hash is None
         assert [h.action for h in account_history(uow.session, account.id)] == [
             "created", "temporary_password_issued", "notified"]

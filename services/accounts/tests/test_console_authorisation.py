@@ -19,7 +19,15 @@ from werkzeug.test import Client
 from support.settings import settings_for
 from support.siecle_files import ADDRESSES, LINKS, PEOPLE, STUDENTS, guardians_file, student_xml, students_file
 from ts_accounts.adapters.orm import (
-    AccessContinuity, AcademyEntLink, NotesPublicationDate, NotesSettings, School, SchoolEmail, SchoolService, StaffAssignment, TipiClient,
+    AccessContinuity,
+    AcademyEntLink,
+    NotesPublicationDate,
+    NotesSettings,
+    School,
+    SchoolEmail,
+    SchoolService,
+    StaffAssignment,
+    TipiClient,
     UsefulLink,
 )
 from ts_accounts.adapters.siecle import inspect_export
@@ -40,7 +48,10 @@ OPEN_TO_ALL = {"console.home", "console.login", "console.logout", "console.choos
 # A valid request body for each endpoint that changes something, so that what is checked is the
 # authorisation and not the validation of the input. A new route must be added here.
 VALID_BODIES = {
-    "establishment.delegate_password": {"new_password": "Nouveau-secret-2026", "new_password_again": "Nouveau-secret-2026"},
+    "establishment.delegate_password": {
+        "new_password": "Nouveau-secret-2026",
+        "new_password_again": "Nouveau-secret-2026",
+    },
     "support.access": {"refuse": "1"},
     "support.new_account": {"confirm": "y"},
     "support.notify": {"mode": "paper"},
@@ -76,8 +87,11 @@ VALID_BODIES = {
     "api_services.set_notes_publication": {"publication": "deadline"},
     "api_services.add_publication_date": {"mef_code": "10210001110", "division": "4B", "date": "2026-12-19"},
     "api_services.remove_publication_date": {},
-    "api_services.set_payment": {"tipi_client_number": "999999", "minimum_amount": "15,50",
-                                 "contact_email": "intendance@example.org"},
+    "api_services.set_payment": {
+        "tipi_client_number": "999999",
+        "minimum_amount": "15,50",
+        "contact_email": "intendance@example.org",
+    },
     "api_settings.set_welcome_message": {"html": "<p>Bienvenue</p>"},
     "api_settings.preview_welcome_message": {"html": "<p>Bienvenue</p>"},
     "api_settings.set_ent": {"letter_type": "mixed", "ent_url": "https://ent.example.org"},
@@ -86,8 +100,14 @@ VALID_BODIES = {
     "api_settings.update_link": {"label": "Lien", "url": "https://example.org"},
     "api_settings.delete_link": {},
     "api_academy.add_school": {"uai": "0880001Y", "name": "Nouveau collège", "academy_code": "NCY", "city": "Épinal"},
-    "api_academy.update_school": {"name": "Collège renommé", "address_lines": ["1 rue de la Paix"],
-                                  "postal_code": "54000", "city": "Nancy", "phone": None, "siecle_modules": []},
+    "api_academy.update_school": {
+        "name": "Collège renommé",
+        "address_lines": ["1 rue de la Paix"],
+        "postal_code": "54000",
+        "city": "Nancy",
+        "phone": None,
+        "siecle_modules": [],
+    },
     "api_academy.add_school_email": {"address": "secretariat@example.org", "label": None},
     "api_academy.remove_school_email": {},
     "api_academy.appoint_school_head": {"login": "chef.b", "display_name": "Chef", "initial_password": PASSWORD},
@@ -153,11 +173,18 @@ def world(tmp_path_factory):
             uow.commit()
     with accounts.uow() as uow:
         values = {
-            "population": "guardians", "student_id": B_STUDENT, "guardian_id": B_GUARDIAN, "uai": B,
-            "staff_id": b_delegate.id, "link_id": uow.session.scalar(select(UsefulLink.id).where(UsefulLink.school_uai == B)),
+            "population": "guardians",
+            "student_id": B_STUDENT,
+            "guardian_id": B_GUARDIAN,
+            "uai": B,
+            "staff_id": b_delegate.id,
+            "link_id": uow.session.scalar(select(UsefulLink.id).where(UsefulLink.school_uai == B)),
             "email_id": uow.session.scalar(select(SchoolEmail.id).where(SchoolEmail.school_uai == B)),
             "date_id": uow.session.scalar(select(NotesPublicationDate.id).where(NotesPublicationDate.school_uai == B)),
-            "academy_code": "NCY", "code": "vie_scolaire", "number": "999999", "filename": "dsfr/dsfr.min.css",
+            "academy_code": "NCY",
+            "code": "vie_scolaire",
+            "number": "999999",
+            "filename": "dsfr/dsfr.min.css",
             "ent_link_id": uow.session.scalar(select(AcademyEntLink.id).where(AcademyEntLink.academy_code == "NCY")),
             "continuity_id": uow.session.scalar(select(AccessContinuity.id).where(AccessContinuity.school_uai == B)),
         }
@@ -316,7 +343,9 @@ def test_every_change_without_its_csrf_token_is_refused(world):
     for rule, method in routes(app):
         if method == "GET" or rule.endpoint in ("console.login",):
             continue
-        response = call(client, method, url_for_rule(rule, values_a), token=None, body=VALID_BODIES.get(rule.endpoint, {}))
+        response = call(
+            client, method, url_for_rule(rule, values_a), token=None, body=VALID_BODIES.get(rule.endpoint, {})
+        )
         assert response.status_code == 400, f"{method} {rule.rule} without CSRF token: {response.status_code}"
         refused += 1
     assert refused >= 30

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 from sqlalchemy import select
@@ -35,7 +35,9 @@ def platform(tmp_path):
         uow.commit()
     files = [students_file(tmp_path / "e.xml", STUDENTS), guardians_file(tmp_path / "r.xml", PEOPLE, LINKS, ADDRESSES)]
     with accounts.uow() as uow:
-        import_population(uow, uai=UAI, source=source_from_exports(UAI, [inspect_export(f) for f in files]), actor="test")
+        import_population(
+            uow, uai=UAI, source=source_from_exports(UAI, [inspect_export(f) for f in files]), actor="test"
+        )
         uow.commit()
     yield platform
     platform.dispose()
@@ -45,7 +47,9 @@ def platform(tmp_path):
 def client(platform):
     client = Client(platform.spec("accounts").create_app(platform.runtime("accounts")))
     page = client.get("/admin/login")
-    client.post("/admin/login", data={"csrf_token": csrf(page.text), "login": "chef.demo", "password": "a long passphrase"})
+    client.post(
+        "/admin/login", data={"csrf_token": csrf(page.text), "login": "chef.demo", "password": "a long passphrase"}
+    )
     return client
 
 
@@ -89,7 +93,9 @@ def test_notifying_by_email_and_paper_sends_email_where_siecle_has_a_valid_addre
     requests = outbox(platform, "notification.requested")
     assert [(r.payload["recipient"]["first_name"], r.payload["channel"]) for r in requests] == [
         ("Hélène", "email"), ("Jean", "paper")]
-    assert {r.payload["batch_id"] for r in requests} == {response.headers["Location"].rsplit("/", 1)[1].removesuffix("?nouvelle=1")}
+    assert {r.payload["batch_id"] for r in requests} == {
+        response.headers["Location"].rsplit("/", 1)[1].removesuffix("?nouvelle=1")
+    }
     assert all(r.payload["batch_size"] == 2 and r.payload["letter_case"] == "guardian_new" for r in requests)
     password = SecretBox(platform.settings.event_key).open(requests[0].payload["temporary_password_encrypted"])
     assert accepts(platform, "helene.dupont", password)
@@ -156,7 +162,10 @@ def test_writing_to_several_guardians_sends_one_email_each_to_those_with_an_addr
         "couple": ["1001:9001", "1001:9002", "1004:9001"]}, headers={"Referer": "http://localhost/admin/guardians/notify"})
     emails = outbox(platform, "family_email.requested")
     assert [e.payload["to"] for e in emails] == ["helene.dupont@example.org"]  # once, although two children
-    assert emails[0].payload["template"] == "staff_message" and emails[0].payload["subject"] == "Réunion parents-professeurs"
+    assert (
+        emails[0].payload["template"] == "staff_message"
+        and emails[0].payload["subject"] == "Réunion parents-professeurs"
+    )
 
 
 def test_a_class_list_gives_new_passwords_only_to_notified_accounts_not_yet_activated(platform, client):
@@ -182,7 +191,7 @@ def test_a_class_list_gives_new_passwords_only_to_notified_accounts_not_yet_acti
 def test_a_delivered_notification_makes_the_account_notifie_with_date_and_mode(platform):
     accounts = platform.runtime("accounts")
     helene = account(platform, "helene.dupont")
-    at = datetime(2026, 9, 3, 10, 0, tzinfo=timezone.utc)
+    at = datetime(2026, 9, 3, 10, 0, tzinfo=UTC)
     delivered = parse_event(new_event("notification.delivered", {
         "batch_id": "b", "delivery_id": "d", "account_id": helene.id, "channel": "email", "delivered_at": at},
         producer="notifier", school_uai=UAI).to_message())
@@ -210,7 +219,9 @@ def _api_token(client) -> dict:
 
 def test_resending_the_activation_email_of_an_account_no_longer_pending_is_a_409_in_french(client):
     # E.g. a delivery report of a new letter has just made the account Notifié again (E1).
-    response = client.post("/api/v1/accounts/guardians/1001/9001/resend-activation", json={}, headers=_api_token(client))
+    response = client.post(
+        "/api/v1/accounts/guardians/1001/9001/resend-activation", json={}, headers=_api_token(client)
+    )
     assert response.status_code == 409
     assert response.get_json()["error"] == "Ce compte n'attend pas de confirmation d'adresse électronique."
 

@@ -143,7 +143,10 @@ def test_a_page_without_javascript_shows_the_textarea_and_hides_the_editor(head,
     assert re.search(r'<textarea[^>]*name="message"', html) and not re.search(r"<textarea[^>]*hidden", html)
     assert re.search(r'<div[^>]*contenteditable="true"[^>]*hidden', html, re.DOTALL)
     assert "(<span data-counter-value>14</span>/2000 caractères maximum)" in html
-    assert '<div class="fr-callout__text" id="welcome-preview" aria-live="polite" data-preview><p>Bonjour <b>à tous</b></p></div>' in html
+    assert (
+        '<div class="fr-callout__text" id="welcome-preview" aria-live="polite" data-preview>'
+        "<p>Bonjour <b>à tous</b></p></div>" in html
+    )
     assert '<script src="/admin/settings-static/settings-welcome.js" defer></script>' in html
 
 
@@ -263,16 +266,25 @@ def test_the_ent_page_explains_each_letter_type_and_offers_the_academy_list_with
     html = head.get("/admin/settings/ent").text.replace("&#39;", "'")
     for label in ("Téléservices", "Mixte ENT/Téléservices", "ENT seul"):
         assert f">{label}<span class=\"fr-hint-text\">" in html
-    assert "aucun lien ne sera créé vers l'ENT" in html and "L'adresse communiquée aux responsables et aux élèves sera celle de l'ENT" in html
+    assert (
+        "aucun lien ne sera créé vers l'ENT" in html
+        and "L'adresse communiquée aux responsables et aux élèves sera celle de l'ENT" in html
+    )
     assert "Mon bureau numérique" in html and "ENT d'une autre académie" not in html
-    assert re.search(rf'<a [^>]*href="{re.escape(ACADEMY_ENT)}" target="_blank" rel="noopener noreferrer"[^>]*>Aperçu du lien</a>', html)
+    assert re.search(
+        rf'<a [^>]*href="{re.escape(ACADEMY_ENT)}" target="_blank" rel="noopener noreferrer"[^>]*>Aperçu du lien</a>',
+        html,
+    )
     assert re.search(r'<a class="fr-btn[^"]*" href="/admin/letters/">Visualiser les courriers</a>', html)
     assert re.search(r'<input checked [^>]*name="letter_type" type="radio" value="teleservices">', html)
 
 
 def test_mixed_letters_with_the_academy_ent_store_its_address_and_announce_it(head, platform):
-    response = submit(head, "/admin/settings/ent", {"letter_type": "mixed", "ent_choice": f"link-{academy_link_id(platform)}",
-                                                   "ent_url": ""})
+    response = submit(
+        head,
+        "/admin/settings/ent",
+        {"letter_type": "mixed", "ent_choice": f"link-{academy_link_id(platform)}", "ent_url": ""},
+    )
     assert response.status_code == 302
     stored = school(platform)
     assert (stored.letter_type, stored.ent_url) == ("mixed", ACADEMY_ENT)
@@ -281,7 +293,10 @@ def test_mixed_letters_with_the_academy_ent_store_its_address_and_announce_it(he
     [entry] = audit_entries(platform, "settings.ent")
     assert entry.staff_login == HEAD and "Mixte ENT/Téléservices" in entry.summary
     assert entry.detail["after"] == {"letter_type": "mixed", "ent_url": ACADEMY_ENT}
-    assert f'id="ent_choice-0" name="ent_choice" value="link-{academy_link_id(platform)}" checked' in head.get("/admin/settings/ent").text
+    assert (
+        f'id="ent_choice-0" name="ent_choice" value="link-{academy_link_id(platform)}" checked'
+        in head.get("/admin/settings/ent").text
+    )
 
 
 def test_ent_only_letters_with_a_typed_address(head, platform):
@@ -360,7 +375,11 @@ def test_an_active_contact_link_with_a_school_address_is_stored_and_announced(he
     [entry] = audit_entries(platform, "settings.contact")
     assert entry.staff_login == HEAD and entry.summary == f"Lien de contact actif vers {OTHER_EMAIL}"
     # Then inactive: the portal no longer gets the address; the choice is kept for next time.
-    submit(head, "/admin/settings/contact", {"contact_active": "inactive", "contact_email": email_id(platform, OTHER_EMAIL)})
+    submit(
+        head,
+        "/admin/settings/contact",
+        {"contact_active": "inactive", "contact_email": email_id(platform, OTHER_EMAIL)},
+    )
     assert (school(platform).contact_active, school(platform).contact_email) == (False, OTHER_EMAIL)
     assert settings_events(platform)[-1].payload["contact_email"] is None
 
@@ -368,13 +387,18 @@ def test_an_active_contact_link_with_a_school_address_is_stored_and_announced(he
 def test_an_active_contact_link_needs_an_address(head, platform):
     response = submit(head, "/admin/settings/contact", {"contact_active": "active", "contact_email": ""})
     assert response.status_code == 400
-    assert "Choisissez l'adresse de messagerie à laquelle les familles écriront." in errors_in(response.text.replace("&#39;", "'"))
+    assert "Choisissez l'adresse de messagerie à laquelle les familles écriront." in errors_in(
+        response.text.replace("&#39;", "'")
+    )
     assert school(platform).contact_active is False
 
 
 def test_an_address_of_another_school_cannot_be_chosen(head, platform):
-    response = submit(head, "/admin/settings/contact", {"contact_active": "active",
-                                                       "contact_email": email_id(platform, "ce.0541999k@ac-nancy-metz.fr")})
+    response = submit(
+        head,
+        "/admin/settings/contact",
+        {"contact_active": "active", "contact_email": email_id(platform, "ce.0541999k@ac-nancy-metz.fr")},
+    )
     assert response.status_code == 400 and school(platform).contact_email is None
 
 
@@ -414,7 +438,9 @@ def test_useful_links_are_listed_and_announced_in_creation_order(head, platform)
                 ("Le site de l'académie", "https://www.ac-nancy-metz.fr/"),
                 ("ENT", "https://www.monbureaunumerique.fr/")]
     assert links_of(platform) == expected
-    assert settings_events(platform)[-1].payload["useful_links"] == [{"label": l, "url": u} for l, u in expected]
+    assert settings_events(platform)[-1].payload["useful_links"] == [
+        {"label": label, "url": url} for label, url in expected
+    ]
     html = head.get("/admin/settings/links").text.replace("&#39;", "'")
     positions = [html.index(f"<td>{label}</td>") for label, _ in expected]
     assert positions == sorted(positions)
@@ -465,7 +491,9 @@ def test_a_useful_link_needs_a_label_and_a_valid_url_with_an_error_per_field(hea
     response = add_link(head, label, url)
     assert response.status_code == 400
     shown = errors_in(response.text.replace("&#39;", "'"))
-    assert len(shown) == len(errors) and all(expected in message for expected, message in zip(errors, shown))
+    assert len(shown) == len(errors) and all(
+        expected in message for expected, message in zip(errors, shown, strict=True)
+    )
     assert links_of(platform) == [] and audit_entries(platform, "settings.useful_link_added") == []
 
 
@@ -527,7 +555,9 @@ def test_a_delegate_without_the_settings_right_gets_403_everywhere(app, head, pl
 
 def test_a_delegate_with_the_settings_right_may_change_the_settings(app, platform):
     cpe = _signed_in(app, "cpe.moulin", "cpe-moulin-2026")
-    assert submit(cpe, "/admin/settings/welcome", {"message": "<p>Bonne rentrée</p>", "action": "save"}).status_code == 302
+    assert (
+        submit(cpe, "/admin/settings/welcome", {"message": "<p>Bonne rentrée</p>", "action": "save"}).status_code == 302
+    )
     [entry] = audit_entries(platform, "settings.welcome_message")
     assert entry.staff_login == "cpe.moulin"
 
@@ -540,7 +570,9 @@ def test_the_settings_pages_need_a_signed_in_staff_member(app):
 def test_every_settings_change_lands_in_the_audit_log_with_the_staff_login(head, platform):
     submit(head, "/admin/settings/welcome", {"message": "<p>Bonjour</p>", "action": "save"})
     submit(head, "/admin/settings/ent", {"letter_type": "ent_only", "ent_choice": "typed", "ent_url": "https://ent.example.fr/"})
-    submit(head, "/admin/settings/contact", {"contact_active": "active", "contact_email": email_id(platform, SCHOOL_EMAIL)})
+    submit(
+        head, "/admin/settings/contact", {"contact_active": "active", "contact_email": email_id(platform, SCHOOL_EMAIL)}
+    )
     add_link(head, "Premier", "https://un.example.fr/")
     [link] = link_ids(platform)
     submit(head, f"/admin/settings/links/{link}/edit", {"label": "Premier bis", "url": "https://un.example.fr/"})

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 from sqlalchemy import select
@@ -10,7 +10,17 @@ from werkzeug.test import Client
 
 import ts_accounts.web.identity_api as identity_api_module
 from support.settings import settings_for
-from support.siecle_files import ADDRESSES, LINKS, OTHER_UAI, PEOPLE, STUDENTS, UAI, guardians_file, student_xml, students_file
+from support.siecle_files import (
+    ADDRESSES,
+    LINKS,
+    OTHER_UAI,
+    PEOPLE,
+    STUDENTS,
+    UAI,
+    guardians_file,
+    student_xml,
+    students_file,
+)
 from ts_accounts.adapters.orm import Account, OneTimeToken
 from ts_accounts.adapters.passwords import hash_password
 from ts_accounts.adapters.siecle import inspect_export
@@ -28,7 +38,7 @@ from ts_shared.messaging.envelope import parse_event
 from ts_shared.runtime.process import Platform
 from ts_shared.web.internal_api import TOKEN_HEADER
 
-START = datetime(2026, 9, 10, 8, 0, tzinfo=timezone.utc)
+START = datetime(2026, 9, 10, 8, 0, tzinfo=UTC)
 
 
 class Clock:
@@ -56,9 +66,12 @@ def platform(tmp_path):
         add_school(uow, uai="0999999Z", name="Collège d'une autre académie", academy_code="XYZ")
         uow.commit()
     paths = [students_file(tmp_path / "e.xml", STUDENTS), guardians_file(tmp_path / "r.xml", PEOPLE, LINKS, ADDRESSES)]
-    other = [students_file(tmp_path / "o.xml", [student_xml("3001", "DUPONT", "Léa", "12/03/2013", "6A")], uai="0999999Z"),
-             guardians_file(tmp_path / "p.xml", [("7001", "MME", "DUPONT", "Hélène", None, None)], [("3001", "7001", 1)],
-                            uai="0999999Z")]
+    other = [
+        students_file(tmp_path / "o.xml", [student_xml("3001", "DUPONT", "Léa", "12/03/2013", "6A")], uai="0999999Z"),
+        guardians_file(
+            tmp_path / "p.xml", [("7001", "MME", "DUPONT", "Hélène", None, None)], [("3001", "7001", 1)], uai="0999999Z"
+        ),
+    ]
     for uai, files in ((UAI, paths), ("0999999Z", other)):
         with accounts.uow() as uow:
             import_population(uow, uai=uai, source=source_from_exports(uai, [inspect_export(p) for p in files]),
@@ -130,12 +143,24 @@ def activate_guardian(platform, api, login="helene.dupont", birth="2013-03-12", 
 def test_a_used_account_signs_in_and_gets_its_profile(platform, api, clock):
     activate_guardian(platform, api)
     clock.now = START + timedelta(days=1)
-    body = api("authenticate", {"login": "helene.dupont", "password": "Lilas2026", "client_address": "203.0.113.7"}).json
+    body = api(
+        "authenticate", {"login": "helene.dupont", "password": "Lilas2026", "client_address": "203.0.113.7"}
+    ).json
     assert body["state"] == "used" and body["kind"] == "guardian" and not body["first_login_required"]
     assert body["display_name"] == "Mme Hélène DUPONT"
-    assert body["children"] == [{"school_uai": UAI, "school_name": "Collège Jean Moulin", "student_id": "1001",
-                                 "first_name": "Léa", "last_name": "DUPONT", "division": "3A", "mef_code": "10310019110",
-                                 "birth_date": "2013-03-12", "legal_rank": 1}]
+    assert body["children"] == [
+        {
+            "school_uai": UAI,
+            "school_name": "Collège Jean Moulin",
+            "student_id": "1001",
+            "first_name": "Léa",
+            "last_name": "DUPONT",
+            "division": "3A",
+            "mef_code": "10310019110",
+            "birth_date": "2013-03-12",
+            "legal_rank": 1,
+        }
+    ]
     again = api("authenticate", {"login": "helene.dupont", "password": "Lilas2026"}).json
     assert again["previous_login_at"] == (START + timedelta(days=1)).isoformat()
 
@@ -386,7 +411,8 @@ def class_list_password(platform, division: str, login: str) -> str | None:
     box = SecretBox(platform.settings.event_key)
     with platform.runtime("accounts").uow() as uow:
         request_class_list(uow, box, Actor("chef.test"), uai=UAI, division=division, now=START)
-    [row] = [row for row in outbox_events(platform, "class_list.requested")[-1].payload["rows"] if row["login"] == login]
+    rows = outbox_events(platform, "class_list.requested")[-1].payload["rows"]
+    [row] = [row for row in rows if row["login"] == login]
     return box.open(row["temporary_password_encrypted"]) if row["temporary_password_encrypted"] else None
 
 
@@ -500,14 +526,18 @@ def request_letter(platform, student_id: str, guardian_id: str | None = None, *,
         order = request_notifications(uow, box, Actor("chef.test"), uai=UAI, couples=[Couple(student_id, guardian_id)],
                                       mode=PAPER, reset_password=False, now=at, label="Notification des comptes")
         uow.commit()
-    [request] = [e for e in outbox_events(platform, "notification.requested") if e.payload["batch_id"] == order.batch_id]
+    [request] = [
+        e for e in outbox_events(platform, "notification.requested") if e.payload["batch_id"] == order.batch_id
+    ]
     return box.open(request.payload["temporary_password_encrypted"]), order.batch_id
 
 
 def deliver(platform, login: str, batch_id: str, *, at: datetime) -> None:
     """The notifier's report that the letter was produced, as the accounts consumer applies it."""
     with platform.runtime("accounts").uow() as uow:
-        record_delivery(uow, account_id=account(platform, login).id, channel="paper", delivered_at=at, batch_id=batch_id)
+        record_delivery(
+            uow, account_id=account(platform, login).id, channel="paper", delivered_at=at, batch_id=batch_id
+        )
         uow.commit()
 
 
@@ -596,7 +626,10 @@ def test_a_step_the_accounts_state_no_longer_allows_is_refused_with_a_409_in_fre
     body = api("confirm-email", {"token": token}, expected=409).json
     assert body == {"status": 409, "error": "La confirmation de l'adresse électronique n'est pas possible : ce compte "
                                             "est « Non notifié »."}
-    assert (account(platform, "helene.dupont").state, account(platform, "helene.dupont").email) == ("not_notified", None)
+    assert (account(platform, "helene.dupont").state, account(platform, "helene.dupont").email) == (
+        "not_notified",
+        None,
+    )
 
 
 def test_a_pending_guardian_can_correct_the_address_and_get_the_link_again(platform, api):
@@ -651,7 +684,9 @@ def test_forgot_password_needs_a_known_login_with_a_confirmed_address(platform, 
     assert api("forgot-password", {"login": "nobody"}).json == {"outcome": "unknown", "reference": None}
     notify(platform, "jean.dupont")
     assert api("forgot-password", {"login": "jean.dupont"}).json == {"outcome": "unconfirmed", "reference": None}
-    assert not [e for e in outbox_events(platform, "family_email.requested") if e.payload["template"] == "forgot_password"]
+    assert not [
+        e for e in outbox_events(platform, "family_email.requested") if e.payload["template"] == "forgot_password"
+    ]
 
 
 # --- my account (H6) -----------------------------------------------------------------------------
@@ -695,7 +730,10 @@ def test_a_guardian_merges_another_letter_with_its_login_temporary_password_and_
     assert [child["first_name"] for child in body["children"]] == ["Léa", "Hugo"]
     assert account(platform, "helene.dupont1").closed_reason == "merged"
     merged = outbox_events(platform, "account.merged")[0].payload
-    assert len(merged["account"]["children"]) == 2 and merged["absorbed_account_id"] == account(platform, "helene.dupont1").id
+    assert (
+        len(merged["account"]["children"]) == 2
+        and merged["absorbed_account_id"] == account(platform, "helene.dupont1").id
+    )
     assert outbox_events(platform, "account.deleted")[0].payload["reason"] == "merged"
     api("authenticate", {"login": "helene.dupont1", "password": other_password}, expected=401)
 
@@ -723,8 +761,14 @@ def test_a_merge_is_refused_across_academies_or_from_an_account_not_yet_active(p
     api("merge", {"account_id": main_id, "other_login": "helene.dupont2", "other_password": other_password,
                   "birth_date": "2013-03-12"}, expected=401)
     jean = account(platform, "jean.dupont")
-    assert "Seul un compte responsable activé" in api("merge", {
-        "account_id": jean.id, "other_login": "helene.dupont", "other_password": "Lilas2026"}, expected=409).json["error"]
+    assert (
+        "Seul un compte responsable activé"
+        in api(
+            "merge",
+            {"account_id": jean.id, "other_login": "helene.dupont", "other_password": "Lilas2026"},
+            expected=409,
+        ).json["error"]
+    )
 
 
 def test_guessing_the_current_password_from_a_session_is_throttled(platform, api):

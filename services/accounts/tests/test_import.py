@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import zipfile
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 from click.testing import CliRunner
@@ -39,7 +39,7 @@ def files(tmp_path):
             guardians_file(tmp_path / "ResponsablesAvecAdresses.xml", PEOPLE, LINKS, ADDRESSES)]
 
 
-def run_import(platform, paths, uai=UAI, now=datetime(2026, 9, 2, 8, 0, tzinfo=timezone.utc)):
+def run_import(platform, paths, uai=UAI, now=datetime(2026, 9, 2, 8, 0, tzinfo=UTC)):
     accounts = platform.runtime("accounts")
     with accounts.uow() as uow:
         report = import_population(uow, uai=uai, source=source_from_exports(uai, [inspect_export(p) for p in paths]),
@@ -113,8 +113,11 @@ def test_a_new_export_updates_adds_arrivals_and_marks_departures(platform, files
     ]
     people = PEOPLE[:4] + [("9006", "M.", "LE GALL", "Yann", "yann@example.org", None)]
     links = [("1001", "9001", 1), ("1001", "9002", 2), ("1002", "9003", 2), ("1005", "9006", 1)]
-    paths = [students_file(tmp_path / "e2.xml", students), guardians_file(tmp_path / "r2.xml", people, links, ADDRESSES)]
-    report, events = run_import(platform, paths, now=datetime(2026, 11, 2, tzinfo=timezone.utc))
+    paths = [
+        students_file(tmp_path / "e2.xml", students),
+        guardians_file(tmp_path / "r2.xml", people, links, ADDRESSES),
+    ]
+    report, events = run_import(platform, paths, now=datetime(2026, 11, 2, tzinfo=UTC))
     assert report.created == {"élèves": 1, "responsables": 1}
     assert report.updated == {"élèves": 1}
     assert report.departed == {"élèves": 2, "responsables": 1}
@@ -199,17 +202,31 @@ def test_a_file_without_encoding_declaration_is_told_by_its_first_accent_whereve
         assert uow.session.scalar(select(Student.first_name)) == "Zoé"
 
 
-@pytest.mark.parametrize("mutate,message", [
-    (lambda b: b.replace(b"<DATE_NAISS>12/03/2013", b"<DATE_NAISS>31/02/2013"),
-     "ligne 6, élément ELEVE (1001), champ DATE_NAISS : date invalide « 31/02/2013 »"),
-    (lambda b: b.replace(b"<PRENOM>Ma", b"<PRENOX>Ma").replace(b"</PRENOM><DATE_NAISS>01/01/2012", b"</PRENOX><DATE_NAISS>01/01/2012"),
-     "ligne 7, élément ELEVE (1002), champ PRENOM : valeur obligatoire absente"),
-    (lambda b: b.replace(b"</ELEVES>", b"</ELEVE>"), "XML mal formé"),
-    (lambda b: b.replace(b"<UAJ>0541234X", b"<UAJ>0999999Z"), "cet export est celui de l'établissement 0999999Z"),
-    (lambda b: b.replace(b"BEE_ELEVES", b"BEE_AUTRE"), "ce n'est pas un export SIECLE BEE reconnu"),
-    (lambda b: b.replace("Maël".encode("iso-8859-15"), "Maël".encode("iso-8859-15") + b"\xff\xfe".decode("latin-1").encode("utf-8"))
-     .replace(b"ISO-8859-15", b"UTF-8"), "encodage des caractères incorrect"),
-])
+@pytest.mark.parametrize(
+    "mutate,message",
+    [
+        (
+            lambda b: b.replace(b"<DATE_NAISS>12/03/2013", b"<DATE_NAISS>31/02/2013"),
+            "ligne 6, élément ELEVE (1001), champ DATE_NAISS : date invalide « 31/02/2013 »",
+        ),
+        (
+            lambda b: b.replace(b"<PRENOM>Ma", b"<PRENOX>Ma").replace(
+                b"</PRENOM><DATE_NAISS>01/01/2012", b"</PRENOX><DATE_NAISS>01/01/2012"
+            ),
+            "ligne 7, élément ELEVE (1002), champ PRENOM : valeur obligatoire absente",
+        ),
+        (lambda b: b.replace(b"</ELEVES>", b"</ELEVE>"), "XML mal formé"),
+        (lambda b: b.replace(b"<UAJ>0541234X", b"<UAJ>0999999Z"), "cet export est celui de l'établissement 0999999Z"),
+        (lambda b: b.replace(b"BEE_ELEVES", b"BEE_AUTRE"), "ce n'est pas un export SIECLE BEE reconnu"),
+        (
+            lambda b: b.replace(
+                "Maël".encode("iso-8859-15"),
+                "Maël".encode("iso-8859-15") + b"\xff\xfe".decode("latin-1").encode("utf-8"),
+            ).replace(b"ISO-8859-15", b"UTF-8"),
+            "encodage des caractères incorrect",
+        ),
+    ],
+)
 def test_a_corrupted_file_changes_nothing_and_says_where_it_is_wrong(platform, files, tmp_path, mutate, message):
     run_import(platform, files)
     before = (logins(platform), count(platform, Student), count(platform, Guardian), count(platform, GuardianLink))
@@ -220,7 +237,12 @@ def test_a_corrupted_file_changes_nothing_and_says_where_it_is_wrong(platform, f
     with pytest.raises(ImportFileError) as raised:
         run_import(platform, [path])
     assert message in str(raised.value) and str(raised.value).startswith("bad.xml")
-    assert (logins(platform), count(platform, Student), count(platform, Guardian), count(platform, GuardianLink)) == before
+    assert (
+        logins(platform),
+        count(platform, Student),
+        count(platform, Guardian),
+        count(platform, GuardianLink),
+    ) == before
 
 
 def test_a_link_to_an_unknown_student_is_rejected_with_its_reason_and_the_rest_imported(platform, files, tmp_path):
@@ -258,10 +280,14 @@ def test_tsctl_import_exits_non_zero_on_a_rejected_file_and_says_nothing_changed
     assert result.exit_code == 0 and "comptes créés 1" in result.output
 
 
-def test_the_duplicates_report_lists_probable_duplicates_and_warns_about_active_accounts(platform, tmp_path, monkeypatch):
+def test_the_duplicates_report_lists_probable_duplicates_and_warns_about_active_accounts(
+    platform, tmp_path, monkeypatch
+):
     people = PEOPLE + [("9010", "MME", "Dupont", "Helene", "helene.dupont@example.org", None)]
     links = LINKS + [("1003", "9010", 2)]
-    run_import(platform, [students_file(tmp_path / "e.xml", STUDENTS), guardians_file(tmp_path / "r.xml", people, links)])
+    run_import(
+        platform, [students_file(tmp_path / "e.xml", STUDENTS), guardians_file(tmp_path / "r.xml", people, links)]
+    )
     with platform.runtime("accounts").uow() as uow:
         account = uow.session.scalar(select(Account).where(Account.login == "helene.dupont"))
         account.state = "used"
@@ -298,12 +324,20 @@ def test_a_csv_file_saved_by_excel_in_windows_1252_imports_with_its_accents(plat
     path = _csv(tmp_path, CSV_ROW_1.replace("Lilas", "Lilas’"), CSV_ROW_2.replace("Lilas", "Lilas’"), encoding="cp1252")
     result = CliRunner().invoke(cli, ["import", "csv", "--uai", UAI, str(path)])
     assert result.exit_code == 0, result.output
-    assert logins(platform) == {("student", "E1", None): "eloise.de-la-tour", ("student", "E2", None): "jean-baptiste.de-la-tour",
-                                ("guardian", "E1", "R1"): "loic.de-la-tour", ("guardian", "E2", "R1"): "loic.de-la-tour1",
-                                ("guardian", "E1", "R2"): "benedicte.martin-lefevre"}
+    assert logins(platform) == {
+        ("student", "E1", None): "eloise.de-la-tour",
+        ("student", "E2", None): "jean-baptiste.de-la-tour",
+        ("guardian", "E1", "R1"): "loic.de-la-tour",
+        ("guardian", "E2", "R1"): "loic.de-la-tour1",
+        ("guardian", "E1", "R2"): "benedicte.martin-lefevre",
+    }
     with platform.runtime("accounts").uow() as uow:
         guardian = uow.session.scalar(select(Guardian).where(Guardian.siecle_id == "R1"))
-        assert (guardian.civility, guardian.country, guardian.address_lines) == ("M.", "FRANCE", ["96 impasse des Lilas’"])
+        assert (guardian.civility, guardian.country, guardian.address_lines) == (
+            "M.",
+            "FRANCE",
+            ["96 impasse des Lilas’"],
+        )
 
 
 def test_every_error_of_a_csv_file_is_reported_and_nothing_is_imported(platform, tmp_path, monkeypatch):
@@ -320,7 +354,9 @@ def test_every_error_of_a_csv_file_is_reported_and_nothing_is_imported(platform,
     assert "eleves.csv, ligne 2, champ date_naissance : date invalide « 2015-05-25 »" in result.output
     assert "eleves.csv, ligne 3, champ prenom : valeur obligatoire absente" in result.output
     assert "eleves.csv, ligne 4, champ resp1_id : le responsable R1 est décrit autrement ligne 2" in result.output
-    assert "ligne 5, champ resp1_id : le responsable légal 2 est rempli mais pas le responsable légal 1" in result.output
+    assert (
+        "ligne 5, champ resp1_id : le responsable légal 2 est rempli mais pas le responsable légal 1" in result.output
+    )
     assert "ligne 6, champ sexe : sexe inconnu « X »" in result.output
     assert count(platform, Student) == 0 and count(platform, Guardian) == 0
 

@@ -43,8 +43,10 @@ def export_xml(records: bytes = b"", *, around: bytes = b"") -> bytes:
 
 
 def student(name: bytes = b"DUPONT", *, structures: bytes = b"", student_id: int = 1001) -> bytes:
-    return (b'<ELEVE ELEVE_ID="%d"><NOM_DE_FAMILLE>' % student_id + name + b"</NOM_DE_FAMILLE><PRENOM>L\xc3\xa9a</PRENOM>"
-            b"<DATE_NAISS>12/03/2013</DATE_NAISS></ELEVE>" + structures)
+    return (
+        b'<ELEVE ELEVE_ID="%d"><NOM_DE_FAMILLE>' % student_id + name + b"</NOM_DE_FAMILLE><PRENOM>L\xc3\xa9a</PRENOM>"
+        b"<DATE_NAISS>12/03/2013</DATE_NAISS></ELEVE>" + structures
+    )
 
 
 def write_text_bomb(path: Path, mib: int) -> Path:
@@ -81,34 +83,74 @@ def bombs(tmp_path_factory) -> dict[str, tuple[str, bytes | Path, str]]:
     folder = tmp_path_factory.mktemp("bombs")
     return {
         # The reported attack: 204 KB of zip, 200 MiB of text once unzipped.
-        "zip of a 200 MiB text": ("siecle", write_text_bomb(folder / "ElevesSansAdresses.zip", 200),
-                                  "ElevesSansAdresses.zip:ElevesSansAdresses.xml : 200 Mo une fois décompressé, "
-                                  "au-delà de la limite de 100 Mo"),
-        "zip compressed 1,000 times": ("siecle", write_text_bomb(folder / "Eleves.zip", 20),
-                                       "Eleves.zip:ElevesSansAdresses.xml : compressé plus de 200 fois"),
-        "zip of many files": ("siecle", zipped({**{f"vide{n}.txt": b"" for n in range(150)},
-                                                "ElevesSansAdresses.xml": export_xml(student())}),
-                              "Eleves.zip : archive de plus de 100 fichiers"),
-        "zip in a zip": ("siecle", zipped({"ElevesSansAdresses.zip": zipped({"Eleves.xml": export_xml(student())})}),
-                         "Eleves.zip : l'archive doit contenir un seul fichier XML (trouvé : 0) ; une archive "
-                         "contenue dans l'archive n'est pas ouverte"),
-        "a 2 MiB name": ("siecle", export_xml(student(b"A" * 2 * MIB)),
-                         "Eleves.xml, ligne 6, élément ELEVE : enregistrement de plus de 1 Mo"),
-        "a 2 MiB text between records": ("siecle", export_xml(student(), around=b"<X>" + b"B" * 2 * MIB + b"</X>"),
-                                         "Eleves.xml, ligne 8 : plus de 64 Ko de texte entre deux balises"),
-        "5,000 nested elements": ("siecle", export_xml(student(), around=b"<div>" * 5000 + b"</div>" * 5000),
-                                  "Eleves.xml, ligne 8 : éléments imbriqués sur plus de 256 niveaux"),
-        "a name longer than its column": ("siecle", export_xml(student(b"N" * 101)),
-                                          "Eleves.xml, ligne 6, élément ELEVE, champ NOM_DE_FAMILLE : valeur de "
-                                          "101 caractères, au-delà des 100 permis"),
-        "a student in 101 groups": ("siecle", export_xml(student(structures=b"<STRUCTURES_ELEVE ELEVE_ID=\"1001\">" + b"".join(
-            b"<STRUCTURE><CODE_STRUCTURE>G%d</CODE_STRUCTURE><TYPE_STRUCTURE>G</TYPE_STRUCTURE></STRUCTURE>" % n
-            for n in range(101)) + b"</STRUCTURES_ELEVE>")),
-            "champ STRUCTURE : plus de 100 divisions et groupes pour un élève"),
-        "a CSV field of 200 KB": ("csv", csv_file(CSV_ROW.replace("Dupont;;", "Dupont;" + "x" * 200_000 + ";", 1)),
-                                  "Eleves.csv, ligne 2 : champ de plus de 128 Ko"),
-        "a CSV file of 11 MiB": ("csv", csv_file(*[CSV_ROW] * (11 * MIB // len(CSV_ROW))),
-                                 "Eleves.csv : fichier de plus de 10 Mo"),
+        "zip of a 200 MiB text": (
+            "siecle",
+            write_text_bomb(folder / "ElevesSansAdresses.zip", 200),
+            "ElevesSansAdresses.zip:ElevesSansAdresses.xml : 200 Mo une fois décompressé, "
+            "au-delà de la limite de 100 Mo",
+        ),
+        "zip compressed 1,000 times": (
+            "siecle",
+            write_text_bomb(folder / "Eleves.zip", 20),
+            "Eleves.zip:ElevesSansAdresses.xml : compressé plus de 200 fois",
+        ),
+        "zip of many files": (
+            "siecle",
+            zipped({**{f"vide{n}.txt": b"" for n in range(150)}, "ElevesSansAdresses.xml": export_xml(student())}),
+            "Eleves.zip : archive de plus de 100 fichiers",
+        ),
+        "zip in a zip": (
+            "siecle",
+            zipped({"ElevesSansAdresses.zip": zipped({"Eleves.xml": export_xml(student())})}),
+            "Eleves.zip : l'archive doit contenir un seul fichier XML (trouvé : 0) ; une archive "
+            "contenue dans l'archive n'est pas ouverte",
+        ),
+        "a 2 MiB name": (
+            "siecle",
+            export_xml(student(b"A" * 2 * MIB)),
+            "Eleves.xml, ligne 6, élément ELEVE : enregistrement de plus de 1 Mo",
+        ),
+        "a 2 MiB text between records": (
+            "siecle",
+            export_xml(student(), around=b"<X>" + b"B" * 2 * MIB + b"</X>"),
+            "Eleves.xml, ligne 8 : plus de 64 Ko de texte entre deux balises",
+        ),
+        "5,000 nested elements": (
+            "siecle",
+            export_xml(student(), around=b"<div>" * 5000 + b"</div>" * 5000),
+            "Eleves.xml, ligne 8 : éléments imbriqués sur plus de 256 niveaux",
+        ),
+        "a name longer than its column": (
+            "siecle",
+            export_xml(student(b"N" * 101)),
+            "Eleves.xml, ligne 6, élément ELEVE, champ NOM_DE_FAMILLE : valeur de "
+            "101 caractères, au-delà des 100 permis",
+        ),
+        "a student in 101 groups": (
+            "siecle",
+            export_xml(
+                student(
+                    structures=b'<STRUCTURES_ELEVE ELEVE_ID="1001">'
+                    + b"".join(
+                        b"<STRUCTURE><CODE_STRUCTURE>G%d</CODE_STRUCTURE><TYPE_STRUCTURE>G</TYPE_STRUCTURE></STRUCTURE>"
+                        % n
+                        for n in range(101)
+                    )
+                    + b"</STRUCTURES_ELEVE>"
+                )
+            ),
+            "champ STRUCTURE : plus de 100 divisions et groupes pour un élève",
+        ),
+        "a CSV field of 200 KB": (
+            "csv",
+            csv_file(CSV_ROW.replace("Dupont;;", "Dupont;" + "x" * 200_000 + ";", 1)),
+            "Eleves.csv, ligne 2 : champ de plus de 128 Ko",
+        ),
+        "a CSV file of 11 MiB": (
+            "csv",
+            csv_file(*[CSV_ROW] * (11 * MIB // len(CSV_ROW))),
+            "Eleves.csv : fichier de plus de 10 Mo",
+        ),
     }
 
 
@@ -131,7 +173,9 @@ def platform(tmp_path):
         uow.commit()
     files = [students_file(tmp_path / "e.xml", STUDENTS), guardians_file(tmp_path / "r.xml", PEOPLE, LINKS, ADDRESSES)]
     with accounts.uow() as uow:
-        import_population(uow, uai=UAI, source=source_from_exports(UAI, [inspect_export(f) for f in files]), actor="test")
+        import_population(
+            uow, uai=UAI, source=source_from_exports(UAI, [inspect_export(f) for f in files]), actor="test"
+        )
         uow.commit()
     yield platform
     platform.dispose()
@@ -152,8 +196,9 @@ def csrf(html: str) -> str:
 
 def population(platform) -> tuple:
     with platform.runtime("accounts").uow() as uow:
-        return tuple(uow.session.scalar(select(func.count()).select_from(model)) for model in (Student, Guardian, Account)) + (
-            sorted(uow.session.scalars(select(Student.last_name))),)
+        return tuple(
+            uow.session.scalar(select(func.count()).select_from(model)) for model in (Student, Guardian, Account)
+        ) + (sorted(uow.session.scalars(select(Student.last_name))),)
 
 
 def upload(client, channel: str, kind: str, content) -> tuple[int, str]:

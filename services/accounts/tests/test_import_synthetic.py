@@ -4,7 +4,7 @@ and stable, and the SIECLE and CSV formats give the same directory."""
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -23,7 +23,7 @@ from ts_shared.runtime.process import Platform
 
 UAI = "0541234X"
 CSV_HEADER = ";".join(COLUMNS)
-NOW = datetime(2026, 9, 20, tzinfo=timezone.utc)
+NOW = datetime(2026, 9, 20, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -115,7 +115,9 @@ def test_logins_do_not_depend_on_the_order_of_the_file(platform, tmp_path):
 def test_the_bundled_demo_export_imports_cleanly(platform):
     from ts_accounts.demo.seed import DEMO_EXPORT
 
-    report, _ = _import(platform, source_from_exports(UAI, [inspect_export(p) for p in sorted(DEMO_EXPORT.glob("*.xml"))]))
+    report, _ = _import(
+        platform, source_from_exports(UAI, [inspect_export(p) for p in sorted(DEMO_EXPORT.glob("*.xml"))])
+    )
     assert report.rejected == [] and report.created["élèves"] >= 100
     with platform.runtime("accounts").uow() as uow:
         assert uow.session.scalar(select(func.count()).select_from(Account)) == report.accounts_created

@@ -1,7 +1,7 @@
 """B4–B7: the account state machines, expiry rules and letter decisions."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 
@@ -60,7 +60,7 @@ def test_a_student_account_is_never_awaiting_confirmation():
     assert all(target != S.ACTIVATING and state != S.ACTIVATING for (state, _), target in STUDENT_LEGAL.items())
 
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("state,notified_days_ago,expected", [

@@ -122,7 +122,9 @@ def test_a_school_with_a_missing_field_is_refused_and_nothing_is_stored(accounts
 def test_staff_sign_in_gives_a_head_of_school_every_right_on_the_school(accounts):
     with accounts.uow() as uow:
         add_school(uow, uai="0541234X", name="Collège Jean Moulin", academy_code="NCY")
-        create_staff(uow, login="chef.demo", display_name="Mme Martin", password="a long passphrase", head_of="0541234X")
+        create_staff(
+            uow, login="chef.demo", display_name="Mme Martin", password="a long passphrase", head_of="0541234X"
+        )
         uow.commit()
     with accounts.uow() as uow:
         signed_in = sign_in_staff(uow, login=" Chef.Demo ", password="a long passphrase")

@@ -98,7 +98,9 @@ def test_the_same_seed_gives_byte_identical_files(tmp_path):
 
 def test_a_different_seed_gives_different_files_and_people(tmp_path):
     one, other = generate_school(UAI, 150, seed=5), generate_school(UAI, 150, seed=6)
-    assert write_students(one, tmp_path / "a.xml").read_bytes() != write_students(other, tmp_path / "b.xml").read_bytes()
+    assert (
+        write_students(one, tmp_path / "a.xml").read_bytes() != write_students(other, tmp_path / "b.xml").read_bytes()
+    )
     assert {s.siecle_id for s in one.students}.isdisjoint({s.siecle_id for s in other.students})
 
 
@@ -150,7 +152,7 @@ def test_every_link_joins_a_known_student_to_a_known_guardian(college):
     assert all(link.student_id in students and link.guardian_id in guardians for link in college.links)
     assert guardians == {link.guardian_id for link in college.links}  # nobody unattached
     for student_id, ids in legal_guardians(college).items():
-        ranks = sorted(l.legal_rank for l in college.links if l.student_id == student_id and l.legal_rank)
+        ranks = sorted(link.legal_rank for link in college.links if link.student_id == student_id and link.legal_rank)
         assert ranks in ([1], [1, 2]) and len(set(ids)) == len(ids)
 
 
@@ -181,8 +183,10 @@ def test_siblings_share_the_same_guardian_records(college):
     families = [kids for kids in children.values() if len(kids) >= 2]
     assert len(families) >= 3
     guardians = legal_guardians(college)
-    assert any(len({tuple(sorted(guardians[kid])) for kid in kids}) == 1 and all(len(guardians[kid]) == 2 for kid in kids)
-               for kids in families)
+    assert any(
+        len({tuple(sorted(guardians[kid])) for kid in kids}) == 1 and all(len(guardians[kid]) == 2 for kid in kids)
+        for kids in families
+    )
 
 
 def test_some_guardians_have_no_email_and_some_a_malformed_one(college):
@@ -264,14 +268,14 @@ def test_every_case_is_present_in_a_school_of_40(seed, kind):
     school = generate_school(UAI, 40, seed=seed, kind=kind)
     names = Counter((s.first_name, s.last_name) for s in school.students)
     guardian_names = Counter((g.first_name, g.last_name) for g in school.guardians)
-    per_guardian = Counter(l.guardian_id for l in school.links if l.legal_rank)
+    per_guardian = Counter(link.guardian_id for link in school.links if link.legal_rank)
     emails = [g.email for g in school.guardians]
     assert len(school.students) == 40
     assert max(names.values()) >= 2 and max(guardian_names.values()) >= 2
     assert max(per_guardian.values()) >= 2  # siblings
     assert None in emails and any(e and not is_valid_email(e) for e in emails)
     assert 1 in Counter(len(ids) for ids in legal_guardians(school).values()).keys()
-    assert any(l.legal_rank == 0 for l in school.links)
+    assert any(link.legal_rank == 0 for link in school.links)
     assert any(s.left_on for s in school.students)
     assert duplicate_groups(school)
     assert any(g.lives_abroad for g in school.guardians)
@@ -356,13 +360,15 @@ def ids_in(path: Path, record: str, id_name: str, id_style: str) -> list[str]:
 
 @pytest.mark.parametrize("id_style", ["attribute", "element"])
 def test_both_id_styles_put_every_id_where_expected(college, tmp_path, id_style):
-    paths = dict(zip(EXPORT_FILES, write_export(college, tmp_path, id_style=id_style)))
+    paths = dict(zip(EXPORT_FILES, write_export(college, tmp_path, id_style=id_style), strict=True))
     students = [s.siecle_id for s in college.students]
     assert ids_in(paths["students"], "ELEVE", "ELEVE_ID", id_style) == students
     assert ids_in(paths["students"], "ELEVE", "ELENOET", id_style) == [s.elenoet for s in college.students]
     assert ids_in(paths["students"], "STRUCTURES_ELEVE", "ELEVE_ID", id_style) == students
     assert ids_in(paths["guardians"], "PERSONNE", "PERSONNE_ID", id_style) == [g.siecle_id for g in college.guardians]
-    assert set(ids_in(paths["guardians"], "ADRESSE", "ADRESSE_ID", id_style)) == {g.address_id for g in college.guardians}
+    assert set(ids_in(paths["guardians"], "ADRESSE", "ADRESSE_ID", id_style)) == {
+        g.address_id for g in college.guardians
+    }
     assert ids_in(paths["nomenclatures"], "MEF", "CODE_MEF", id_style) == [m.code for m in college.mefs]
     assert ids_in(paths["structures"], "DIVISION", "CODE_STRUCTURE", id_style) == [d.code for d in college.divisions]
     assert ids_in(paths["structures"], "GROUPE", "CODE_STRUCTURE", id_style) == [g.code for g in college.groups]
@@ -421,13 +427,15 @@ def test_guardians_file_holds_persons_links_and_addresses(college, tmp_path):
     links = [(r.findtext("ELEVE_ID"), r.findtext("PERSONNE_ID"), int(r.findtext("RESP_LEGAL")),
               r.findtext("CODE_PARENTE"), r.findtext("PERSONNE_CONTACT") == "1")
              for r in root.iterfind("DONNEES/RESPONSABLES/RESPONSABLE_ELEVE")]
-    assert links == [(l.student_id, l.guardian_id, l.legal_rank, l.relationship_code, l.is_contact)
-                     for l in college.links]
+    assert links == [(link.student_id, link.guardian_id, link.legal_rank, link.relationship_code, link.is_contact)
+                     for link in college.links]
     addresses = {a.get("ADRESSE_ID"): a for a in root.iterfind("DONNEES/ADRESSES/ADRESSE")}
     assert set(addresses) == {g.address_id for g in college.guardians}
     abroad = next(g for g in college.guardians if g.lives_abroad)
     element = addresses[abroad.address_id]
-    assert element.findtext("LL_PAYS") == abroad.country and element.findtext("COMMUNE_ETRANGERE") == abroad.foreign_city
+    assert (
+        element.findtext("LL_PAYS") == abroad.country and element.findtext("COMMUNE_ETRANGERE") == abroad.foreign_city
+    )
     assert element.find("CODE_POSTAL") is None
 
 
@@ -442,7 +450,10 @@ def test_nomenclature_and_structures_files_describe_mefs_divisions_and_groups(co
     division = structures.find("DONNEES/DIVISIONS/DIVISION[@CODE_STRUCTURE='3B']")
     assert division.findtext("MEFS_APPARTENANCE/MEF_APPARTENANCE/CODE_MEF") == "10310019110"
     group = structures.find("DONNEES/GROUPES/GROUPE[@CODE_STRUCTURE='LATIN4']")
-    assert [c.text for c in group.iterfind("DIVISIONS_APPARTENANCE/DIVISION_APPARTENANCE/CODE_STRUCTURE")] == ["4A", "4B"]
+    assert [c.text for c in group.iterfind("DIVISIONS_APPARTENANCE/DIVISION_APPARTENANCE/CODE_STRUCTURE")] == [
+        "4A",
+        "4B",
+    ]
 
 
 # -- CSV, zip, CLI ----------------------------------------------------------------------------
@@ -470,7 +481,7 @@ def test_the_csv_has_one_row_per_enrolled_student_with_legal_guardians_1_and_2(c
     enrolled = [s for s in college.students if not s.left_on]
     assert len(rows) == len(enrolled) < len(college.students)
     by_id = {g.siecle_id: g for g in college.guardians}
-    ranks = {(l.student_id, l.legal_rank): l.guardian_id for l in college.links}
+    ranks = {(link.student_id, link.legal_rank): link.guardian_id for link in college.links}
     for row, student in zip(rows, enrolled, strict=True):
         record = dict(zip(CSV_HEADER, row, strict=True))
         assert record["eleve_id"] == student.siecle_id and record["nom"] == student.last_name

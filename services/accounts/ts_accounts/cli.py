@@ -148,8 +148,10 @@ def print_report(report: ImportReport) -> None:
     click.echo(f"Import pour {report.uai} : {', '.join(report.files)}")
     kinds = sorted(set(report.created) | set(report.updated) | set(report.unchanged) | set(report.departed))
     for kind in kinds:
-        click.echo(f"  {kind:<14} créés {report.created.get(kind, 0):>6}   mis à jour {report.updated.get(kind, 0):>6}   "
-                   f"inchangés {report.unchanged.get(kind, 0):>6}   partis {report.departed.get(kind, 0):>6}")
+        click.echo(
+            f"  {kind:<14} créés {report.created.get(kind, 0):>6}   mis à jour {report.updated.get(kind, 0):>6}   "
+            f"inchangés {report.unchanged.get(kind, 0):>6}   partis {report.departed.get(kind, 0):>6}"
+        )
     click.echo(f"  comptes créés {report.accounts_created}, conservés d'un autre établissement "
                f"{report.accounts_kept_from_previous_school}, liens clos {report.account_links_ended}")
     if report.continuities_pending or report.continuities_completed_elsewhere:

@@ -104,8 +104,8 @@ def test_who_could_not_be_notified_stays_in_the_recap_of_the_batch(notifier):
     batch_id = str(uuid.uuid4())
     skipped = [{"name": "Hélène DUPONT (responsable de Léa DUPONT)", "reason": "pas d'adresse électronique valide "
                 "dans SIECLE", "student_id": "1001", "guardian_id": "9001"},
-               {"name": "Jean MARTIN (responsable de Paul MARTIN)", "reason": "l'accès aux services en ligne a été retiré",
-                "student_id": "1002", "guardian_id": "9003"}]
+               {"name": "Jean MARTIN (responsable de Paul MARTIN)",
+                "reason": "l'accès aux services en ligne a été retiré", "student_id": "1002", "guardian_id": "9003"}]
     deliver(notifier, "notification.batch_requested", {"batch_id": batch_id, "batch_size": 1,
                                                        "batch_label": "Responsables de 6A", "skipped": skipped})
     request = letter_request(notifier, batch_id, 1, 7)

@@ -158,7 +158,7 @@ def test_a_batch_has_one_page_per_letter_in_the_given_order_each_with_its_recipi
     letters = [letter(letter_case, number) for number, letter_case in enumerate(cases)]
     pages = pdf_pages(school, letters)
     assert len(pages) == len(letters)
-    for page, data in zip(pages, letters):
+    for page, data in zip(pages, letters, strict=True):
         text = page.extract_text()
         assert data.login in text
         assert all(other.login not in text for other in letters if other is not data)
@@ -179,7 +179,7 @@ def test_only_guardians_paper_letters_carry_the_refusal_coupon(school):
     # Even a student's letter whose text asks for the coupon does not get it.
     save(school, "student_new", letter_templates.default_source("student_new") + "{{ coupon_refus }}")
     pages = pdf_pages(school, [letter(letter_case, number) for number, letter_case in enumerate(LETTER_CASES)])
-    for page, letter_case in zip(pages, LETTER_CASES):
+    for page, letter_case in zip(pages, LETTER_CASES, strict=True):
         text = " ".join(page.extract_text().split())
         if letter_case.startswith("guardian"):
             assert COUPON_TITLE in text and "renonce à l'accès aux services en ligne" in text
@@ -394,5 +394,8 @@ def test_saves_and_resets_are_reported_to_the_audit_log(school):
     assert [(e.school_uai, e.payload["action"], e.payload["staff_login"], e.payload["target"]) for e in events] == [
         (UAI, "letters.part_saved", "chef.moulin", "student_new"),
         (UAI, "letters.part_reset", "chef.moulin", "student_new")]
-    assert events[1].payload["summary"] == "Retour au texte par défaut des courriers « Élève – compte nouveau ou non activé »"
+    assert (
+        events[1].payload["summary"]
+        == "Retour au texte par défaut des courriers « Élève – compte nouveau ou non activé »"
+    )
     assert (events[1].payload["staff_id"], events[1].payload["client_address"]) == (7, "10.0.0.8")

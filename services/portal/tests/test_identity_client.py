@@ -2,7 +2,7 @@
 sends, what it returns, and how each refusal becomes a named error with its French message."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 
 import pytest
 
@@ -49,9 +49,11 @@ def test_authenticate_sends_the_credentials_and_the_client_address_and_reads_a_t
     assert transport.calls == [("/internal/v1/authenticate",
                                 {"login": "helene.dupont", "password": "Lilas2026", "client_address": "203.0.113.7"})]
     assert isinstance(profile, Profile) and profile.display_name == "Mme Hélène DUPONT"
-    assert profile.previous_login_at == datetime(2026, 9, 11, 8, 0, tzinfo=timezone.utc)
+    assert profile.previous_login_at == datetime(2026, 9, 11, 8, 0, tzinfo=UTC)
     [child] = profile.children
-    assert child.birth_date == date(2013, 3, 12) and child.division == "3A" and child.school_name == "Collège Jean Moulin"
+    assert (
+        child.birth_date == date(2013, 3, 12) and child.division == "3A" and child.school_name == "Collège Jean Moulin"
+    )
     assert profile.is_guardian and profile.can_merge
 
 
@@ -109,7 +111,11 @@ def test_a_merge_with_a_letter_sends_the_childs_birth_date():
 def test_a_corrected_address_is_sent_with_its_confirmation():
     identity, transport = client((200, {"sent_to": "new@example.org"}))
     identity.resend_confirmation(account_id="acc-1", email="new@example.org", email_again="new@example.org")
-    assert transport.calls[0][1] == {"account_id": "acc-1", "email": "new@example.org", "email_again": "new@example.org"}
+    assert transport.calls[0][1] == {
+        "account_id": "acc-1",
+        "email": "new@example.org",
+        "email_again": "new@example.org",
+    }
 
 
 @pytest.mark.parametrize("status,error", [

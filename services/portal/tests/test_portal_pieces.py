@@ -2,7 +2,7 @@
 page and the dates shown to families."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 
 import pytest
 from flask import Flask
@@ -82,8 +82,8 @@ def test_the_child_asked_for_must_be_one_of_the_accounts_children():
 
 
 @pytest.mark.parametrize("moment,shown", [
-    (datetime(2015, 1, 7, 17, 5, tzinfo=timezone.utc), "07/01/2015 à 18 h 05"),  # winter: UTC+1
-    (datetime(2026, 9, 10, 8, 0, tzinfo=timezone.utc), "10/09/2026 à 10 h 00"),  # summer: UTC+2
+    (datetime(2015, 1, 7, 17, 5, tzinfo=UTC), "07/01/2015 à 18 h 05"),  # winter: UTC+1
+    (datetime(2026, 9, 10, 8, 0, tzinfo=UTC), "10/09/2026 à 10 h 00"),  # summer: UTC+2
 ])
 def test_the_last_connection_is_shown_in_paris_time(moment, shown):
     assert french_datetime(moment) == shown

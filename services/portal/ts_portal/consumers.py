@@ -7,7 +7,7 @@ from ts_shared.unit_of_work import UnitOfWork
 
 
 def school_settings_changed(uow: UnitOfWork, event: Event) -> None:
-    record_school_settings(uow.session, event.school_uai, event.payload)
+    record_school_settings(uow.session, event.uai, event.payload)
 
 
 HANDLERS = {

@@ -9,7 +9,7 @@ message whose handler keeps failing (which works on every transport, the in-memo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from kombu import Connection, Exchange, Queue, binding
 

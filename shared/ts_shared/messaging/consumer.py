@@ -19,7 +19,7 @@ import logging
 import time
 from collections import defaultdict, deque
 from contextlib import contextmanager
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from kombu import Connection, Producer
 from kombu.mixins import ConsumerMixin

@@ -9,7 +9,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
@@ -56,6 +57,13 @@ class Event:
     school_uai: str | None
     payload: dict[str, Any]
 
+    @property
+    def uai(self) -> str:
+        """The school of an event that is about a school (its type says so)."""
+        if self.school_uai is None:
+            raise InvalidEvent(f"{self.type} names no school")
+        return self.school_uai
+
     def to_message(self) -> dict[str, Any]:
         """The JSON-ready envelope, as published and stored in the outbox."""
         return {
@@ -83,7 +91,7 @@ def new_event(event_type: str, payload: Mapping[str, Any], *, producer: str, sch
         # load() validates and converts; dump() turns it back into JSON-ready values.
         normalised = schema.dump(schema.load(dict(payload)))
     except ValidationError as error:
-        raise InvalidEvent(f"invalid {event_type} payload", error.messages) from None
+        raise InvalidEvent(f"invalid {event_type} payload", error.normalized_messages()) from None
     if producer not in service_names():
         raise InvalidEvent(f"unknown producer {producer!r}")
     return Event(
@@ -105,12 +113,12 @@ def parse_event(message: Mapping[str, Any]) -> Event:
     try:
         envelope = _RECEIVED_ENVELOPE.load(dict(message))
     except ValidationError as error:
-        raise InvalidEvent("invalid envelope", error.messages) from None
+        raise InvalidEvent("invalid envelope", error.normalized_messages()) from None
     schema = _schema_for(envelope["type"], envelope["version"], received=True)
     try:
         payload = schema.load(envelope["payload"])
     except ValidationError as error:
-        raise InvalidEvent(f"invalid {envelope['type']} payload", error.messages) from None
+        raise InvalidEvent(f"invalid {envelope['type']} payload", error.normalized_messages()) from None
     return Event(
         id=str(envelope["id"]),
         type=envelope["type"],

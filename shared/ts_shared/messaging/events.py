@@ -45,6 +45,7 @@ class Nested(fields.Nested):
     @property
     def schema(self) -> Schema:
         schema = super().schema
+        assert schema is not None and self.root is not None  # bound to a field of a schema by now
         schema.unknown = self.root.unknown
         return schema
 
@@ -72,7 +73,9 @@ class AccountSnapshotSchema(Schema):
     login = fields.String(required=True, validate=validate.Length(min=1, max=100))
     state = fields.String(required=True, validate=validate.OneOf(ACCOUNT_STATES))
     notified_at = fields.AwareDateTime(load_default=None, allow_none=True)
-    notification_mode = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(NOTIFICATION_CHANNELS))
+    notification_mode = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(NOTIFICATION_CHANNELS)
+    )
     activated_at = fields.AwareDateTime(load_default=None, allow_none=True)
     last_login_at = fields.AwareDateTime(load_default=None, allow_none=True)
     access_refused = fields.Boolean(load_default=False)
@@ -120,7 +123,9 @@ class SchoolSettingsChangedSchema(Schema):
     open_services = fields.List(fields.String(), load_default=list)
     # code -> label of the academy's own services (national ones are known by every service).
     service_labels = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
-    letter_type = fields.String(load_default="teleservices", validate=validate.OneOf(("teleservices", "mixed", "ent_only")))
+    letter_type = fields.String(
+        load_default="teleservices", validate=validate.OneOf(("teleservices", "mixed", "ent_only"))
+    )
     ent_url = fields.String(load_default=None, allow_none=True)
     contact_email = fields.Email(load_default=None, allow_none=True)
     address_lines = fields.List(fields.String(), load_default=list)

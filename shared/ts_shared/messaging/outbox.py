@@ -24,7 +24,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, NamedTuple
+from typing import Any, NamedTuple
+from collections.abc import Iterable
 
 import amqp
 from amqp.exceptions import MessageNacked
@@ -122,7 +123,9 @@ def purge_older_than(begin, table: Table, key: Column, age: Column, cutoff: date
 def pending_count(engine: Engine, outbox: Table) -> int:
     """Events written but not yet confirmed by the broker (a metric and a readiness hint)."""
     with engine.connect() as connection:
-        return connection.execute(select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))).scalar_one()
+        return connection.execute(
+            select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+        ).scalar_one()
 
 
 def _database_now(dialect: str, plus: timedelta = timedelta()) -> ColumnElement:
@@ -171,7 +174,9 @@ class _PipelinedPublisher:
             row = self._waiting.pop(settled, None)
             if row is not None:
                 # A returned message is acked too (after its basic.return): it reached no queue.
-                self._outcomes[row.row_id] = UNROUTABLE if outcome == SENT and row.event_id in self._returned else outcome
+                self._outcomes[row.row_id] = (
+                    UNROUTABLE if outcome == SENT and row.event_id in self._returned else outcome
+                )
 
     def _on_return(self, exception, exchange, routing_key, message) -> None:
         self._returned.add(message.properties.get("message_id"))
@@ -190,7 +195,7 @@ class _PipelinedPublisher:
         while self._waiting and (remaining := deadline - time.monotonic()) > 0:
             try:
                 self.connection.drain_events(timeout=remaining)
-            except socket.timeout:
+            except TimeoutError:
                 break
         return self._outcomes
 
@@ -299,7 +304,7 @@ class OutboxRelay:
     def _release(self, row_ids: list[int], *, error: str | None = None, retry_after: timedelta | None = None) -> None:
         if not row_ids:
             return
-        values = {"claimed_by": None, "lease_until": self._now(retry_after) if retry_after else None}
+        values: dict[str, Any] = {"claimed_by": None, "lease_until": self._now(retry_after) if retry_after else None}
         if error is not None:
             values["last_error"] = error[:2000]
             values["attempts"] = self.outbox.c.attempts + 1
@@ -363,11 +368,11 @@ class OutboxRelay:
             unconfirmed = [row.row_id for row in claimed if row.row_id not in outcomes]
             if nacked or unconfirmed:
                 RELAY_FAILURES.labels(self.service).inc()
-                error = MessageNacked(f"the broker refused {len(nacked)} event(s)") if nacked else ConfirmTimeout(
+                failure = MessageNacked(f"the broker refused {len(nacked)} event(s)") if nacked else ConfirmTimeout(
                     f"{len(unconfirmed)} event(s) not confirmed within {deadline - claimed_at:.1f} s")
-                self._release(nacked + unconfirmed, error=f"{type(error).__name__}: {error}")
+                self._release(nacked + unconfirmed, error=f"{type(failure).__name__}: {failure}")
                 self.close(broken=True)  # late confirms must not be taken for the next batch's
-                raise error
+                raise failure
             if len(claimed) < self.batch_size:
                 return total
 

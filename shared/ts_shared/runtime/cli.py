@@ -31,7 +31,12 @@ class _Root(click.Group):
 
     @staticmethod
     def _service_commands() -> dict[str, click.Command]:
-        return {command.name: command for spec in discover_services().values() for command in spec.commands}
+        return {
+            command.name: command
+            for spec in discover_services().values()
+            for command in spec.commands
+            if command.name
+        }
 
 
 @click.group(cls=_Root)
@@ -231,8 +236,13 @@ def dlq_show(platform: Platform, service: str, limit: int):
                 line["body"] = message.decode()
             else:
                 body = message.body
-                line.update({"does_not_decode": reason, "content_type": message.content_type,
-                             "raw_body": body.decode("utf-8", errors="replace") if isinstance(body, bytes) else str(body)})
+                line.update(
+                    {
+                        "does_not_decode": reason,
+                        "content_type": message.content_type,
+                        "raw_body": body.decode("utf-8", errors="replace") if isinstance(body, bytes) else str(body),
+                    }
+                )
             click.echo(json.dumps(line, ensure_ascii=False, default=str))
         for message in seen:
             message.requeue()

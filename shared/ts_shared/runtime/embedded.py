@@ -43,8 +43,7 @@ class EmbeddedSystem:
 
     @property
     def url(self) -> str:
-        host, port = self.gateway_server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self.gateway_server.host}:{self.gateway_server.port}"
 
     def _thread(self, name: str, target) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -98,11 +97,17 @@ class PortInUse(OSError):
     pass
 
 
+def _starting(environ, start_response):
+    """What the bound server answers until the system's gateway is set on it."""
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain; charset=utf-8"), ("Retry-After", "1")])
+    return ["Téléservices démarre, réessayez dans un instant.".encode()]
+
+
 def _bind(host: str, port: int) -> BaseWSGIServer:
     """Bind a threaded server now (its app is set later), so that a busy port fails fast with a
     clear error, before anything is migrated or started."""
     try:
-        return make_server(host, port, None, threaded=True)
+        return make_server(host, port, _starting, threaded=True)
     except SystemExit:  # werkzeug prints its own message and exits when the port is taken
         raise PortInUse(f"{host}:{port} is already in use") from None
 

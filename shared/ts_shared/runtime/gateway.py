@@ -10,7 +10,7 @@ header never goes through.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 from werkzeug.wrappers import Response
@@ -74,7 +74,7 @@ class Gateway:
     def _staff_identity(self, environ) -> str | None:
         """nginx's auth_request: the accounts service's sealed answer for this request's cookie."""
         builder = EnvironBuilder(path=STAFF_SESSION_CHECK_PATH, method="GET",
-                                 headers={"Cookie": environ.get("HTTP_COOKIE", "")},
+                                 headers=[("Cookie", environ.get("HTTP_COOKIE", ""))],
                                  environ_base={"REMOTE_ADDR": environ.get("REMOTE_ADDR", "")})
         try:
             _, status, headers = run_wsgi_app(self.services["accounts"], builder.get_environ(), buffered=True)

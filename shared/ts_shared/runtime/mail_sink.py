@@ -9,7 +9,7 @@ import logging
 import re
 import socket
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
@@ -31,7 +31,7 @@ class _StoreHandler:
         self.folder = folder
 
     async def handle_DATA(self, server, session, envelope):
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         path = self.folder / f"{stamp}-{uuid.uuid4().hex}.eml"
         header = f"X-TS-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n".encode()
         tmp = path.with_suffix(".tmp")
@@ -72,7 +72,8 @@ _LIST = """<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Cou
 <p>{{ messages|length }} courriel(s), du plus récent au plus ancien. Ils ne quittent pas cette machine.</p>
 <table style="width:100%; border-collapse: collapse" border="1" cellpadding="6">
 <thead><tr><th>Date</th><th>Destinataire(s)</th><th>Objet</th></tr></thead><tbody>
-{% for m in messages %}<tr><td>{{ m.date }}</td><td>{{ m.to }}</td><td><a href="/dev/mail/{{ m.name }}">{{ m.subject }}</a></td></tr>
+{% for m in messages %}<tr><td>{{ m.date }}</td><td>{{ m.to }}</td>
+<td><a href="/dev/mail/{{ m.name }}">{{ m.subject }}</a></td></tr>
 {% else %}<tr><td colspan="3">Aucun courriel pour l'instant.</td></tr>{% endfor %}
 </tbody></table></body></html>"""
 
@@ -123,7 +124,9 @@ def mail_viewer_app(folder: Path) -> Flask:
             abort(404)
         response = Response(content, mimetype="text/html")
         # The email's HTML is shown as a sandboxed document: no script, no request elsewhere.
-        response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+        response.headers["Content-Security-Policy"] = (
+            "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+        )
         return response
 
     return app

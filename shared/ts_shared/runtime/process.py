@@ -81,7 +81,8 @@ def run_worker_forever(platform: Platform, name: str) -> None:
     """`tsctl worker NAME`: consume the service's queue until SIGTERM/SIGINT."""
     worker = build_worker(platform, name)
     _stop_on_signals(worker.stop)
-    log.info("worker for %s consuming %s", name, platform.spec(name).subscription.queue)
+    queues = ", ".join(consumer.subscription.queue for consumer in worker.consumers)
+    log.info("worker for %s consuming %s", name, queues)
     worker.run()
 
 

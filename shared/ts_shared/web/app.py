@@ -51,7 +51,8 @@ def create_service_app(import_name: str, runtime: ServiceRuntime, *, url_prefix:
     service = runtime.spec.name
     app = Flask(import_name, static_url_path=f"{url_prefix}/static")
     # The service's own templates first, then the shared ones (base layout, error page).
-    app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(str(TEMPLATES))])
+    own = [app.jinja_loader] if app.jinja_loader is not None else []
+    app.jinja_loader = ChoiceLoader([*own, FileSystemLoader(str(TEMPLATES))])
     app.config.update(
         SECRET_KEY=derive_key(settings.secret_key, session_purpose),
         SESSION_COOKIE_NAME=session_cookie,
@@ -67,7 +68,7 @@ def create_service_app(import_name: str, runtime: ServiceRuntime, *, url_prefix:
     app.extensions["ts.settings"] = settings
     if not settings.embedded:
         # Behind the nginx gateway: trust its X-Forwarded-For/Proto (one hop).
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     # Sessions live in the service's database; the cookie holds an opaque id only.
     app.session_interface = ServerSessionInterface(runtime.engine, runtime.spec.web_sessions,
                                                    lifetime=app.config["PERMANENT_SESSION_LIFETIME"])
@@ -153,7 +154,7 @@ def register_error_handlers(app: Flask) -> None:
         specific = error.description if error.description != type(error).description else None
         data = getattr(error, "data", None)
         fields = data.get("messages") if isinstance(data, dict) else None
-        message = specific or _FRENCH_MESSAGES.get(error.code, error.description)
+        message = specific or _FRENCH_MESSAGES.get(error.code or 500) or error.description or ""
         return error_response(error.code or 500, message, fields=fields)
 
     def unexpected(error: Exception):

@@ -25,8 +25,10 @@ import re
 import secrets
 import time
 from datetime import datetime, timedelta
+from typing import cast
 
 from flask import Flask, Request, Response, g
+from flask import session as flask_session
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import Column, Engine, MetaData, String, Table, Text, delete, insert, select, update
 from werkzeug.datastructures import CallbackDict
@@ -133,7 +135,9 @@ class ServerSessionInterface(SessionInterface):
     # --- reading ------------------------------------------------------------------------------
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
-        secret = app.secret_key.encode()
+        secret = app.secret_key.encode() if isinstance(app.secret_key, str) else app.secret_key
+        if not secret:
+            raise RuntimeError("server sessions need the application's SECRET_KEY")
         sid = request.cookies.get(self.get_cookie_name(app), "")
         if _needs_no_session(request):  # static files, health and metrics: no database read
             return ServerSession(None, sid=sid if _SESSION_ID.match(sid) else new_session_id(), stored=False,
@@ -156,7 +160,8 @@ class ServerSessionInterface(SessionInterface):
 
     # --- writing ------------------------------------------------------------------------------
 
-    def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        assert isinstance(session, ServerSession)  # what open_session gave this request
         purge = time.monotonic() - self._purged_at >= PURGE_EVERY_SECONDS
         if session.ended_sids or session.modified:
             content, now = session.content(), utcnow()
@@ -204,3 +209,8 @@ def ending(table: Table, *, sid: str | None = None, subject: str | None = None, 
     if keep_sid is not None:
         condition &= table.c.id_hash != hash_session_id(keep_sid)
     return delete(table).where(condition)
+
+
+def server_session() -> ServerSession:
+    """Flask's `session`, typed as what `ServerSessionInterface` gives every request."""
+    return cast(ServerSession, flask_session)

@@ -21,13 +21,14 @@ import hmac
 import json
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from functools import wraps
-from typing import Callable
+from collections.abc import Callable
 
 from flask import abort, current_app, g, jsonify, redirect, request, session
 
 from ts_shared.staff_actions import StaffActor
+from ts_shared.web.server_session import server_session
 
 STAFF_COOKIE = "ts_staff"
 STAFF_SESSION_PURPOSE = "staff-session"
@@ -73,7 +74,7 @@ class StaffIdentity:
         return {**asdict(self), "rights": sorted(self.rights)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "StaffIdentity":
+    def from_dict(cls, data: dict) -> StaffIdentity:
         return cls(**{**data, "rights": frozenset(data["rights"])})
 
 
@@ -89,9 +90,9 @@ def start_staff_session(*, staff_id: int, school_uai: str | None, lifetime_minut
     """A new session (a new id: no fixation of a pre-login session) that ends after
     `lifetime_minutes` whatever happens."""
     session.clear()
-    session.rotate()
-    session.subject = staff_subject(staff_id)
-    session.expires_at = datetime.now(timezone.utc) + timedelta(minutes=lifetime_minutes)
+    server_session().rotate()
+    server_session().subject = staff_subject(staff_id)
+    server_session().expires_at = datetime.now(UTC) + timedelta(minutes=lifetime_minutes)
     session["staff"] = {"staff_id": staff_id, "school_uai": school_uai}
     g.pop("staff_identity", None)
 
@@ -106,7 +107,8 @@ def signed_in_staff() -> tuple[int, str | None] | None:
 
 def session_expiry() -> float:
     """When this request's session ends (seconds since the epoch)."""
-    return session.expires_at.timestamp() if session.expires_at else time.time()
+    expires_at = server_session().expires_at
+    return expires_at.timestamp() if expires_at else time.time()
 
 
 def switch_school(uai: str) -> None:
@@ -117,8 +119,8 @@ def switch_school(uai: str) -> None:
 def end_staff_session() -> None:
     """Sign out: the session's row is deleted and the cookie gets a new, empty id."""
     session.clear()
-    session.rotate()
-    session.subject, session.expires_at = None, None
+    server_session().rotate()
+    server_session().subject, server_session().expires_at = None, None
     g.pop("staff_identity", None)
 
 

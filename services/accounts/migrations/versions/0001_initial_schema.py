@@ -32,7 +32,13 @@ def upgrade() -> None:
     sa.UniqueConstraint('event_id', name=op.f('uq_outbox_event_id'))
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.create_index('ix_outbox_unsent', ['id'], unique=False, postgresql_where=sa.text('sent_at IS NULL'), sqlite_where=sa.text('sent_at IS NULL'))
+        batch_op.create_index(
+            "ix_outbox_unsent",
+            ["id"],
+            unique=False,
+            postgresql_where=sa.text("sent_at IS NULL"),
+            sqlite_where=sa.text("sent_at IS NULL"),
+        )
 
     op.create_table('processed_events',
     sa.Column('event_id', sa.String(length=36), nullable=False),
@@ -70,16 +76,21 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_users')),
     sa.UniqueConstraint('login', name=op.f('uq_staff_users_login'))
     )
-    op.create_table('staff_assignments',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('staff_id', sa.Integer(), nullable=False),
-    sa.Column('school_uai', sa.String(length=8), nullable=False),
-    sa.Column('is_head', sa.Boolean(), nullable=False),
-    sa.Column('rights', sa.JSON(), nullable=False),
-    sa.ForeignKeyConstraint(['school_uai'], ['schools.uai'], name=op.f('fk_staff_assignments_school_uai_schools'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['staff_id'], ['staff_users.id'], name=op.f('fk_staff_assignments_staff_id_staff_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_assignments')),
-    sa.UniqueConstraint('staff_id', 'school_uai', name=op.f('uq_staff_assignments_staff_id_school_uai'))
+    op.create_table(
+        "staff_assignments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("staff_id", sa.Integer(), nullable=False),
+        sa.Column("school_uai", sa.String(length=8), nullable=False),
+        sa.Column("is_head", sa.Boolean(), nullable=False),
+        sa.Column("rights", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["school_uai"], ["schools.uai"], name=op.f("fk_staff_assignments_school_uai_schools"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["staff_id"], ["staff_users.id"], name=op.f("fk_staff_assignments_staff_id_staff_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_assignments")),
+        sa.UniqueConstraint("staff_id", "school_uai", name=op.f("uq_staff_assignments_staff_id_school_uai")),
     )
     with op.batch_alter_table('staff_assignments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_staff_assignments_school_uai'), ['school_uai'], unique=False)
@@ -103,6 +114,8 @@ def downgrade() -> None:
 
     op.drop_table('processed_events')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.drop_index('ix_outbox_unsent', postgresql_where=sa.text('sent_at IS NULL'), sqlite_where=sa.text('sent_at IS NULL'))
+        batch_op.drop_index(
+            "ix_outbox_unsent", postgresql_where=sa.text("sent_at IS NULL"), sqlite_where=sa.text("sent_at IS NULL")
+        )
 
     op.drop_table('outbox')

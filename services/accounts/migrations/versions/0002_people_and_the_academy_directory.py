@@ -58,125 +58,152 @@ def upgrade() -> None:
     sa.Column('locked_until', ts_shared.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_throttle_counters'))
     )
-    op.create_table('account_history',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('account_id', sa.String(length=36), nullable=False),
-    sa.Column('at', ts_shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('action', sa.String(length=40), nullable=False),
-    sa.Column('actor', sa.String(length=100), nullable=False),
-    sa.Column('detail', sa.JSON(), nullable=False),
-    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_account_history_account_id_accounts'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_account_history'))
+    op.create_table(
+        "account_history",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.String(length=36), nullable=False),
+        sa.Column("at", ts_shared.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("action", sa.String(length=40), nullable=False),
+        sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.Column("detail", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_account_history_account_id_accounts"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_account_history")),
     )
     with op.batch_alter_table('account_history', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_account_history_account_id'), ['account_id'], unique=False)
 
-    op.create_table('guardians',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('school_uai', sa.String(length=8), nullable=False),
-    sa.Column('siecle_id', sa.String(length=40), nullable=False),
-    sa.Column('civility', sa.String(length=10), nullable=True),
-    sa.Column('last_name', sa.String(length=100), nullable=False),
-    sa.Column('first_name', sa.String(length=100), nullable=False),
-    sa.Column('email', sa.String(length=254), nullable=True),
-    sa.Column('phone_home', sa.String(length=40), nullable=True),
-    sa.Column('phone_mobile', sa.String(length=40), nullable=True),
-    sa.Column('phone_work', sa.String(length=40), nullable=True),
-    sa.Column('address_lines', sa.JSON(), nullable=False),
-    sa.Column('postal_code', sa.String(length=20), nullable=True),
-    sa.Column('city', sa.String(length=100), nullable=True),
-    sa.Column('country', sa.String(length=100), nullable=True),
-    sa.Column('departed_at', ts_shared.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', ts_shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', ts_shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['school_uai'], ['schools.uai'], name=op.f('fk_guardians_school_uai_schools'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_guardians')),
-    sa.UniqueConstraint('school_uai', 'siecle_id', name=op.f('uq_guardians_school_uai_siecle_id'))
+    op.create_table(
+        "guardians",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("school_uai", sa.String(length=8), nullable=False),
+        sa.Column("siecle_id", sa.String(length=40), nullable=False),
+        sa.Column("civility", sa.String(length=10), nullable=True),
+        sa.Column("last_name", sa.String(length=100), nullable=False),
+        sa.Column("first_name", sa.String(length=100), nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=True),
+        sa.Column("phone_home", sa.String(length=40), nullable=True),
+        sa.Column("phone_mobile", sa.String(length=40), nullable=True),
+        sa.Column("phone_work", sa.String(length=40), nullable=True),
+        sa.Column("address_lines", sa.JSON(), nullable=False),
+        sa.Column("postal_code", sa.String(length=20), nullable=True),
+        sa.Column("city", sa.String(length=100), nullable=True),
+        sa.Column("country", sa.String(length=100), nullable=True),
+        sa.Column("departed_at", ts_shared.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", ts_shared.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", ts_shared.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["school_uai"], ["schools.uai"], name=op.f("fk_guardians_school_uai_schools"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_guardians")),
+        sa.UniqueConstraint("school_uai", "siecle_id", name=op.f("uq_guardians_school_uai_siecle_id")),
     )
     with op.batch_alter_table('guardians', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_guardians_school_uai'), ['school_uai'], unique=False)
 
-    op.create_table('mefs',
-    sa.Column('school_uai', sa.String(length=8), nullable=False),
-    sa.Column('code', sa.String(length=20), nullable=False),
-    sa.Column('short_label', sa.String(length=100), nullable=True),
-    sa.Column('long_label', sa.String(length=200), nullable=True),
-    sa.Column('edition_label', sa.String(length=200), nullable=True),
-    sa.Column('attached_mef', sa.String(length=20), nullable=True),
-    sa.Column('mefstat', sa.String(length=20), nullable=True),
-    sa.ForeignKeyConstraint(['school_uai'], ['schools.uai'], name=op.f('fk_mefs_school_uai_schools'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('school_uai', 'code', name=op.f('pk_mefs'))
+    op.create_table(
+        "mefs",
+        sa.Column("school_uai", sa.String(length=8), nullable=False),
+        sa.Column("code", sa.String(length=20), nullable=False),
+        sa.Column("short_label", sa.String(length=100), nullable=True),
+        sa.Column("long_label", sa.String(length=200), nullable=True),
+        sa.Column("edition_label", sa.String(length=200), nullable=True),
+        sa.Column("attached_mef", sa.String(length=20), nullable=True),
+        sa.Column("mefstat", sa.String(length=20), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["school_uai"], ["schools.uai"], name=op.f("fk_mefs_school_uai_schools"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("school_uai", "code", name=op.f("pk_mefs")),
     )
-    op.create_table('one_time_tokens',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('account_id', sa.String(length=36), nullable=False),
-    sa.Column('purpose', sa.String(length=20), nullable=False),
-    sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('reference', sa.String(length=20), nullable=True),
-    sa.Column('email', sa.String(length=254), nullable=True),
-    sa.Column('created_at', ts_shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', ts_shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('used_at', ts_shared.db.UTCDateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_one_time_tokens_account_id_accounts'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_one_time_tokens')),
-    sa.UniqueConstraint('token_hash', name=op.f('uq_one_time_tokens_token_hash'))
+    op.create_table(
+        "one_time_tokens",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.String(length=36), nullable=False),
+        sa.Column("purpose", sa.String(length=20), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("reference", sa.String(length=20), nullable=True),
+        sa.Column("email", sa.String(length=254), nullable=True),
+        sa.Column("created_at", ts_shared.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", ts_shared.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("used_at", ts_shared.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_one_time_tokens_account_id_accounts"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_one_time_tokens")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_one_time_tokens_token_hash")),
     )
     with op.batch_alter_table('one_time_tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_one_time_tokens_account_id'), ['account_id'], unique=False)
 
-    op.create_table('structures',
-    sa.Column('school_uai', sa.String(length=8), nullable=False),
-    sa.Column('kind', sa.String(length=10), nullable=False),
-    sa.Column('code', sa.String(length=40), nullable=False),
-    sa.Column('label', sa.String(length=200), nullable=True),
-    sa.ForeignKeyConstraint(['school_uai'], ['schools.uai'], name=op.f('fk_structures_school_uai_schools'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('school_uai', 'kind', 'code', name=op.f('pk_structures'))
+    op.create_table(
+        "structures",
+        sa.Column("school_uai", sa.String(length=8), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("code", sa.String(length=40), nullable=False),
+        sa.Column("label", sa.String(length=200), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["school_uai"], ["schools.uai"], name=op.f("fk_structures_school_uai_schools"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("school_uai", "kind", "code", name=op.f("pk_structures")),
     )
-    op.create_table('students',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('school_uai', sa.String(length=8), nullable=False),
-    sa.Column('siecle_id', sa.String(length=40), nullable=False),
-    sa.Column('elenoet', sa.String(length=40), nullable=True),
-    sa.Column('national_id', sa.String(length=20), nullable=True),
-    sa.Column('last_name', sa.String(length=100), nullable=False),
-    sa.Column('usage_name', sa.String(length=100), nullable=True),
-    sa.Column('first_name', sa.String(length=100), nullable=False),
-    sa.Column('first_name_2', sa.String(length=100), nullable=True),
-    sa.Column('first_name_3', sa.String(length=100), nullable=True),
-    sa.Column('birth_date', sa.Date(), nullable=False),
-    sa.Column('sex', sa.String(length=1), nullable=True),
-    sa.Column('mef_code', sa.String(length=20), nullable=True),
-    sa.Column('division', sa.String(length=40), nullable=True),
-    sa.Column('groups', sa.JSON(), nullable=False),
-    sa.Column('entry_date', sa.Date(), nullable=True),
-    sa.Column('left_on', sa.Date(), nullable=True),
-    sa.Column('departed_at', ts_shared.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', ts_shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', ts_shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['school_uai'], ['schools.uai'], name=op.f('fk_students_school_uai_schools'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_students')),
-    sa.UniqueConstraint('school_uai', 'siecle_id', name=op.f('uq_students_school_uai_siecle_id'))
+    op.create_table(
+        "students",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("school_uai", sa.String(length=8), nullable=False),
+        sa.Column("siecle_id", sa.String(length=40), nullable=False),
+        sa.Column("elenoet", sa.String(length=40), nullable=True),
+        sa.Column("national_id", sa.String(length=20), nullable=True),
+        sa.Column("last_name", sa.String(length=100), nullable=False),
+        sa.Column("usage_name", sa.String(length=100), nullable=True),
+        sa.Column("first_name", sa.String(length=100), nullable=False),
+        sa.Column("first_name_2", sa.String(length=100), nullable=True),
+        sa.Column("first_name_3", sa.String(length=100), nullable=True),
+        sa.Column("birth_date", sa.Date(), nullable=False),
+        sa.Column("sex", sa.String(length=1), nullable=True),
+        sa.Column("mef_code", sa.String(length=20), nullable=True),
+        sa.Column("division", sa.String(length=40), nullable=True),
+        sa.Column("groups", sa.JSON(), nullable=False),
+        sa.Column("entry_date", sa.Date(), nullable=True),
+        sa.Column("left_on", sa.Date(), nullable=True),
+        sa.Column("departed_at", ts_shared.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", ts_shared.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", ts_shared.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["school_uai"], ["schools.uai"], name=op.f("fk_students_school_uai_schools"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_students")),
+        sa.UniqueConstraint("school_uai", "siecle_id", name=op.f("uq_students_school_uai_siecle_id")),
     )
     with op.batch_alter_table('students', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_students_national_id'), ['national_id'], unique=False)
         batch_op.create_index('ix_students_school_division', ['school_uai', 'division'], unique=False)
 
-    op.create_table('account_links',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('account_id', sa.String(length=36), nullable=False),
-    sa.Column('school_uai', sa.String(length=8), nullable=False),
-    sa.Column('student_id', sa.Integer(), nullable=False),
-    sa.Column('guardian_id', sa.Integer(), nullable=True),
-    sa.Column('legal_rank', sa.Integer(), nullable=True),
-    sa.Column('kept_from_previous_school', sa.Boolean(), nullable=False),
-    sa.Column('started_at', ts_shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ended_at', ts_shared.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('ended_reason', sa.String(length=40), nullable=True),
-    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_account_links_account_id_accounts'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['guardian_id'], ['guardians.id'], name=op.f('fk_account_links_guardian_id_guardians'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['school_uai'], ['schools.uai'], name=op.f('fk_account_links_school_uai_schools'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['student_id'], ['students.id'], name=op.f('fk_account_links_student_id_students'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_account_links'))
+    op.create_table(
+        "account_links",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.String(length=36), nullable=False),
+        sa.Column("school_uai", sa.String(length=8), nullable=False),
+        sa.Column("student_id", sa.Integer(), nullable=False),
+        sa.Column("guardian_id", sa.Integer(), nullable=True),
+        sa.Column("legal_rank", sa.Integer(), nullable=True),
+        sa.Column("kept_from_previous_school", sa.Boolean(), nullable=False),
+        sa.Column("started_at", ts_shared.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", ts_shared.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ended_reason", sa.String(length=40), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_account_links_account_id_accounts"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["guardian_id"], ["guardians.id"], name=op.f("fk_account_links_guardian_id_guardians"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["school_uai"], ["schools.uai"], name=op.f("fk_account_links_school_uai_schools"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["student_id"], ["students.id"], name=op.f("fk_account_links_student_id_students"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_account_links")),
     )
     with op.batch_alter_table('account_links', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_account_links_account_id'), ['account_id'], unique=False)
@@ -184,15 +211,20 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_account_links_school_uai'), ['school_uai'], unique=False)
         batch_op.create_index(batch_op.f('ix_account_links_student_id'), ['student_id'], unique=False)
 
-    op.create_table('guardian_links',
-    sa.Column('guardian_id', sa.Integer(), nullable=False),
-    sa.Column('student_id', sa.Integer(), nullable=False),
-    sa.Column('legal_rank', sa.Integer(), nullable=False),
-    sa.Column('relationship_code', sa.String(length=10), nullable=True),
-    sa.Column('is_contact', sa.Boolean(), nullable=False),
-    sa.ForeignKeyConstraint(['guardian_id'], ['guardians.id'], name=op.f('fk_guardian_links_guardian_id_guardians'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['student_id'], ['students.id'], name=op.f('fk_guardian_links_student_id_students'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('guardian_id', 'student_id', name=op.f('pk_guardian_links'))
+    op.create_table(
+        "guardian_links",
+        sa.Column("guardian_id", sa.Integer(), nullable=False),
+        sa.Column("student_id", sa.Integer(), nullable=False),
+        sa.Column("legal_rank", sa.Integer(), nullable=False),
+        sa.Column("relationship_code", sa.String(length=10), nullable=True),
+        sa.Column("is_contact", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["guardian_id"], ["guardians.id"], name=op.f("fk_guardian_links_guardian_id_guardians"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["student_id"], ["students.id"], name=op.f("fk_guardian_links_student_id_students"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("guardian_id", "student_id", name=op.f("pk_guardian_links")),
     )
     with op.batch_alter_table('guardian_links', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_guardian_links_student_id'), ['student_id'], unique=False)

@@ -22,7 +22,18 @@ from ts_accounts.domain.population import (
 
 STUDENT_COLUMNS = ("eleve_id", "nom", "nom_usage", "prenom", "date_naissance", "sexe", "code_mef", "libelle_mef",
                    "division", "groupes", "ine")
-GUARDIAN_COLUMNS = ("id", "civilite", "nom", "prenom", "mel", "tel_portable", "adresse", "code_postal", "commune", "pays")
+GUARDIAN_COLUMNS = (
+    "id",
+    "civilite",
+    "nom",
+    "prenom",
+    "mel",
+    "tel_portable",
+    "adresse",
+    "code_postal",
+    "commune",
+    "pays",
+)
 COLUMNS = STUDENT_COLUMNS + tuple(f"resp{rank}_{column}" for rank in (1, 2) for column in GUARDIAN_COLUMNS)
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 _SEX = {"1": "M", "2": "F", "M": "M", "F": "F"}
@@ -117,8 +128,9 @@ def _read(name: str, reader) -> CsvPopulation:
     if header != COLUMNS:
         missing = [c for c in COLUMNS if c not in header]
         detail = f"colonnes absentes : {', '.join(missing)}" if missing else "colonnes dans un autre ordre ou en trop"
-        raise ImportFileError(name, f"ligne d'en-tête différente de celle attendue ({detail} ; voir docs/import-csv.md)",
-                              line=1)
+        raise ImportFileError(
+            name, f"ligne d'en-tête différente de celle attendue ({detail} ; voir docs/import-csv.md)", line=1
+        )
 
     problems: list[ImportFileError] = []
     mefs: dict[str, MefRecord] = {}
@@ -152,50 +164,11 @@ def _read(name: str, reader) -> CsvPopulation:
         mef_code = row.get("code_mef")
         student_groups = tuple(g.strip() for g in (row.get("groupes") or "").split(",") if g.strip())
 
-        couple_guardians = []
-        for rank in (1, 2):
-            prefix = f"resp{rank}_"
-            guardian_id = row.get(prefix + "id")
-            filled = [c for c in GUARDIAN_COLUMNS[1:] if row.get(prefix + c)]
-            if guardian_id is None:
-                if filled:
-                    row.problem(prefix + "id", "identifiant du responsable absent alors que ses colonnes sont remplies")
-                continue
-            if rank == 2 and row.get("resp1_id") is None:
-                row.problem("resp1_id", "le responsable légal 2 est rempli mais pas le responsable légal 1")
-            guardian_id = row.identifier(prefix + "id")
-            civility = row.get(prefix + "civilite")
-            if civility is not None and civility.upper() not in _CIVILITY:
-                row.problem(prefix + "civilite", f"civilité inconnue « {civility} » (M. ou MME)")
-            guardian_last, guardian_first = row.required(prefix + "nom"), row.required(prefix + "prenom")
-            if guardian_id is None or guardian_last is None or guardian_first is None:
-                continue
-            if guardian_id in couple_guardians:
-                row.problem(prefix + "id", f"le responsable {guardian_id} est à la fois responsable 1 et 2")
-                continue
-            couple_guardians.append(guardian_id)
-            guardian = GuardianRecord(
-                siecle_id=guardian_id, civility=_CIVILITY.get((civility or "").upper()), last_name=guardian_last,
-                first_name=guardian_first, email=row.get(prefix + "mel"), phone_home=None,
-                phone_mobile=row.get(prefix + "tel_portable"), phone_work=None, address_id=f"csv-{guardian_id}",
-                line=line,
-            )
-            address = AddressRecord(
-                f"csv-{guardian_id}",
-                tuple(part.strip() for part in (row.get(prefix + "adresse") or "").split(", ") if part.strip())[:4],
-                row.get(prefix + "code_postal"), row.get(prefix + "commune"), row.get(prefix + "pays") or "FRANCE",
-            )
-            if guardian_id in guardians and guardians[guardian_id][:2] != (guardian, address):
-                row.problem(prefix + "id", f"le responsable {guardian_id} est décrit autrement ligne "
-                                           f"{guardians[guardian_id][2]}")
-                continue
-            guardians.setdefault(guardian_id, (guardian, address, line))
-            if student_id:
-                links.append(LinkRecord(student_id, guardian_id, rank, None, False, line=line))
+        _read_guardians(row, student_id, guardians, links)
 
         if len(problems) >= MAX_REPORTED:
             break
-        if student_id is None or None in (last_name, first_name, birth_date, division):
+        if student_id is None or last_name is None or first_name is None or birth_date is None or division is None:
             continue
         seen_students[student_id] = line
         if national_id:
@@ -223,3 +196,49 @@ def _read(name: str, reader) -> CsvPopulation:
     people += links
     people += [address for _, address, _ in guardians.values()]
     return CsvPopulation(list(mefs.values()), structures, students, people)
+
+
+def _read_guardians(row: _Row, student_id: str | None, guardians: dict[str, tuple[GuardianRecord, AddressRecord, int]],
+                    links: list[LinkRecord]) -> None:
+    """The line's legal guardians 1 and 2: each described once in the file, linked to the student."""
+    line = row.line
+    couple_guardians = []
+    for rank in (1, 2):
+        prefix = f"resp{rank}_"
+        guardian_id = row.get(prefix + "id")
+        filled = [c for c in GUARDIAN_COLUMNS[1:] if row.get(prefix + c)]
+        if guardian_id is None:
+            if filled:
+                row.problem(prefix + "id", "identifiant du responsable absent alors que ses colonnes sont remplies")
+            continue
+        if rank == 2 and row.get("resp1_id") is None:
+            row.problem("resp1_id", "le responsable légal 2 est rempli mais pas le responsable légal 1")
+        guardian_id = row.identifier(prefix + "id")
+        civility = row.get(prefix + "civilite")
+        if civility is not None and civility.upper() not in _CIVILITY:
+            row.problem(prefix + "civilite", f"civilité inconnue « {civility} » (M. ou MME)")
+        guardian_last, guardian_first = row.required(prefix + "nom"), row.required(prefix + "prenom")
+        if guardian_id is None or guardian_last is None or guardian_first is None:
+            continue
+        if guardian_id in couple_guardians:
+            row.problem(prefix + "id", f"le responsable {guardian_id} est à la fois responsable 1 et 2")
+            continue
+        couple_guardians.append(guardian_id)
+        guardian = GuardianRecord(
+            siecle_id=guardian_id, civility=_CIVILITY.get((civility or "").upper()), last_name=guardian_last,
+            first_name=guardian_first, email=row.get(prefix + "mel"), phone_home=None,
+            phone_mobile=row.get(prefix + "tel_portable"), phone_work=None, address_id=f"csv-{guardian_id}",
+            line=line,
+        )
+        address = AddressRecord(
+            f"csv-{guardian_id}",
+            tuple(part.strip() for part in (row.get(prefix + "adresse") or "").split(", ") if part.strip())[:4],
+            row.get(prefix + "code_postal"), row.get(prefix + "commune"), row.get(prefix + "pays") or "FRANCE",
+        )
+        if guardian_id in guardians and guardians[guardian_id][:2] != (guardian, address):
+            row.problem(prefix + "id", f"le responsable {guardian_id} est décrit autrement ligne "
+                                       f"{guardians[guardian_id][2]}")
+            continue
+        guardians.setdefault(guardian_id, (guardian, address, line))
+        if student_id:
+            links.append(LinkRecord(student_id, guardian_id, rank, None, False, line=line))

@@ -76,7 +76,7 @@ class StaffUser(Base):
     created_at: Mapped[timestamp] = mapped_column(default=utcnow)
     last_login_at: Mapped[timestamp | None]
 
-    assignments: Mapped[list["StaffAssignment"]] = relationship(back_populates="staff", cascade="all, delete-orphan")
+    assignments: Mapped[list[StaffAssignment]] = relationship(back_populates="staff", cascade="all, delete-orphan")
 
 
 class StaffAssignment(Base):
@@ -122,7 +122,10 @@ class Structure(Base):
 
 class Student(Base):
     __tablename__ = "students"
-    __table_args__ = (UniqueConstraint("school_uai", "siecle_id"), Index("ix_students_school_division", "school_uai", "division"))
+    __table_args__ = (
+        UniqueConstraint("school_uai", "siecle_id"),
+        Index("ix_students_school_division", "school_uai", "division"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     school_uai: Mapped[str] = mapped_column(ForeignKey("schools.uai", ondelete="CASCADE"))
@@ -223,7 +226,7 @@ class Account(Base):
     closed_at: Mapped[timestamp | None]
     closed_reason: Mapped[str | None] = mapped_column(String(40))
 
-    links: Mapped[list["AccountLink"]] = relationship(back_populates="account", order_by="AccountLink.id")
+    links: Mapped[list[AccountLink]] = relationship(back_populates="account", order_by="AccountLink.id")
 
 
 class AccountLink(Base):

@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import IO, Literal, overload
+from collections.abc import Iterator
 
 from lxml import etree
 
@@ -70,7 +71,7 @@ class ImportFileError(Exception):
         self.problems: list[ImportFileError] = [self]
 
     @classmethod
-    def several(cls, problems: list["ImportFileError"]) -> "ImportFileError":
+    def several(cls, problems: list[ImportFileError]) -> ImportFileError:
         first = problems[0]
         error = cls(first.file, first.message, line=first.line, element=first.element, field=first.field)
         error.problems = list(problems)
@@ -102,7 +103,7 @@ class _ExportStream:
     Such a file is UTF-8 or ISO-8859-15. The choice is made on the first chunk holding a
     non-ASCII byte (ASCII reads the same in both), so the file is read once, never ahead."""
 
-    def __init__(self, raw: BinaryIO, *, undeclared_encoding: bool):
+    def __init__(self, raw: IO[bytes], *, undeclared_encoding: bool):
         self.raw, self.read_bytes, self.budget_from, self.budget = raw, 0, 0, MAX_TEXT_BYTES
         self.mode = "undecided" if undeclared_encoding else "as-is"
 
@@ -172,10 +173,11 @@ def _zip_member(path: Path) -> str:
     try:
         with open(path, "rb") as raw:
             # What ZipFile itself will read (zip64 included), before it lists every entry in memory.
-            end = zipfile._EndRecData(raw)
+            end = zipfile._EndRecData(raw)  # type: ignore[attr-defined]  # CPython's own, absent from typeshed
         if end is None:
             raise zipfile.BadZipFile
-        if end[zipfile._ECD_ENTRIES_TOTAL] > MAX_ZIP_ENTRIES or end[zipfile._ECD_SIZE] > MAX_ZIP_ENTRIES * 1024:
+        entries, size = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]  # type: ignore[attr-defined]
+        if entries > MAX_ZIP_ENTRIES or size > MAX_ZIP_ENTRIES * 1024:
             raise ImportFileError(path.name, f"archive de plus de {MAX_ZIP_ENTRIES} fichiers : un export SIECLE "
                                              "zippé contient un seul fichier XML")
         with zipfile.ZipFile(path) as archive:
@@ -186,7 +188,9 @@ def _zip_member(path: Path) -> str:
     if len(members) != 1:
         nested = " ; une archive contenue dans l'archive n'est pas ouverte" if any(
             info.filename.lower().endswith(".zip") for info in entries) else ""
-        raise ImportFileError(path.name, f"l'archive doit contenir un seul fichier XML (trouvé : {len(members)}){nested}")
+        raise ImportFileError(
+            path.name, f"l'archive doit contenir un seul fichier XML (trouvé : {len(members)}){nested}"
+        )
     [member] = members
     name = f"{path.name}:{member.filename}"
     if member.flag_bits & 0x1:
@@ -263,7 +267,7 @@ def _elements(export: ExportFile, tags: tuple[str, ...]) -> Iterator[tuple[str, 
             where = record if limit.in_record else last
             raise ImportFileError(export.name, str(limit),
                                   line=where.sourceline if where is not None else None,
-                                  element=where.tag if limit.in_record else None) from None
+                                  element=where.tag if limit.in_record and where is not None else None) from None
         except etree.XMLSyntaxError as error:
             raise _parse_error(export.name, error) from None
         except _ZIP_ERRORS:
@@ -346,6 +350,12 @@ class _Record:
     def error(self, field: str, message: str) -> ImportFileError:
         return ImportFileError(self.file, message, line=self.element.sourceline, element=self.where, field=field)
 
+    @overload
+    def text(self, *names: str, required: Literal[True]) -> str: ...
+
+    @overload
+    def text(self, *names: str, required: bool = False) -> str | None: ...
+
     def text(self, *names: str, required: bool = False) -> str | None:
         for name in names:
             value = self._raw(name)
@@ -354,6 +364,12 @@ class _Record:
         if required:
             raise self.error(names[0], "valeur obligatoire absente")
         return None
+
+    @overload
+    def date(self, name: str, *, required: Literal[True]) -> date: ...
+
+    @overload
+    def date(self, name: str, *, required: bool = False) -> date | None: ...
 
     def date(self, name: str, *, required: bool = False) -> date | None:
         value = self.text(name, required=required)

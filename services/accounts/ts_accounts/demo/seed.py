@@ -28,15 +28,28 @@ def seed_demo(runtime) -> list[str]:
         if uow.session.get(School, DEMO_UAI) is None:
             school = add_school(uow, uai=DEMO_UAI, name="Collège Jean Moulin", academy_code=DEMO_ACADEMY, city="Nancy")
             uow.session.get(Academy, DEMO_ACADEMY).name = "Nancy-Metz"
-            school.address_lines, school.postal_code, school.phone = ["12 rue de la République"], "54000", "03 83 00 00 00"
+            school.address_lines, school.postal_code, school.phone = (
+                ["12 rue de la République"],
+                "54000",
+                "03 83 00 00 00",
+            )
             school.siecle_modules = ["notes"]
-            uow.session.add_all([
-                SchoolEmail(school_uai=DEMO_UAI, address="ce.0541234x@ac-nancy-metz.fr", label="Secrétariat"),
-                SchoolEmail(school_uai=DEMO_UAI, address="vie-scolaire.0541234x@ac-nancy-metz.fr", label="Vie scolaire"),
-                AcademyEntLink(academy_code=DEMO_ACADEMY, label="ENT académique Mon Bureau Numérique",
-                               url="https://monbureaunumerique.example.fr"),
-                TipiClient(number="054123", holder="Agence comptable du collège Jean Moulin", academy_code=DEMO_ACADEMY),
-            ])
+            uow.session.add_all(
+                [
+                    SchoolEmail(school_uai=DEMO_UAI, address="ce.0541234x@ac-nancy-metz.fr", label="Secrétariat"),
+                    SchoolEmail(
+                        school_uai=DEMO_UAI, address="vie-scolaire.0541234x@ac-nancy-metz.fr", label="Vie scolaire"
+                    ),
+                    AcademyEntLink(
+                        academy_code=DEMO_ACADEMY,
+                        label="ENT académique Mon Bureau Numérique",
+                        url="https://monbureaunumerique.example.fr",
+                    ),
+                    TipiClient(
+                        number="054123", holder="Agence comptable du collège Jean Moulin", academy_code=DEMO_ACADEMY
+                    ),
+                ]
+            )
             announce_settings(uow, school)
             login, name, password = DEMO_HEAD
             create_staff(uow, login=login, display_name=name, password=password, head_of=DEMO_UAI)

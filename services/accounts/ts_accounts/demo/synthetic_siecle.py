@@ -955,9 +955,9 @@ def _bee_file(path: str | Path, root: str, version: str, school: SyntheticSchool
             writers[tag] = _BeeWriter(xf, 3)
             parts.append((scratch, section))
         yield writers
-        for scratch, section in parts:
+        for part, section in parts:
             section.close()  # closes the section element and flushes lxml's buffer
-            scratch.write("\n".encode(encoding))
+            part.write("\n".encode(encoding))
         parameters = etree.Element("PARAMETRES")
         _add(parameters, "UAJ", school.uai)
         _add(parameters, "ANNEE_SCOLAIRE", str(school.school_year))
@@ -970,9 +970,9 @@ def _bee_file(path: str | Path, root: str, version: str, school: SyntheticSchool
             out.write(head.encode(encoding))
             out.write(etree.tostring(parameters, encoding=encoding, xml_declaration=False))
             out.write("\n  <DONNEES>\n".encode(encoding))
-            for scratch, _ in parts:
-                scratch.seek(0)
-                shutil.copyfileobj(scratch, out, 1 << 20)
+            for part, _ in parts:
+                part.seek(0)
+                shutil.copyfileobj(part, out, 1 << 20)
             out.write(f"  </DONNEES>\n</{root}>\n".encode(encoding))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Iterable
+from collections.abc import Iterable
 
 from ts_accounts.domain.names import folded_name
 
@@ -77,7 +77,9 @@ def find_duplicate_guardians(guardians: Iterable[GuardianFacts]) -> list[Duplica
     for indexes in members.values():
         if len(indexes) < 2:
             continue
-        reasons = sorted({reason for i in indexes for reason, value in _keys(records[i]) if shared[(reason, value)] > 1})
+        reasons = sorted(
+            {reason for i in indexes for reason, value in _keys(records[i]) if shared[(reason, value)] > 1}
+        )
         group = tuple(sorted((records[i] for i in indexes), key=lambda g: g.guardian_id))
         groups.append(DuplicateGroup(tuple(reasons), group))
     groups.sort(key=lambda g: (folded_name(g.guardians[0].last_name), folded_name(g.guardians[0].first_name)))

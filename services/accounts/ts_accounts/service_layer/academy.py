@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select
 
@@ -28,6 +27,7 @@ from ts_accounts.service_layer.schools import (
     NATIONAL_SERVICES, SIECLE_MODULES, add_school, announce_settings, open_service_codes,
 )
 from ts_accounts.service_layer.services import normalise_tipi_number
+from ts_accounts.service_layer.settings import check_web_address
 from ts_shared.emails import MAX_EMAIL_LENGTH
 from ts_shared.unit_of_work import UnitOfWork
 
@@ -39,24 +39,28 @@ _PHONE = re.compile(r"^[0-9+(). -]{6,40}$")
 NATIONALLY_MANDATORY = frozenset(code for code, _, mandatory, _ in NATIONAL_SERVICES if mandatory)
 
 
-def check_web_address(url: str | None, what: str = "L'adresse", *, field: str = "url") -> str:
-    url = (url or "").strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or " " in url or len(url) > 500:
+def _catalogue_address(url: str | None, what: str, *, field: str = "url") -> str:
+    """An address of the academy's catalogue, checked as the schools' own addresses are."""
+    try:
+        return check_web_address(url, missing="")
+    except InvalidInput:
         raise InvalidInput(errors={field: f"{what} doit être une adresse web complète, par exemple "
-                                          "https://www.ac-nancy-metz.fr/."})
-    return url
+                                          "https://www.ac-nancy-metz.fr/."}) from None
 
 
-def _text(value: str | None, what: str, max_length: int, *, field: str, required: bool = True) -> str | None:
+def _text(value: str | None, what: str, max_length: int, *, field: str) -> str:
+    """A required text, spaces collapsed."""
+    text = _optional_text(value, what, max_length, field=field)
+    if text is None:
+        raise InvalidInput(errors={field: f"{what} est obligatoire."})
+    return text
+
+
+def _optional_text(value: str | None, what: str, max_length: int, *, field: str) -> str | None:
     value = " ".join((value or "").split())
-    if not value:
-        if required:
-            raise InvalidInput(errors={field: f"{what} est obligatoire."})
-        return None
     if len(value) > max_length:
         raise InvalidInput(errors={field: f"{what} ne doit pas dépasser {max_length} caractères."})
-    return value
+    return value or None
 
 
 # --- schools --------------------------------------------------------------------------------------
@@ -153,7 +157,7 @@ def update_identity(uow: UnitOfWork, actor: Actor, uai: str, *, name: str, addre
     postal_code = (postal_code or "").strip() or None
     if postal_code and not _POSTAL_CODE.match(postal_code):
         raise InvalidInput(errors={"postal_code": "Le code postal se compose de 5 chiffres."})
-    city = _text(city, "La commune", 100, field="city", required=False)
+    city = _optional_text(city, "La commune", 100, field="city")
     phone = " ".join((phone or "").split()) or None
     if phone and not _PHONE.match(phone):
         raise InvalidInput(errors={"phone": "Le numéro de téléphone ne peut contenir que des chiffres, des espaces "
@@ -194,7 +198,7 @@ def add_school_email(uow: UnitOfWork, actor: Actor, uai: str, *, address: str, l
     if not is_valid_email(address) or len(address) > MAX_EMAIL_LENGTH:
         raise InvalidInput(errors={"address": "Saisissez une adresse électronique valide, par exemple "
                                               "ce.0541234x@ac-nancy-metz.fr."})
-    label = _text(label, "Le libellé", 100, field="label", required=False)
+    label = _optional_text(label, "Le libellé", 100, field="label")
     exists = uow.session.scalar(select(SchoolEmail).where(SchoolEmail.school_uai == uai,
                                                           func.lower(SchoolEmail.address) == address.lower()))
     if exists is not None:
@@ -265,7 +269,8 @@ def catalogue(uow: UnitOfWork, actor: Actor, code: str) -> Catalogue:
                                 .order_by(AcademyEntLink.label, AcademyEntLink.id))
     tipi = uow.session.scalars(select(TipiClient).where(TipiClient.academy_code == academy.code)
                                .order_by(TipiClient.number))
-    schools = uow.session.scalar(select(func.count()).select_from(School).where(School.academy_code == academy.code))
+    schools = uow.session.scalar(
+        select(func.count()).select_from(School).where(School.academy_code == academy.code)) or 0
     return Catalogue(academy, tuple(s for s in services if s.scope == "national"),
                      tuple(s for s in services if s.scope != "national"), tuple(links), tuple(tipi), schools)
 
@@ -277,7 +282,7 @@ def _open_services_of(session, academy_code: str) -> dict[str, list[str]]:
 
 
 def _announce_changed_schools(uow: UnitOfWork, academy_code: str, before: dict[str, list[str]],
-                              also: set[str] = frozenset()) -> int:
+                              also: frozenset[str] | set[str] = frozenset()) -> int:
     """Announce the settings of every school of the academy whose open services changed (and of
     the schools in `also`). Returns how many were announced."""
     uow.session.flush()
@@ -330,7 +335,7 @@ def add_academic_service(uow: UnitOfWork, actor: Actor, academy_code: str, *, la
     """An academy's own service (« Service académique »): closed in every school until opened."""
     academy = _academy(uow, actor, academy_code)
     label = _text(label, "Le libellé du téléservice", 200, field="label")
-    url = check_web_address(url, "L'adresse du téléservice")
+    url = _catalogue_address(url, "L'adresse du téléservice")
     services = list(uow.session.scalars(select(AcademyService).where(AcademyService.academy_code == academy.code)))
     if any(s.label.lower() == label.lower() for s in services):
         raise AlreadyExists(errors={"label": f"L'académie propose déjà un téléservice « {label} »."})
@@ -360,7 +365,7 @@ def update_academic_service(uow: UnitOfWork, actor: Actor, academy_code: str, co
     academy = _academy(uow, actor, academy_code)
     service = _academic(uow, academy.code, code)
     label = _text(label, "Le libellé du téléservice", 200, field="label")
-    url = check_web_address(url, "L'adresse du téléservice")
+    url = _catalogue_address(url, "L'adresse du téléservice")
     if uow.session.scalar(select(AcademyService).where(AcademyService.academy_code == academy.code,
                                                        AcademyService.code != code,
                                                        func.lower(AcademyService.label) == label.lower())):
@@ -401,7 +406,7 @@ def add_ent_link(uow: UnitOfWork, actor: Actor, academy_code: str, *, label: str
     """D2: an ENT address the academy's schools can choose."""
     academy = _academy(uow, actor, academy_code)
     label = _text(label, "Le libellé de l'ENT", 200, field="label")
-    url = check_web_address(url, "L'adresse de l'ENT")
+    url = _catalogue_address(url, "L'adresse de l'ENT")
     if uow.session.scalar(select(AcademyEntLink).where(AcademyEntLink.academy_code == academy.code,
                                                        AcademyEntLink.url == url)):
         raise AlreadyExists(errors={"url": f"L'adresse {url} est déjà dans la liste des ENT de l'académie."})

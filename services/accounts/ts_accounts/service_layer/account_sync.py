@@ -77,15 +77,16 @@ def sync_accounts(uow: UnitOfWork, school: School, report: ImportReport, *, now:
                 if guardian_id is None and students[student_id].national_id}
     arrivals = continue_arrivals(uow, school, arriving, now=now, actor=Actor(login=actor))
     to_create = []
-    for student_id, guardian_id in (k for k in missing if k[0] not in arrivals.looked_after):
+    for student_id, linked_guardian in (k for k in missing if k[0] not in arrivals.looked_after):
         student = students[student_id]
-        if guardian_id is None:
+        if linked_guardian is None:
             to_create.append(NewCouple(AccountKind.STUDENT, uai, student_id, None, None, student.first_name,
                                        student.usage_name or student.last_name))
         else:
-            guardian = guardians[guardian_id]
-            to_create.append(NewCouple(AccountKind.GUARDIAN, uai, student_id, guardian_id,
-                                       wanted[(student_id, guardian_id)], guardian.first_name, guardian.last_name))
+            guardian = guardians[linked_guardian]
+            to_create.append(NewCouple(AccountKind.GUARDIAN, uai, student_id, linked_guardian,
+                                       wanted[(student_id, linked_guardian)], guardian.first_name,
+                                       guardian.last_name))
     # A stable order (names, then SIECLE ids), so homonyms get the same indexes whatever the
     # order of the file.
     to_create.sort(key=lambda c: (c.kind, folded_name(c.last_name), folded_name(c.first_name),

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -63,7 +64,9 @@ def open_account_by_login(session: Session, login: str, *, for_change: bool = Fa
 
 def bump_version(account: Account) -> int:
     """The account's next version (given by the database, see directory.bump_versions)."""
-    return bump_versions(object_session(account), [account.id])[account.id]
+    session = object_session(account)
+    assert session is not None  # an account being changed belongs to the use case's session
+    return bump_versions(session, [account.id])[account.id]
 
 
 def apply_transition(account: Account, transition: Transition) -> AccountState:
@@ -153,7 +156,7 @@ def temporary_password_matches(uow: UnitOfWork, account: Account | None, typed: 
     """Whether `typed` is the account's valid temporary password, whatever its case and the spaces
     around it (constant time; an argon2 verification for a hash from before derived passwords)."""
     key = _credential_key(uow)
-    if not temporary_password_valid(account):
+    if account is None or not temporary_password_valid(account):
         matches_derived(key, "-", 1, typed)  # the same work whatever the account
         return False
     if account.temporary_password_hash:
@@ -190,7 +193,7 @@ def prepare_letters(uow: UnitOfWork, accounts: list[Account], *, reset_password:
                                        kept_from_previous_school=kept, reset_password=reset_password))
     passwords: dict[int, str] = {}
     renewed: list[int] = []
-    for index, (account, decision) in enumerate(zip(accounts, decisions)):
+    for index, (account, decision) in enumerate(zip(accounts, decisions, strict=True)):
         if decision.password == PasswordChoice.CURRENT and (current := current_temporary_password(uow, account)):
             passwords[index] = current
         elif decision.password != PasswordChoice.NONE:
@@ -199,7 +202,7 @@ def prepare_letters(uow: UnitOfWork, accounts: list[Account], *, reset_password:
         chosen = [index for index in renewed if (accounts[index].state == AccountState.USED.value) == replacing]
         issued = issue_temporary_passwords(uow, [accounts[index] for index in chosen], now=now, actor=actor,
                                            replace_chosen_password=replacing)
-        passwords.update(zip(chosen, issued))
+        passwords.update(zip(chosen, issued, strict=True))
     return [(decision, passwords.get(index)) for index, decision in enumerate(decisions)]
 
 
@@ -247,10 +250,20 @@ def record_implied_notification(uow: UnitOfWork, account: Account, *, now: datet
     """B4: the family signs in with a temporary password whose letter's delivery report has not
     come back yet — the letter did reach them. Notified when the letter was requested, by its
     channel, until the report gives the delivery's own date (record_notification)."""
-    request = uow.session.scalar(select(AccountEvent).where(
-        AccountEvent.account_id == account.id, AccountEvent.action == "notification_requested",
-        AccountEvent.at >= account.temporary_password_issued_at).order_by(AccountEvent.at.desc(), AccountEvent.id.desc())
-        .limit(1)) if account.temporary_password_issued_at else None
+    request = (
+        uow.session.scalar(
+            select(AccountEvent)
+            .where(
+                AccountEvent.account_id == account.id,
+                AccountEvent.action == "notification_requested",
+                AccountEvent.at >= account.temporary_password_issued_at,
+            )
+            .order_by(AccountEvent.at.desc(), AccountEvent.id.desc())
+            .limit(1)
+        )
+        if account.temporary_password_issued_at
+        else None
+    )
     mode = (request.detail or {}).get("channel") if request else None
     account.notified_at = account.temporary_password_issued_at or now
     account.notification_mode = mode if mode in NOTIFICATION_MODES else None
@@ -324,23 +337,25 @@ def expire_accounts(uow: UnitOfWork, *, now: datetime, actor: str = SYSTEM) -> E
                             school_uai=links[0].school_uai if links else None)
         report.recreated += len(_recreate_for(uow, account, links, now=now, actor=actor))
     purged = session.execute(delete(OneTimeToken).where(OneTimeToken.expires_at < now - TOKENS_KEPT))
-    report.tokens_purged = purged.rowcount or 0
+    report.tokens_purged = cast(CursorResult, purged).rowcount or 0
     return report
 
 
-def _recreate_for(uow: UnitOfWork, account: Account, links: list[AccountLink], *, now: datetime, actor: str) -> list[str]:
+def _recreate_for(
+    uow: UnitOfWork, account: Account, links: list[AccountLink], *, now: datetime, actor: str
+) -> list[str]:
     """New Non notifié accounts (new logins) for the couples an expired account served."""
     session = uow.session
     couples = []
     for link in links:
-        student = session.get(Student, link.student_id)
+        student = session.get_one(Student, link.student_id)
         if student.departed_at is not None:
             continue
         if link.guardian_id is None:
             couples.append(NewCouple(AccountKind.STUDENT, link.school_uai, student.id, None, None, student.first_name,
                                      student.display_last_name))
         else:
-            guardian = session.get(Guardian, link.guardian_id)
+            guardian = session.get_one(Guardian, link.guardian_id)
             couples.append(NewCouple(AccountKind.GUARDIAN, link.school_uai, student.id, guardian.id, link.legal_rank,
                                      guardian.first_name, guardian.last_name))
     created = create_accounts(session, account.academy_code, couples, now=now, actor=actor)
@@ -361,10 +376,15 @@ def couple_accounts(session: Session, student_id: int, guardian_id: int | None) 
     it had, when they were notified and used; only one is valid at a time."""
     query = (select(Account, AccountLink).join(AccountLink, AccountLink.account_id == Account.id)
              .where(AccountLink.student_id == student_id))
-    query = query.where(AccountLink.guardian_id.is_(None) if guardian_id is None else AccountLink.guardian_id == guardian_id)
-    return [tuple(row) for row in session.execute(query.order_by(AccountLink.started_at, AccountLink.id))]
+    query = query.where(
+        AccountLink.guardian_id.is_(None) if guardian_id is None else AccountLink.guardian_id == guardian_id
+    )
+    rows = session.execute(query.order_by(AccountLink.started_at, AccountLink.id))
+    return [(account, link) for account, link in rows]
 
 
 def school_of(session: Session, account: Account) -> School | None:
-    link = session.scalar(select(AccountLink).where(AccountLink.account_id == account.id).order_by(AccountLink.id.desc()))
+    link = session.scalar(
+        select(AccountLink).where(AccountLink.account_id == account.id).order_by(AccountLink.id.desc())
+    )
     return session.get(School, link.school_uai) if link else None

@@ -62,7 +62,9 @@ def search(session: Session, school_uai: str, query: AuditQuery) -> tuple[list[A
         conditions.append(AuditEntry.action == query.action)
     if query.text:
         pattern = f"%{query.text.strip().lower()}%"
-        conditions.append(or_(func.lower(AuditEntry.summary).like(pattern), func.lower(AuditEntry.target).like(pattern)))
+        conditions.append(
+            or_(func.lower(AuditEntry.summary).like(pattern), func.lower(AuditEntry.target).like(pattern))
+        )
     if query.since:
         conditions.append(AuditEntry.at >= start_of_day(query.since))
     if query.until:
@@ -70,7 +72,7 @@ def search(session: Session, school_uai: str, query: AuditQuery) -> tuple[list[A
     total = session.scalar(select(func.count()).select_from(AuditEntry).where(*conditions))
     entries = session.scalars(select(AuditEntry).where(*conditions).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
                               .limit(query.per_page).offset((max(query.page, 1) - 1) * query.per_page)).all()
-    return list(entries), total
+    return list(entries), total or 0
 
 
 def staff_logins(session: Session, school_uai: str) -> list[str]:

@@ -127,7 +127,7 @@ class ContinuityPending(Conflict):
 def refuse_new_account_while_pending(session: Session, student: Student) -> None:
     claim = pending_continuity(session, student.id)
     if claim is not None:
-        raise ContinuityPending(claim, session.get(School, claim.previous_school_uai))
+        raise ContinuityPending(claim, session.get_one(School, claim.previous_school_uai))
 
 
 # --- arrivals, in the arriving school's import --------------------------------------------------
@@ -148,8 +148,8 @@ def _previous_students(session: Session, school: School, arriving: dict[int, str
             .where(Student.national_id.in_(chunk), Student.school_uai != school.uai,
                    School.academy_code == school.academy_code, Account.closed_at.is_(None))
             .order_by(AccountLink.started_at, AccountLink.id)).all()
-        for national_id, previous_id in rows:  # the latest link wins
-            previous[by_national_id[national_id]] = previous_id
+        for matched_national_id, previous_id in rows:  # the latest link wins
+            previous[by_national_id[str(matched_national_id)]] = previous_id
     return previous
 
 
@@ -158,7 +158,7 @@ class Handover:
     kept: int = 0  # accounts continued
     created: int = 0  # accounts created for the couples no account could continue
 
-    def add(self, other: "Handover") -> None:
+    def add(self, other: Handover) -> None:
         self.kept += other.kept
         self.created += other.created
 
@@ -175,12 +175,12 @@ def continue_arrivals(uow: UnitOfWork, school: School, arriving: dict[int, str],
     from another school of the academy wait for, or get, that school's accounts."""
     session, outcome = uow.session, Arrivals()
     for student_id, claim in pending_students(session, school.uai).items():
-        student = session.get(Student, student_id)
+        student = session.get_one(Student, student_id)
         if student.departed_at is not None:
             _close(uow, claim, CANCELLED, STUDENT_LEFT, now=now, actor=actor)
         elif arriving.get(student_id) != claim.national_id:
             _close(uow, claim, CANCELLED, NATIONAL_ID_CHANGED, now=now, actor=actor)
-        elif session.get(Student, claim.previous_student_id).departed_at is not None:
+        elif session.get_one(Student, claim.previous_student_id).departed_at is not None:
             # The departure was recorded by an import that ran alongside this school's last one.
             outcome.add(complete(uow, claim, now=now, actor=actor, resolution=PREVIOUS_SCHOOL_DEPARTURE))
             outcome.looked_after.add(student_id)
@@ -192,7 +192,7 @@ def continue_arrivals(uow: UnitOfWork, school: School, arriving: dict[int, str],
     candidates = {student_id: national_id for student_id, national_id in arriving.items()
                   if student_id not in outcome.looked_after}
     for student_id, previous_id in _previous_students(session, school, candidates).items():
-        previous = session.get(Student, previous_id)
+        previous = session.get_one(Student, previous_id)
         claim = AccessContinuity(academy_code=school.academy_code, national_id=candidates[student_id],
                                  school_uai=school.uai, student_id=student_id, previous_school_uai=previous.school_uai,
                                  previous_student_id=previous_id, status=PENDING, requested_at=now,
@@ -218,7 +218,7 @@ def complete_after_departures(uow: UnitOfWork, school_uai: str, *, now: datetime
                Student.departed_at.is_not(None)).order_by(AccessContinuity.id)).all()
     completed = 0
     for claim in claims:
-        if session.get(Student, claim.student_id).departed_at is not None:
+        if session.get_one(Student, claim.student_id).departed_at is not None:
             _close(uow, claim, CANCELLED, STUDENT_LEFT, now=now, actor=actor)
         else:
             complete(uow, claim, now=now, actor=actor, resolution=PREVIOUS_SCHOOL_DEPARTURE)
@@ -235,9 +235,12 @@ def _missing_couples(session: Session, student: Student) -> dict[int | None, int
         return {}
     wanted: dict[int | None, int | None] = {None: None}
     for guardian_id, rank in session.execute(
-            select(GuardianLink.guardian_id, GuardianLink.legal_rank).join(Guardian, Guardian.id == GuardianLink.guardian_id)
-            .where(GuardianLink.student_id == student.id, GuardianLink.legal_rank.in_((1, 2)),
-                   Guardian.departed_at.is_(None))):
+        select(GuardianLink.guardian_id, GuardianLink.legal_rank)
+        .join(Guardian, Guardian.id == GuardianLink.guardian_id)
+        .where(
+            GuardianLink.student_id == student.id, GuardianLink.legal_rank.in_((1, 2)), Guardian.departed_at.is_(None)
+        )
+    ):
         wanted[guardian_id] = rank
     served = set(session.scalars(select(AccountLink.guardian_id).where(
         AccountLink.student_id == student.id, AccountLink.ended_at.is_(None))))
@@ -262,7 +265,7 @@ def _new_couples(session: Session, school_uai: str, student: Student,
             new.append(NewCouple(AccountKind.STUDENT, school_uai, student.id, None, None, student.first_name,
                                  student.display_last_name))
         else:
-            guardian = session.get(Guardian, guardian_id)
+            guardian = session.get_one(Guardian, guardian_id)
             new.append(NewCouple(AccountKind.GUARDIAN, school_uai, student.id, guardian_id, rank, guardian.first_name,
                                  guardian.last_name))
     return new
@@ -273,8 +276,11 @@ def complete(uow: UnitOfWork, claim: AccessContinuity, *, now: datetime, actor: 
     and each guardian's account for the same person only; new accounts for the others. The
     family is told by email, both schools' audit logs record it."""
     session = uow.session
-    student, school = session.get(Student, claim.student_id), session.get(School, claim.school_uai)
-    previous_student, previous_school = session.get(Student, claim.previous_student_id), session.get(School, claim.previous_school_uai)
+    student, school = session.get_one(Student, claim.student_id), session.get_one(School, claim.school_uai)
+    previous_student, previous_school = (
+        session.get_one(Student, claim.previous_student_id),
+        session.get_one(School, claim.previous_school_uai),
+    )
     couples = _missing_couples(session, student)
 
     student_account, guardian_accounts = None, {}  # previous guardian id -> account id (the latest)
@@ -286,13 +292,13 @@ def complete(uow: UnitOfWork, claim: AccessContinuity, *, now: datetime, actor: 
             student_account = account_id
         else:
             guardian_accounts[guardian_id] = account_id
-    known = [(_card(session.get(Guardian, guardian_id), session.get(Account, account_id)), account_id)
+    known = [(_card(session.get_one(Guardian, guardian_id), session.get_one(Account, account_id)), account_id)
              for guardian_id, account_id in guardian_accounts.items()]
     kept: dict[int | None, str] = {}
     if None in couples and student_account is not None:
         kept[None] = student_account
     for guardian_id in [g for g in couples if g is not None]:
-        arriving = _card(session.get(Guardian, guardian_id))
+        arriving = _card(session.get_one(Guardian, guardian_id))
         match = next((account_id for card, account_id in known if same_person(card, arriving)), None)
         if match is not None:
             kept[guardian_id] = match
@@ -323,7 +329,7 @@ def complete(uow: UnitOfWork, claim: AccessContinuity, *, now: datetime, actor: 
 
     logins = []
     for account_id in sorted(kept_ids):
-        account = session.get(Account, account_id)
+        account = session.get_one(Account, account_id)
         logins.append(account.login)
         if account.email and account.email_confirmed_at is not None:
             request_family_email(uow, None, school_uai=school.uai, template="access_continuity", to=account.email,
@@ -356,7 +362,7 @@ def complete(uow: UnitOfWork, claim: AccessContinuity, *, now: datetime, actor: 
 def _close(uow: UnitOfWork, claim: AccessContinuity, status: str, resolution: str, *, now: datetime,
            actor: Actor) -> None:
     claim.status, claim.resolution, claim.resolved_at, claim.resolved_by = status, resolution, now, actor.login
-    student = uow.session.get(Student, claim.student_id)
+    student = uow.session.get_one(Student, claim.student_id)
     reason = ("l'élève n'est plus inscrit(e) dans l'établissement" if resolution == STUDENT_LEFT
               else "l'INE de l'élève a changé dans l'import")
     record(uow.session, actor, school_uai=claim.school_uai, action="continuity.cancelled", now=now,
@@ -365,14 +371,24 @@ def _close(uow: UnitOfWork, claim: AccessContinuity, status: str, resolution: st
 
 
 def _audit_pending(session: Session, claim: AccessContinuity, *, actor: Actor, now: datetime) -> None:
-    student, school = session.get(Student, claim.student_id), session.get(School, claim.school_uai)
-    previous_student, previous_school = session.get(Student, claim.previous_student_id), session.get(School, claim.previous_school_uai)
+    student, school = session.get_one(Student, claim.student_id), session.get_one(School, claim.school_uai)
+    previous_student, previous_school = (
+        session.get_one(Student, claim.previous_student_id),
+        session.get_one(School, claim.previous_school_uai),
+    )
     detail = {"continuity_id": claim.id, "national_id": claim.national_id, "school_uai": school.uai,
               "previous_school_uai": previous_school.uai}
-    record(session, actor, school_uai=school.uai, action="continuity.pending", now=now, detail=detail,
-           summary=f"Continuité d'accès en attente pour {_name(student)} (INE {claim.national_id}) : l'élève est encore "
-                   f"inscrit(e) au {previous_school.name} ({previous_school.uai}) ; aucun compte n'est créé ni transmis "
-                   "avant que cet établissement n'enregistre son départ")
+    record(
+        session,
+        actor,
+        school_uai=school.uai,
+        action="continuity.pending",
+        now=now,
+        detail=detail,
+        summary=f"Continuité d'accès en attente pour {_name(student)} (INE {claim.national_id}) : l'élève est encore "
+        f"inscrit(e) au {previous_school.name} ({previous_school.uai}) ; aucun compte n'est créé ni transmis "
+        "avant que cet établissement n'enregistre son départ",
+    )
     record(session, actor, school_uai=previous_school.uai, action="continuity.pending", now=now, detail=detail,
            summary=f"{school.name} ({school.uai}) a importé un élève de même INE que {_name(previous_student)} "
                    f"(INE {claim.national_id}), encore inscrit(e) ici : continuité d'accès en attente de son départ")
@@ -407,7 +423,8 @@ def pending_report(uow: UnitOfWork, actor: Actor, *, now: datetime) -> list[Pend
         query = query.where(AccessContinuity.academy_code == scope)
     lines = []
     for claim in session.scalars(query.order_by(AccessContinuity.requested_at, AccessContinuity.id)):
-        school, previous_school = session.get(School, claim.school_uai), session.get(School, claim.previous_school_uai)
+        school = session.get_one(School, claim.school_uai)
+        previous_school = session.get_one(School, claim.previous_school_uai)
         lines.append(PendingContinuityLine(
             id=claim.id, academy_code=claim.academy_code, national_id=claim.national_id,
             student_name=_name(claim.student), division=claim.student.division, school_uai=school.uai,
@@ -445,8 +462,8 @@ def refuse_continuity(uow: UnitOfWork, actor: Actor, continuity_id: int, *, now:
     Non notifié); the previous school's accounts stay where they are."""
     session = uow.session
     claim = _pending_in_scope(uow, actor, continuity_id)
-    student, school = claim.student, session.get(School, claim.school_uai)
-    previous_school = session.get(School, claim.previous_school_uai)
+    student, school = claim.student, session.get_one(School, claim.school_uai)
+    previous_school = session.get_one(School, claim.previous_school_uai)
     created = create_accounts(session, school.academy_code,
                               _new_couples(session, school.uai, student, _missing_couples(session, student)),
                               now=now, actor=actor.login)
@@ -479,7 +496,7 @@ def authorise_reset(uow: UnitOfWork, actor: Actor, login: str, *, now: datetime)
         raise Conflict(errors={"login": f"Le compte {account.login} n'est pas protégé : ce n'est pas un compte "
                                         "« Utilisé » conservé d'un autre établissement en attente de la première "
                                         "connexion de la famille."})
-    school = session.get(School, link.school_uai)
+    school = session.get_one(School, link.school_uai)
     record_history(session, [account.id], RESET_AUTHORISED, now=now, actor=actor.login,
                    detail={"school_uai": school.uai})
     record(session, actor, school_uai=school.uai, action="continuity.reset_authorised", target=account.login, now=now,

@@ -14,7 +14,9 @@ ACTIVE_STATES = (AccountState.ACTIVATING.value, AccountState.USED.value)
 
 
 def guardian_duplicates(session: Session, uai: str) -> list[DuplicateGroup]:
-    guardians = session.scalars(select(Guardian).where(Guardian.school_uai == uai, Guardian.departed_at.is_(None))).all()
+    guardians = session.scalars(
+        select(Guardian).where(Guardian.school_uai == uai, Guardian.departed_at.is_(None))
+    ).all()
     children = defaultdict(list)
     for guardian_id, first_name, last_name, usage_name in session.execute(
             select(GuardianLink.guardian_id, Student.first_name, Student.last_name, Student.usage_name)
@@ -27,9 +29,14 @@ def guardian_duplicates(session: Session, uai: str) -> list[DuplicateGroup]:
                Account.state.in_(ACTIVE_STATES))))
     facts = [
         GuardianFacts(
-            guardian_id=g.siecle_id, last_name=g.last_name, first_name=g.first_name, email=g.email,
-            address=", ".join([*g.address_lines, " ".join(p for p in (g.postal_code, g.city) if p)]).strip(", ") or None,
-            children=tuple(sorted(children[g.id])), account_active=g.id in active,
+            guardian_id=g.siecle_id,
+            last_name=g.last_name,
+            first_name=g.first_name,
+            email=g.email,
+            address=", ".join([*g.address_lines, " ".join(p for p in (g.postal_code, g.city) if p)]).strip(", ")
+            or None,
+            children=tuple(sorted(children[g.id])),
+            account_active=g.id in active,
         )
         for g in guardians
     ]

@@ -5,7 +5,7 @@ which the staff API's body uses too) to its French message — the console shows
 its field, the API sends them as `fields`. An error without fields is a plain message."""
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 
 class AccountsError(Exception):

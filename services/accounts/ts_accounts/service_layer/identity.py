@@ -95,11 +95,11 @@ def display_name(uow: UnitOfWork, account: Account) -> str:
     names = []
     for link in active_links(uow.session, account.id):
         if link.guardian_id is not None:
-            guardian = uow.session.get(Guardian, link.guardian_id)
+            guardian = uow.session.get_one(Guardian, link.guardian_id)
             civility = {"MME": "Mme", "M.": "M.", "M": "M."}.get((guardian.civility or "").upper(), "")
             name = " ".join(part for part in (civility, guardian.first_name, guardian.last_name) if part)
         else:
-            student = uow.session.get(Student, link.student_id)
+            student = uow.session.get_one(Student, link.student_id)
             name = f"{student.first_name} {student.display_last_name}"
         if name not in names:
             names.append(name)
@@ -126,6 +126,12 @@ def _credentials_match(uow: UnitOfWork, account: Account | None, password: str) 
     chosen = verify_password(account.password_hash if account is not None else None, password or "")
     temporary = temporary_password_matches(uow, account, password)
     return chosen, temporary
+
+
+def _required_email(value: str | None, again: str | None) -> str:
+    email = _check_email(value, again, required=True)
+    assert email is not None  # required: refused when empty
+    return email
 
 
 def _check_email(value: str | None, again: str | None, *, required: bool) -> str | None:
@@ -160,8 +166,16 @@ def request_family_email(uow: UnitOfWork, box: SecretBox | None, *, school_uai: 
     uow.emit("family_email.requested", {
         "template": template, "to": to, "recipient_name": recipient_name, "account_id": account_id,
         "logins": logins or [], "reference": reference,
-        "link_token_encrypted": box.seal(token) if token else None, "expires_at": expires_at, **(extra or {}),
+        "link_token_encrypted": _sealed(box, token), "expires_at": expires_at, **(extra or {}),
     }, school_uai=school_uai)
+
+
+def _sealed(box: SecretBox | None, token: str | None) -> str | None:
+    if not token:
+        return None
+    if box is None:
+        raise ValueError("a link token travels sealed with the event key: its box is needed")
+    return box.seal(token)
 
 
 def _request_email(uow: UnitOfWork, box: SecretBox, account: Account, template: str, to: str, *,
@@ -233,6 +247,7 @@ def first_login(uow: UnitOfWork, box: SecretBox, *, login: str, temporary_passwo
     account.password_hash = hash_password(new_password)
     record_history(uow.session, [account.id], "first_login", now=now, actor=FAMILY)
     if guardian and not already_used:
+        assert address is not None  # required above for a guardian's activation
         # En cours d'activation: the temporary password no longer opens anything (B4), even once
         # the link expires (B7); a renotification gives a new one (E1).
         revoke_temporary_password(account)
@@ -287,20 +302,24 @@ def send_confirmation_link(uow: UnitOfWork, box: SecretBox, account: Account, *,
                            email_again: str | None, now: datetime, actor: str) -> str:
     """Send the confirmation link of a pending activation again, to a corrected address if one is
     given (families, H3; staff, E2). The 7 days start again. Returns the address used."""
-    account = lock_account(uow.session, account.id)  # decided on its latest state (a report may have reset it)
-    if account.state != AccountState.ACTIVATING.value or account.closed_at is not None:
+    locked = lock_account(uow.session, account.id)  # decided on its latest state (a report may have reset it)
+    if locked is None or locked.state != AccountState.ACTIVATING.value or locked.closed_at is not None:
         raise Refused("Ce compte n'attend pas de confirmation d'adresse électronique.")
+    account = locked
     if email:
-        account.email = _check_email(email, email_again, required=True)
+        account.email = _required_email(email, email_again)
         bump_version(account)
     token = issue_token(uow.session, account.id, CONFIRM_EMAIL, now=now, lifetime=CONFIRMATION_LINK_LIFETIME,
                         email=account.email)
     account.activation_started_at = now
     record_history(uow.session, [account.id], "confirmation_resent", now=now, actor=actor,
                    detail={"address_corrected": bool(email)})
-    _request_email(uow, box, account, "confirm_email", account.email, token=token,
+    address = account.email
+    if address is None:  # an account activating has the address its link goes to
+        raise Refused("Ce compte n'a pas d'adresse électronique à confirmer.")
+    _request_email(uow, box, account, "confirm_email", address, token=token,
                    expires_at=now + CONFIRMATION_LINK_LIFETIME)
-    return account.email
+    return address
 
 
 def resend_confirmation(uow: UnitOfWork, box: SecretBox, *, account_id: str, email: str | None,
@@ -352,7 +371,8 @@ def forgot_login(uow: UnitOfWork, box: SecretBox, *, email: str, client_address:
         func.lower(Account.email) == address, Account.email_confirmed_at.is_not(None), Account.closed_at.is_(None)
     ).order_by(Account.login))) if address else []
     if accounts and _mailbox_open(uow, address, now):
-        _request_email(uow, box, accounts[0], "forgot_login", accounts[0].email, logins=[a.login for a in accounts])
+        _request_email(uow, box, accounts[0], "forgot_login", accounts[0].email or address,
+                       logins=[a.login for a in accounts])
         record_history(uow.session, [a.id for a in accounts], "login_reminder_sent", now=now, actor=FAMILY)
     uow.commit()
     return Recovery.SENT if accounts else Recovery.UNKNOWN
@@ -364,7 +384,7 @@ def forgot_password(uow: UnitOfWork, box: SecretBox, *, login: str, client_addre
     shown on screen."""
     _count_recovery(uow, "login", login, client_address, now)
     account = open_account_by_login(uow.session, login)
-    if account is None or account.email_confirmed_at is None:
+    if account is None or account.email_confirmed_at is None or account.email is None:
         uow.commit()
         return (Recovery.UNKNOWN if account is None else Recovery.UNCONFIRMED), None
     reference = new_reference()
@@ -432,11 +452,13 @@ def change_email(uow: UnitOfWork, box: SecretBox, *, account_id: str, password: 
     if not verify_password(account.password_hash, password or ""):
         raise _fail(uow, keys, now, "Le mot de passe est incorrect.")
     throttling.record_success(uow.session, keys)
-    address = _check_email(email, email_again, required=True)
+    address = _required_email(email, email_again)
     token = issue_token(uow.session, account.id, CONFIRM_EMAIL, now=now, lifetime=CONFIRMATION_LINK_LIFETIME,
                         email=address)
     record_history(uow.session, [account.id], "email_change_requested", now=now, actor=FAMILY)
-    _request_email(uow, box, account, "confirm_email", address, token=token, expires_at=now + CONFIRMATION_LINK_LIFETIME)
+    _request_email(
+        uow, box, account, "confirm_email", address, token=token, expires_at=now + CONFIRMATION_LINK_LIFETIME
+    )
     uow.commit()
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ts_accounts.adapters.csv_population import CsvPopulation, read_csv_population
 from ts_accounts.adapters.siecle import (
@@ -57,10 +58,10 @@ def source_from_exports(uai: str, exports: list[ExportFile]) -> PopulationSource
         by_kind[export.header.kind] = export
     return PopulationSource(
         files=[export.name for export in exports],
-        mefs=(lambda e=by_kind[NOMENCLATURES]: iter_mefs(e)) if NOMENCLATURES in by_kind else None,
-        structures=(lambda e=by_kind[STRUCTURES]: iter_structures(e)) if STRUCTURES in by_kind else None,
-        students=(lambda e=by_kind[STUDENTS]: iter_students(e)) if STUDENTS in by_kind else None,
-        guardians=(lambda e=by_kind[GUARDIANS]: iter_guardians(e)) if GUARDIANS in by_kind else None,
+        mefs=partial(iter_mefs, by_kind[NOMENCLATURES]) if NOMENCLATURES in by_kind else None,
+        structures=partial(iter_structures, by_kind[STRUCTURES]) if STRUCTURES in by_kind else None,
+        students=partial(iter_students, by_kind[STUDENTS]) if STUDENTS in by_kind else None,
+        guardians=partial(iter_guardians, by_kind[GUARDIANS]) if GUARDIANS in by_kind else None,
         student_file=by_kind[STUDENTS].name if STUDENTS in by_kind else "",
         guardian_file=by_kind[GUARDIANS].name if GUARDIANS in by_kind else "",
     )

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 
 from ts_accounts.adapters.orm import Account, AccountLink, Guardian, School, Student
 from ts_accounts.domain.contacts import is_valid_email
@@ -70,6 +70,21 @@ def request_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai:
     return order
 
 
+def _channel(account: Account, guardian: Guardian | None, mode: str) -> str | None:
+    """Email where the guardian has a valid address (modes with email), paper otherwise; None
+    when only email was asked and there is no valid address."""
+    if account.kind == AccountKind.STUDENT.value or mode == PAPER:
+        return "paper"
+    if guardian is not None and is_valid_email(guardian.email):
+        return "email"
+    return None if mode == EMAIL else "paper"
+
+
+def _population(couples: list[Couple]) -> str:
+    """Who may follow the batch: its guardians' or its students' staff."""
+    return "guardians" if any(couple.guardian_id for couple in couples) else "students"
+
+
 def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: str, couples: list[Couple],
                        mode: str, reset_password: bool, now: datetime, label: str) -> NotificationOrder:
     """The step of every notification: for each couple, the channel, the letter's case and a new
@@ -85,9 +100,11 @@ def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
     order = NotificationOrder(batch_id=str(uuid.uuid4()))
     planned, planned_accounts = [], set()
     for couple in couples:
-        student = session.scalar(select(Student).where(Student.school_uai == uai, Student.siecle_id == couple.student_id))
-        guardian = couple.guardian_id and session.scalar(select(Guardian).where(
-            Guardian.school_uai == uai, Guardian.siecle_id == couple.guardian_id))
+        student = session.scalar(
+            select(Student).where(Student.school_uai == uai, Student.siecle_id == couple.student_id)
+        )
+        guardian = session.scalar(select(Guardian).where(
+            Guardian.school_uai == uai, Guardian.siecle_id == couple.guardian_id)) if couple.guardian_id else None
         if student is None or (couple.guardian_id and guardian is None):
             order.skip(couple.student_id, "inconnu dans l'établissement", couple)
             continue
@@ -115,15 +132,10 @@ def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
             # second letter's new password would void the first's).
             continue
         planned_accounts.add(account.id)
-        if account.kind == AccountKind.STUDENT.value or mode == PAPER:
-            channel = "paper"
-        elif is_valid_email(guardian.email):
-            channel = "email"
-        elif mode == EMAIL:
+        channel = _channel(account, guardian or None, mode)
+        if channel is None:
             order.skip(who, "pas d'adresse électronique valide dans SIECLE", couple)
             continue
-        else:
-            channel = "paper"
         planned.append((student, guardian or None, account, channel))
 
     order.deliveries = len(planned)
@@ -131,7 +143,7 @@ def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
                               actor=actor.login)
     session.flush()
     accounts = {snapshot["account_id"]: snapshot for snapshot in snapshots(session, [a.id for _, _, a, _ in planned])}
-    for (student, guardian, account, channel), (decision, password) in zip(planned, letters):
+    for (student, guardian, account, channel), (decision, password) in zip(planned, letters, strict=True):
         snapshot = accounts[account.id]
         recipient = ({"civility": guardian.civility, "last_name": guardian.last_name, "first_name": guardian.first_name,
                       "email": guardian.email if channel == "email" else None,
@@ -140,25 +152,48 @@ def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
                      if guardian else
                      {"civility": None, "last_name": student.display_last_name, "first_name": student.first_name,
                       "email": None, "address": None})
-        uow.emit("notification.requested", {
-            "batch_id": order.batch_id, "delivery_id": str(uuid.uuid4()), "batch_size": order.deliveries,
-            "batch_label": label[:200], "requested_by": actor.login,
-            "population": "guardians" if guardian else "students", "channel": channel, "letter_case": decision.letter_case.value, "account": snapshot,
-            "recipient": recipient,
-            "student": {"student_id": student.siecle_id, "last_name": student.display_last_name,
-                        "first_name": student.first_name, "birth_date": student.birth_date, "division": student.division},
-            "temporary_password_encrypted": box.seal(password) if password else None,
-        }, school_uai=uai)
-        record_history(session, [account.id], "notification_requested", now=now, actor=actor.login,
-                       detail={"batch_id": order.batch_id, "channel": channel, "letter_case": decision.letter_case.value})
+        uow.emit(
+            "notification.requested",
+            {
+                "batch_id": order.batch_id,
+                "delivery_id": str(uuid.uuid4()),
+                "batch_size": order.deliveries,
+                "batch_label": label[:200],
+                "requested_by": actor.login,
+                "population": "guardians" if guardian else "students",
+                "channel": channel,
+                "letter_case": decision.letter_case.value,
+                "account": snapshot,
+                "recipient": recipient,
+                "student": {
+                    "student_id": student.siecle_id,
+                    "last_name": student.display_last_name,
+                    "first_name": student.first_name,
+                    "birth_date": student.birth_date,
+                    "division": student.division,
+                },
+                "temporary_password_encrypted": box.seal(password) if password else None,
+            },
+            school_uai=uai,
+        )
+        record_history(
+            session,
+            [account.id],
+            "notification_requested",
+            now=now,
+            actor=actor.login,
+            detail={"batch_id": order.batch_id, "channel": channel, "letter_case": decision.letter_case.value},
+        )
         order.by_channel[channel] = order.by_channel.get(channel, 0) + 1
     uow.emit("notification.batch_requested", {
         "batch_id": order.batch_id, "batch_size": order.deliveries, "batch_label": label[:200],
-        "requested_by": actor.login, "population": "guardians" if any(c.guardian_id for c in couples) else "students",
+        "requested_by": actor.login, "population": _population(couples),
         "skipped": order.recap,
     }, school_uai=uai)
     if order.deliveries:
-        channels = ", ".join(f"{n} par {'courriel' if c == 'email' else 'courrier'}" for c, n in sorted(order.by_channel.items()))
+        channels = ", ".join(
+            f"{n} par {'courriel' if c == 'email' else 'courrier'}" for c, n in sorted(order.by_channel.items())
+        )
         record(session, actor, school_uai=uai, action="notification.requested", target=order.batch_id,
                summary=f"{label} : {order.deliveries} compte(s) à notifier ({channels})"
                        + (" avec réinitialisation des mots de passe" if reset_password else ""),
@@ -198,23 +233,32 @@ def request_class_list(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
         raise InvalidInput("Choisissez une division ou un groupe.")
     session = uow.session
     students = session.scalars(select(Student).where(Student.school_uai == uai, Student.departed_at.is_(None),
-                                                     Student.division == division if division else True)).all()
+                                                     Student.division == division if division else true())).all()
     if group:
         students = [student for student in students if group in (student.groups or [])]
     if not students:
         raise InvalidInput("Aucun élève dans cette division ou ce groupe.")
     batch_id, listed = str(uuid.uuid4()), []
     for student in sorted(students, key=lambda s: (s.display_last_name.lower(), s.first_name.lower(), s.siecle_id)):
-        link = session.scalar(select(AccountLink).where(AccountLink.school_uai == uai, AccountLink.student_id == student.id,
-                                                        AccountLink.guardian_id.is_(None), AccountLink.ended_at.is_(None)))
+        link = session.scalar(
+            select(AccountLink).where(
+                AccountLink.school_uai == uai,
+                AccountLink.student_id == student.id,
+                AccountLink.guardian_id.is_(None),
+                AccountLink.ended_at.is_(None),
+            )
+        )
         listed.append((student, session.get(Account, link.account_id) if link else None))
     # Notifié: the password of the letters, printed again; a new one only where none can be (a
     # letter from before derived passwords, of which only a hash exists, or none valid).
-    shown = [account for _, account in listed if account is not None and account.state not in ("not_notified", "used")]
-    passwords = {account.id: current_temporary_password(uow, account) for account in shown}
-    reissued = [account for account in shown if passwords[account.id] is None]
+    shown = [
+        account for _, account in listed if account is not None and account.state not in ("not_notified", "used")
+    ]
+    current = {account.id: current_temporary_password(uow, account) for account in shown}
+    reissued = [account for account in shown if current[account.id] is None]
+    passwords = {account_id: password for account_id, password in current.items() if password is not None}
     passwords.update(zip((account.id for account in reissued),
-                         issue_temporary_passwords(uow, reissued, now=now, actor=actor.login)))
+                         issue_temporary_passwords(uow, reissued, now=now, actor=actor.login), strict=True))
     sealed_passwords = {account_id: box.seal(password) for account_id, password in passwords.items()}
     if shown:
         record_history(session, [account.id for account in shown], "class_list_printed", now=now,

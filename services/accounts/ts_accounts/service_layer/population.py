@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable
+from typing import cast
+from collections.abc import Iterable
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ts_accounts.adapters.orm import Guardian, GuardianLink, Mef, School, Structure, Student
@@ -45,6 +46,11 @@ class DeparturesToConfirm(Conflict):
 _STUDENT_FIELDS = ("elenoet", "national_id", "last_name", "usage_name", "first_name", "first_name_2", "first_name_3",
                    "birth_date", "sex", "mef_code", "entry_date", "left_on")
 _GUARDIAN_FIELDS = ("civility", "last_name", "first_name", "email", "phone_home", "phone_mobile", "phone_work")
+
+
+def _table(model: type) -> Table:
+    """A mapped class's table, for Core statements over many rows at once."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -86,7 +92,9 @@ class PopulationWriter:
         self.session.flush()
 
     def import_structures(self, records: Iterable[StructureRecord]) -> None:
-        existing = {(s.kind, s.code): s for s in self.session.scalars(select(Structure).where(Structure.school_uai == self.uai))}
+        existing = {
+            (s.kind, s.code): s for s in self.session.scalars(select(Structure).where(Structure.school_uai == self.uai))
+        }
         what = {"division": "divisions", "group": "groupes"}
         for record in records:
             structure = existing.get((record.kind, record.code))
@@ -105,25 +113,14 @@ class PopulationWriter:
     # --- students ------------------------------------------------------------------------------
 
     def import_students(self, records: Iterable[StudentRecord | StudentStructures], file: str) -> None:
-        table = Student.__table__
+        table = _table(Student)
         existing = {row.siecle_id: row for row in self.session.execute(
             select(table).where(table.c.school_uai == self.uai))}
+        batch = _RowBatch(self.session, table, self.student_ids)
         seen: dict[str, int | None] = {}
         unchanged: set[str] = set()
         placements: dict[str, StudentStructures] = {}
-        inserts, updates = [], []
-        today = self.now.date()
         leaving = 0  # enrolled students the export says have left (DATE_SORTIE)
-
-        def flush() -> None:
-            if inserts:
-                for row in self.session.execute(insert(table).returning(table.c.id, table.c.siecle_id), inserts):
-                    self.student_ids[row.siecle_id] = row.id
-                inserts.clear()
-            if updates:
-                self.session.execute(update(table).where(table.c.id == bindparam("row_id")), updates)
-                updates.clear()
-
         for record in records:
             if isinstance(record, StudentStructures):
                 if record.siecle_id not in seen:
@@ -133,63 +130,84 @@ class PopulationWriter:
                 placements[record.siecle_id] = record
                 continue
             if record.siecle_id in seen:
-                raise ImportFileError(file, f"l'élève {record.siecle_id} figure deux fois (aussi ligne {seen[record.siecle_id]})",
-                                      line=record.line, element=f"ELEVE ({record.siecle_id})", field="ELEVE_ID")
+                raise ImportFileError(
+                    file,
+                    f"l'élève {record.siecle_id} figure deux fois (aussi ligne {seen[record.siecle_id]})",
+                    line=record.line,
+                    element=f"ELEVE ({record.siecle_id})",
+                    field="ELEVE_ID",
+                )
             seen[record.siecle_id] = record.line
-            values = {key: getattr(record, key) for key in _STUDENT_FIELDS}
-            departed = self.now if record.left_on is not None and record.left_on <= today else None
-            row = existing.get(record.siecle_id)
-            if row is None:
-                inserts.append({**values, "siecle_id": record.siecle_id, "school_uai": self.uai, "groups": [],
-                                "departed_at": departed, "created_at": self.now, "updated_at": self.now})
-                self.report.count(self.report.departed if departed else self.report.created, "élèves")
-            else:
-                self.student_ids[record.siecle_id] = row.id
-                was_departed = row.departed_at is not None
-                changed = any(getattr(row, key) != value for key, value in values.items())
-                if changed or was_departed != (departed is not None):
-                    updates.append({**values, "row_id": row.id, "departed_at": row.departed_at if was_departed and departed
-                                    else departed, "updated_at": self.now})
-                    if row.mef_code != record.mef_code:
-                        self.changed_students.add(row.id)
-                    leaving += bool(departed and not was_departed)
-                    bucket = self.report.departed if departed and not was_departed else (
-                        self.report.created if was_departed and not departed else self.report.updated)
-                    self.report.count(bucket, "élèves")
-                else:
-                    unchanged.add(record.siecle_id)
-                    self.report.count(self.report.unchanged, "élèves")
-            if len(inserts) + len(updates) >= BATCH:
-                flush()
-        flush()
+            leaving += self._student(record, existing.get(record.siecle_id), batch, unchanged)
+        batch.flush()
+        if placements:  # an export without the STRUCTURES section says nothing of where students sit
+            self._place_students(placements, existing, unchanged)
+        self._students_departed(existing, seen, leaving, file)
 
-        # Where each student sits. An export without the STRUCTURES section says nothing of it.
-        if placements:
-            moves = []
-            for siecle_id, placement in placements.items():
-                row = existing.get(siecle_id)
-                current = (row.division, list(row.groups or [])) if row is not None else (None, [])
-                wanted = (placement.division, list(placement.groups))
-                if current != wanted:
-                    moves.append({"row_id": self.student_ids[siecle_id], "division": wanted[0], "groups": wanted[1]})
-                    if row is not None and row.division != placement.division:
-                        self.changed_students.add(row.id)
-                    if siecle_id in unchanged:  # only its class or groups changed
-                        self.report.count(self.report.unchanged, "élèves", -1)
-                        self.report.count(self.report.updated, "élèves")
-            for chunk in chunks(moves, BATCH):
-                self.session.execute(update(table).where(table.c.id == bindparam("row_id")), chunk)
+    def _student(self, record: StudentRecord, row, batch: _RowBatch, unchanged: set[str]) -> int:
+        """Write one student of the export; 1 if the export says this enrolled student has left."""
+        values = {key: getattr(record, key) for key in _STUDENT_FIELDS}
+        departed = self.now if record.left_on is not None and record.left_on <= self.now.date() else None
+        if row is None:
+            batch.insert({**values, "siecle_id": record.siecle_id, "school_uai": self.uai, "groups": [],
+                          "departed_at": departed, "created_at": self.now, "updated_at": self.now})
+            self.report.count(self.report.departed if departed else self.report.created, "élèves")
+            return 0
+        self.student_ids[record.siecle_id] = row.id
+        was_departed = row.departed_at is not None
+        changed = any(getattr(row, key) != value for key, value in values.items())
+        if not changed and was_departed == (departed is not None):
+            unchanged.add(record.siecle_id)
+            self.report.count(self.report.unchanged, "élèves")
+            return 0
+        batch.update({
+            **values,
+            "row_id": row.id,
+            "departed_at": row.departed_at if was_departed and departed else departed,
+            "updated_at": self.now,
+        })
+        if row.mef_code != record.mef_code:
+            self.changed_students.add(row.id)
+        bucket = self.report.departed if departed and not was_departed else (
+            self.report.created if was_departed and not departed else self.report.updated)
+        self.report.count(bucket, "élèves")
+        return int(bool(departed and not was_departed))
 
-        # I3: students the export no longer lists have left the school.
+    def _place_students(self, placements: dict[str, StudentStructures], existing: dict, unchanged: set[str]) -> None:
+        """Where each student sits: their division and groups."""
+        table = _table(Student)
+        moves = []
+        for siecle_id, placement in placements.items():
+            row = existing.get(siecle_id)
+            current = (row.division, list(row.groups or [])) if row is not None else (None, [])
+            wanted = (placement.division, list(placement.groups))
+            if current == wanted:
+                continue
+            moves.append({"row_id": self.student_ids[siecle_id], "division": wanted[0], "groups": wanted[1]})
+            if row is not None and row.division != placement.division:
+                self.changed_students.add(row.id)
+            if siecle_id in unchanged:  # only its class or groups changed
+                self.report.count(self.report.unchanged, "élèves", -1)
+                self.report.count(self.report.updated, "élèves")
+        for chunk in chunks(moves, BATCH):
+            self.session.execute(update(table).where(table.c.id == bindparam("row_id")), chunk)
+
+    def _students_departed(self, existing: dict, seen: dict[str, int | None], leaving: int, file: str) -> None:
+        """I3: students the export no longer lists have left the school."""
         gone = [row.id for siecle_id, row in existing.items() if siecle_id not in seen and row.departed_at is None]
         enrolled = sum(1 for row in existing.values() if row.departed_at is None)
         leaving += len(gone)
         if not self.confirm_departures and (not seen or leaving > MOST_OF_THE_SCHOOL * enrolled):
             raise DeparturesToConfirm(file, leaving, enrolled, len(seen))
-        for chunk in chunks(gone, BATCH):
-            self.session.execute(update(table).where(table.c.id.in_(chunk)).values(departed_at=self.now, updated_at=self.now))
-        if gone:
-            self.report.count(self.report.departed, "élèves", len(gone))
+        self._mark_departed(_table(Student), gone, "élèves")
+
+    def _mark_departed(self, table: Table, row_ids: list[int], what: str) -> None:
+        for chunk in chunks(row_ids, BATCH):
+            self.session.execute(
+                update(table).where(table.c.id.in_(chunk)).values(departed_at=self.now, updated_at=self.now)
+            )
+        if row_ids:
+            self.report.count(self.report.departed, what, len(row_ids))
 
     # --- guardians and their links -------------------------------------------------------------
 
@@ -200,27 +218,15 @@ class PopulationWriter:
 
     def import_guardians(self, records: Iterable[GuardianRecord | LinkRecord | AddressRecord], file: str) -> None:
         self._load_student_ids()
-        table, links_table = Guardian.__table__, GuardianLink.__table__
-        existing = {row.siecle_id: row for row in self.session.execute(select(table).where(table.c.school_uai == self.uai))}
-        guardian_ids = {siecle_id: row.id for siecle_id, row in existing.items()}
-        existing_links = {(row.guardian_id, row.student_id): row for row in self.session.execute(
-            select(links_table).join(Guardian, Guardian.id == links_table.c.guardian_id).where(Guardian.school_uai == self.uai))}
+        table = _table(Guardian)
+        existing = {
+            row.siecle_id: row for row in self.session.execute(select(table).where(table.c.school_uai == self.uai))
+        }
+        batch = _RowBatch(self.session, table, {siecle_id: row.id for siecle_id, row in existing.items()})
         seen: dict[str, int | None] = {}
         address_of: dict[str, list[str]] = {}  # ADRESSE_ID -> guardians living there
-        wanted_links: dict[tuple[int, int], LinkRecord] = {}
         pending_links: list[LinkRecord] = []
-        addresses_seen: set[str] = set()
-        inserts, updates, address_updates = [], [], []
-
-        def flush() -> None:
-            if inserts:
-                for row in self.session.execute(insert(table).returning(table.c.id, table.c.siecle_id), inserts):
-                    guardian_ids[row.siecle_id] = row.id
-                inserts.clear()
-            if updates:
-                self.session.execute(update(table).where(table.c.id == bindparam("row_id")), updates)
-                updates.clear()
-
+        address_updates: list[tuple[str, dict]] = []
         for record in records:
             if isinstance(record, GuardianRecord):
                 if record.siecle_id in seen:
@@ -228,62 +234,80 @@ class PopulationWriter:
                                                 f"{seen[record.siecle_id]})", line=record.line,
                                           element=f"PERSONNE ({record.siecle_id})", field="PERSONNE_ID")
                 seen[record.siecle_id] = record.line
-                if record.email and not is_valid_email(record.email):
-                    self.report.warnings.append(Rejection(
-                        f"{file}, ligne {record.line}" if record.line else file,
-                        f"responsable {record.siecle_id} ({record.first_name} {record.last_name})",
-                        f"adresse électronique mal formée « {record.email} » : elle ne sera pas utilisée"))
                 if record.address_id:
                     address_of.setdefault(record.address_id, []).append(record.siecle_id)
-                values = {key: getattr(record, key) for key in _GUARDIAN_FIELDS}
-                row = existing.get(record.siecle_id)
-                if row is None:
-                    inserts.append({**values, "siecle_id": record.siecle_id, "school_uai": self.uai, "address_lines": [],
-                                    "created_at": self.now, "updated_at": self.now})
-                    self.report.count(self.report.created, "responsables")
-                elif any(getattr(row, key) != value for key, value in values.items()) or row.departed_at is not None:
-                    updates.append({**values, "row_id": row.id, "departed_at": None, "updated_at": self.now})
-                    self.report.count(self.report.updated, "responsables")
-                else:
-                    self.report.count(self.report.unchanged, "responsables")
-                if len(inserts) + len(updates) >= BATCH:
-                    flush()
+                self._guardian(record, existing.get(record.siecle_id), batch, file)
             elif isinstance(record, LinkRecord):
                 pending_links.append(record)
             else:
-                addresses_seen.add(record.address_id)
                 values = {"address_lines": list(record.lines), "postal_code": record.postal_code, "city": record.city,
                           "country": record.country}
                 for siecle_id in address_of.get(record.address_id, ()):
                     row = existing.get(siecle_id)
                     if row is None or any(getattr(row, key) != value for key, value in values.items()):
                         address_updates.append((siecle_id, values))
-        flush()
+        batch.flush()
         for siecle_id, values in address_updates:
-            updates.append({**values, "row_id": guardian_ids[siecle_id]})
-            if len(updates) >= BATCH:
-                self.session.execute(update(table).where(table.c.id == bindparam("row_id")), updates)
-                updates.clear()
-        if updates:
-            self.session.execute(update(table).where(table.c.id == bindparam("row_id")), updates)
-            updates.clear()
+            batch.update({**values, "row_id": batch.ids[siecle_id]})
+        batch.flush()
+        self._write_links(self._wanted_links(pending_links, batch.ids, seen, file))
+        gone = [row.id for siecle_id, row in existing.items() if siecle_id not in seen and row.departed_at is None]
+        self._mark_departed(table, gone, "responsables")
 
-        for link in pending_links:
+    def _guardian(self, record: GuardianRecord, row, batch: _RowBatch, file: str) -> None:
+        if record.email and not is_valid_email(record.email):
+            self.report.warnings.append(Rejection(
+                f"{file}, ligne {record.line}" if record.line else file,
+                f"responsable {record.siecle_id} ({record.first_name} {record.last_name})",
+                f"adresse électronique mal formée « {record.email} » : elle ne sera pas utilisée"))
+        values = {key: getattr(record, key) for key in _GUARDIAN_FIELDS}
+        if row is None:
+            batch.insert({**values, "siecle_id": record.siecle_id, "school_uai": self.uai, "address_lines": [],
+                          "created_at": self.now, "updated_at": self.now})
+            self.report.count(self.report.created, "responsables")
+        elif any(getattr(row, key) != value for key, value in values.items()) or row.departed_at is not None:
+            batch.update({**values, "row_id": row.id, "departed_at": None, "updated_at": self.now})
+            self.report.count(self.report.updated, "responsables")
+        else:
+            self.report.count(self.report.unchanged, "responsables")
+
+    def _wanted_links(self, links: list[LinkRecord], guardian_ids: dict[str, int], seen: dict[str, int | None],
+                      file: str) -> dict[tuple[int, int], LinkRecord]:
+        """The export's links between its students and its guardians; others are rejected."""
+        wanted: dict[tuple[int, int], LinkRecord] = {}
+        for link in links:
             student_id = self.student_ids.get(link.student_siecle_id)
             guardian_id = guardian_ids.get(link.guardian_siecle_id) if link.guardian_siecle_id in seen else None
             where = f"{file}, ligne {link.line}" if link.line else file
             if student_id is None:
-                self.report.rejected.append(Rejection(where, f"responsable {link.guardian_siecle_id}",
-                                                      f"lien vers l'élève {link.student_siecle_id}, inconnu de l'établissement"))
+                self.report.rejected.append(Rejection(
+                    where, f"responsable {link.guardian_siecle_id}",
+                    f"lien vers l'élève {link.student_siecle_id}, inconnu de l'établissement"))
             elif guardian_id is None:
-                self.report.rejected.append(Rejection(where, f"élève {link.student_siecle_id}",
-                                                      f"lien vers le responsable {link.guardian_siecle_id}, absent du fichier"))
+                self.report.rejected.append(Rejection(
+                    where, f"élève {link.student_siecle_id}",
+                    f"lien vers le responsable {link.guardian_siecle_id}, absent du fichier"))
             else:
-                wanted_links[(guardian_id, student_id)] = link
+                wanted[(guardian_id, student_id)] = link
+        return wanted
 
+    def _write_links(self, wanted_links: dict[tuple[int, int], LinkRecord]) -> None:
+        links_table = _table(GuardianLink)
+        existing_links = {
+            (row.guardian_id, row.student_id): row
+            for row in self.session.execute(
+                select(links_table)
+                .join(Guardian, Guardian.id == links_table.c.guardian_id)
+                .where(Guardian.school_uai == self.uai)
+            )
+        }
         new_links, changed_links = [], []
         for key, link in wanted_links.items():
-            values = {"legal_rank": link.legal_rank, "relationship_code": link.relationship_code, "is_contact": link.is_contact}
+            values = {
+                "legal_rank": link.legal_rank,
+                "relationship_code": link.relationship_code,
+                "is_contact": link.is_contact,
+            }
             row = existing_links.get(key)
             if row is None:
                 new_links.append({"guardian_id": key[0], "student_id": key[1], **values})
@@ -298,8 +322,37 @@ class PopulationWriter:
         for guardian_id, student_id in removed:
             self.session.execute(delete(links_table).where(links_table.c.guardian_id == guardian_id,
                                                            links_table.c.student_id == student_id))
-        gone = [row.id for siecle_id, row in existing.items() if siecle_id not in seen and row.departed_at is None]
-        for chunk in chunks(gone, BATCH):
-            self.session.execute(update(table).where(table.c.id.in_(chunk)).values(departed_at=self.now, updated_at=self.now))
-        if gone:
-            self.report.count(self.report.departed, "responsables", len(gone))
+
+
+@dataclass
+class _RowBatch:
+    """Inserts and updates of one table, written `BATCH` rows at a time (flat memory for any school);
+    `ids` learns the row id of each inserted SIECLE id."""
+
+    session: Session
+    table: Table
+    ids: dict[str, int]
+    inserts: list[dict] = field(default_factory=list)
+    updates: list[dict] = field(default_factory=list)
+
+    def insert(self, row: dict) -> None:
+        self.inserts.append(row)
+        self._flush_when_full()
+
+    def update(self, row: dict) -> None:
+        self.updates.append(row)
+        self._flush_when_full()
+
+    def _flush_when_full(self) -> None:
+        if len(self.inserts) + len(self.updates) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.inserts:
+            returning = insert(self.table).returning(self.table.c.id, self.table.c.siecle_id)
+            for row in self.session.execute(returning, self.inserts):
+                self.ids[row.siecle_id] = row.id
+            self.inserts.clear()
+        if self.updates:
+            self.session.execute(update(self.table).where(self.table.c.id == bindparam("row_id")), self.updates)
+            self.updates.clear()

@@ -71,7 +71,9 @@ def _head_name(session, uai: str) -> str | None:
 
 def settings_payload(session, school: School) -> dict:
     """What the portal and the notifier need to know of a school (school.settings_changed)."""
-    emails_configured = {e.address for e in session.scalars(select(SchoolEmail).where(SchoolEmail.school_uai == school.uai))}
+    emails_configured = {
+        e.address for e in session.scalars(select(SchoolEmail).where(SchoolEmail.school_uai == school.uai))
+    }
     contact = school.contact_email if school.contact_active and school.contact_email in emails_configured else None
     links = session.scalars(select(UsefulLink).where(UsefulLink.school_uai == school.uai)
                             .order_by(UsefulLink.created_at, UsefulLink.id)).all()
@@ -211,13 +213,13 @@ class SchoolOverview:
 def school_overview(uow: UnitOfWork, uai: str) -> SchoolOverview:
     session = uow.session
     students = session.scalar(select(func.count()).select_from(Student)
-                              .where(Student.school_uai == uai, Student.departed_at.is_(None)))
-    accounts = {"student": Counter(), "guardian": Counter()}
+                              .where(Student.school_uai == uai, Student.departed_at.is_(None))) or 0
+    accounts: dict[str, Counter[str]] = {"student": Counter(), "guardian": Counter()}
     for kind, state, count in session.execute(
             select(Account.kind, Account.state, func.count()).join(AccountLink, AccountLink.account_id == Account.id)
             .where(AccountLink.school_uai == uai, AccountLink.ended_at.is_(None), Account.closed_at.is_(None))
             .group_by(Account.kind, Account.state)):
         accounts[kind][state] = count
     last_import = session.scalar(select(func.max(Student.updated_at)).where(Student.school_uai == uai))
-    school = session.get(School, uai)
+    school = session.get_one(School, uai)
     return SchoolOverview(students, accounts, last_import, len(open_service_codes(session, school)))

@@ -4,11 +4,12 @@ invoices (C4). Each change is written to the audit log (J2) in the same transact
 what the portal shows is announced (school.settings_changed)."""
 from __future__ import annotations
 
+from typing import Any
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Mapping
+from collections.abc import Mapping
 
 from sqlalchemy import or_, select
 
@@ -229,7 +230,7 @@ def set_notes_publication(uow: UnitOfWork, actor: Actor, uai: str, publication: 
         uow.commit()  # the school's settings row, created at first use
         return False
     summary = f"Publication des notes {PUBLICATION_LABELS[publication]}"
-    detail = {"publication": publication}
+    detail: dict[str, Any] = {"publication": publication}
     if publication == CONTINUOUS:
         dates = list(uow.session.scalars(select(NotesPublicationDate).where(NotesPublicationDate.school_uai == uai)))
         if dates and not confirmed:

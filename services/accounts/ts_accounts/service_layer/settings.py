@@ -6,6 +6,7 @@ API); a change that changes nothing announces and records nothing. Errors are Fr
 (`InvalidInput.errors`)."""
 from __future__ import annotations
 
+from typing import Any
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -97,7 +98,7 @@ WELCOME_TAGS = frozenset({"p", "br", "strong", "b", "em", "i", "u", "ul", "ol", 
 _BLOCKS = frozenset({"p", "ul", "ol", "li", "div"})
 # Content removed with its tag (everything else not allowed keeps its text and loses its tag).
 _DROPPED_WITH_CONTENT = frozenset({"script", "style", "template", "noscript", "iframe", "object", "title"})
-_CLEANER_OPTIONS = dict(
+_CLEANER_OPTIONS: dict[str, Any] = dict(
     attributes={"a": {"href"}},
     url_schemes={"http", "https", "mailto"},
     url_relative="deny",
@@ -319,13 +320,14 @@ def _checked_link(label: str | None, url: str | None) -> tuple[str, str]:
         errors["label"] = "Le libellé est obligatoire."
     elif len(label) > MAX_LINK_LABEL:
         errors["label"] = f"Le libellé ne doit pas dépasser {MAX_LINK_LABEL} caractères."
+    checked_url = ""
     try:
-        url = check_web_address(url, missing="L'adresse internet (url) est obligatoire.")
+        checked_url = check_web_address(url, missing="L'adresse internet (url) est obligatoire.")
     except InvalidInput as error:
         errors["url"] = str(error)
     if errors:
         raise InvalidInput(errors=errors)
-    return label, url
+    return label, checked_url
 
 
 def add_useful_link(uow: UnitOfWork, actor: Actor, uai: str, *, label: str | None,

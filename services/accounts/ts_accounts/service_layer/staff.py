@@ -4,8 +4,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select
 
 from ts_accounts.adapters.orm import WEB_SESSIONS, School, StaffAssignment, StaffUser
 from ts_accounts.adapters.passwords import hash_password, needs_rehash, verify_password
@@ -90,8 +91,15 @@ def create_staff(uow: UnitOfWork, *, login: str, display_name: str, password: st
     academy_code = (academy_code or "").strip().upper() or None
     if academy_code is not None and not academy_admin:
         raise InvalidInput("Seul un administrateur académique est rattaché à une académie.")
-    staff = StaffUser(login=login, display_name=display_name.strip(), email=email, password_hash=hash_password(password),
-                      academy_admin=academy_admin, academy_code=academy_code, active=True)
+    staff = StaffUser(
+        login=login,
+        display_name=display_name.strip(),
+        email=email,
+        password_hash=hash_password(password),
+        academy_admin=academy_admin,
+        academy_code=academy_code,
+        active=True,
+    )
     school = None
     if head_of is not None:
         school = uow.session.get(School, head_of)
@@ -123,7 +131,7 @@ def sign_in_staff(uow: UnitOfWork, *, login: str, password: str, client_address:
     keys = throttling.keys("staff", login, client_address)
     throttling.check(uow.session, keys, now)
     staff = uow.session.scalar(select(StaffUser).where(StaffUser.login == (login or "").strip().lower()))
-    if not verify_password(staff.password_hash if staff else None, password or "") or not staff.active:
+    if not verify_password(staff.password_hash if staff else None, password or "") or not staff or not staff.active:
         throttling.record_failure(uow.session, keys, now)
         uow.commit()
         raise AuthenticationFailed("Identifiant ou mot de passe incorrect.")
@@ -163,7 +171,8 @@ def _replace_password(uow: UnitOfWork, staff: StaffUser, password: str, *, keep_
     """Set the password and end the person's sessions (all, or all but `keep_session`, the one
     that made the change): a session stolen before the change is worthless after it."""
     staff.password_hash = hash_password(password)
-    return uow.session.execute(ending(WEB_SESSIONS, subject=staff_subject(staff.id), keep_sid=keep_session)).rowcount
+    ended = uow.session.execute(ending(WEB_SESSIONS, subject=staff_subject(staff.id), keep_sid=keep_session))
+    return cast(CursorResult, ended).rowcount  # a DELETE's result
 
 
 def change_own_password(uow: UnitOfWork, actor: Actor, *, school_uai: str | None, current_password: str,
@@ -256,6 +265,17 @@ def _clean_rights(rights) -> list[str]:
     return [r for r in DELEGABLE_RIGHTS if r in rights]
 
 
+def _existing_or_new_colleague(uow: UnitOfWork, *, login: str, display_name: str | None, email: str | None,
+                               initial_password: str | None) -> StaffUser:
+    """The staff user of that login, created if there is none yet."""
+    login = (login or "").strip().lower()
+    staff = uow.session.scalar(select(StaffUser).where(StaffUser.login == login))
+    if staff is None:
+        staff = _new_colleague(uow, login=login, display_name=display_name, email=email,
+                               initial_password=initial_password)
+    return staff
+
+
 def _new_colleague(uow: UnitOfWork, *, login: str, display_name: str | None, email: str | None,
                    initial_password: str | None) -> StaffUser:
     """A staff member named by the head or the academy who has no account yet: created here."""
@@ -271,11 +291,8 @@ def delegate(uow: UnitOfWork, actor: Actor, *, uai: str, login: str, rights, dis
              email: str | None = None, initial_password: str | None = None) -> StaffUser:
     """Give a colleague (an existing staff user, or a new one created here) rights on the school."""
     rights = _clean_rights(rights)
-    login = (login or "").strip().lower()
-    staff = uow.session.scalar(select(StaffUser).where(StaffUser.login == login))
-    if staff is None:
-        staff = _new_colleague(uow, login=login, display_name=display_name, email=email,
-                               initial_password=initial_password)
+    staff = _existing_or_new_colleague(uow, login=login, display_name=display_name, email=email,
+                                       initial_password=initial_password)
     assignment = next((a for a in staff.assignments if a.school_uai == uai), None)
     if assignment is not None and assignment.is_head:
         raise InvalidInput(f"{staff.display_name} est chef d'établissement : il a déjà tous les droits.")
@@ -306,11 +323,8 @@ def appoint_head(uow: UnitOfWork, actor: Actor, *, uai: str, login: str, display
                  email: str | None = None, initial_password: str | None = None) -> StaffUser:
     """The academy names a head of school (created here if new); the letters sign with the name."""
     school = school_in_scope(uow, actor, uai)
-    login = (login or "").strip().lower()
-    staff = uow.session.scalar(select(StaffUser).where(StaffUser.login == login))
-    if staff is None:
-        staff = _new_colleague(uow, login=login, display_name=display_name, email=email,
-                               initial_password=initial_password)
+    staff = _existing_or_new_colleague(uow, login=login, display_name=display_name, email=email,
+                                       initial_password=initial_password)
     assignment = next((a for a in staff.assignments if a.school_uai == uai), None)
     if assignment is None:
         staff.assignments.append(StaffAssignment(school_uai=uai, is_head=True, rights=list(SCHOOL_RIGHTS)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, null, select
 from sqlalchemy.orm import Session, aliased
 
 from ts_accounts.adapters.orm import (
@@ -92,10 +92,13 @@ def search(session: Session, uai: str, kind: AccountKind, filters: SearchFilters
         conditions.append(Student.mef_code == filters.mef_code)
     if filters.division:
         conditions.append(Student.division == filters.division)
+    query: Select
     if kind == AccountKind.STUDENT:
-        query = (select(Student, None, None, link, Account)
-                 .outerjoin(link, (link.student_id == Student.id) & link.guardian_id.is_(None) & link.ended_at.is_(None))
-                 .outerjoin(Account, (Account.id == link.account_id) & Account.closed_at.is_(None)))
+        query = (
+            select(Student, null(), null(), link, Account)  # the guardian's columns, empty
+            .outerjoin(link, (link.student_id == Student.id) & link.guardian_id.is_(None) & link.ended_at.is_(None))
+            .outerjoin(Account, (Account.id == link.account_id) & Account.closed_at.is_(None))
+        )
     else:
         query = (select(Student, GuardianLink, guardian, link, Account)
                  .join(GuardianLink, GuardianLink.student_id == Student.id)
@@ -141,7 +144,8 @@ def school_choices(session: Session, uai: str) -> tuple[list[tuple[str, str]], l
     divisions = session.scalars(select(Student.division).where(
         Student.school_uai == uai, Student.departed_at.is_(None), Student.division.is_not(None))
         .distinct().order_by(Student.division)).all()
-    return [(code, label or code) for code, label in mefs], list(divisions)
+    return ([(code, label or code) for code, label in mefs if code is not None],
+            [division for division in divisions if division is not None])
 
 
 # --- one couple ------------------------------------------------------------------------------------
@@ -162,7 +166,7 @@ class CoupleDetail:
 
     @property
     def guardian_email_valid(self) -> bool:
-        return bool(self.guardian) and is_valid_email(self.guardian.email)
+        return self.guardian is not None and is_valid_email(self.guardian.email)
 
     @property
     def address(self) -> str | None:
@@ -177,8 +181,10 @@ def couple_detail(session: Session, uai: str, student_siecle_id: str, guardian_s
         raise NotFound("Cet élève n'existe pas dans l'établissement.")
     guardian, rank = None, None
     if guardian_siecle_id is not None:
-        guardian = session.scalar(select(Guardian).where(Guardian.school_uai == uai, Guardian.siecle_id == guardian_siecle_id))
-        guardian_link = guardian and session.get(GuardianLink, (guardian.id, student.id))
+        guardian = session.scalar(
+            select(Guardian).where(Guardian.school_uai == uai, Guardian.siecle_id == guardian_siecle_id)
+        )
+        guardian_link = session.get(GuardianLink, (guardian.id, student.id)) if guardian is not None else None
         if guardian is None or guardian_link is None:
             raise NotFound("Ce responsable n'est pas responsable de cet élève dans l'établissement.")
         rank = guardian_link.legal_rank
@@ -187,13 +193,15 @@ def couple_detail(session: Session, uai: str, student_siecle_id: str, guardian_s
         AccountLink.guardian_id.is_(None) if guardian is None else AccountLink.guardian_id == guardian.id,
         AccountLink.ended_at.is_(None)))
     account = session.get(Account, link.account_id) if link else None
-    detail = CoupleDetail(student=student, mef_label=None, guardian=guardian, legal_rank=rank, account=account, link=link)
+    detail = CoupleDetail(
+        student=student, mef_label=None, guardian=guardian, legal_rank=rank, account=account, link=link
+    )
     mef = session.get(Mef, (uai, student.mef_code)) if student.mef_code else None
     detail.mef_label = mef.long_label or mef.short_label if mef else None
     if account is not None:
         for other in active_links(session, account.id):
             if other.student_id != student.id:
-                detail.other_children.append((session.get(Student, other.student_id), other.school_uai))
+                detail.other_children.append((session.get_one(Student, other.student_id), other.school_uai))
         detail.events = list(session.scalars(select(AccountEvent).where(AccountEvent.account_id == account.id)
                                              .order_by(AccountEvent.at.desc(), AccountEvent.id.desc())))
     detail.history = couple_accounts(session, student.id, guardian.id if guardian else None)
@@ -232,15 +240,20 @@ def change_access(uow: UnitOfWork, actor: Actor, *, uai: str, student_id: str, g
     account = _current_account(couple_detail(uow.session, uai, student_id, guardian_id),
                                "Aucun compte en cours pour cet élève ou ce responsable.")
     set_access_refused(uow, account.id, refused, now=now, actor=actor.login)
-    record(uow.session, actor, school_uai=uai, action="account.access_refused" if refused else "account.access_restored",
-           summary=f"{'Retrait' if refused else 'Rétablissement'} de l'accès aux services en ligne pour {account.login}",
-           target=account.login)
+    record(
+        uow.session,
+        actor,
+        school_uai=uai,
+        action="account.access_refused" if refused else "account.access_restored",
+        summary=f"{'Retrait' if refused else 'Rétablissement'} de l'accès aux services en ligne pour {account.login}",
+        target=account.login,
+    )
     uow.commit()
     return account
 
 
-def resend_activation(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: str, student_id: str, guardian_id: str,
-                      email: str | None, email_again: str | None, now: datetime) -> str:
+def resend_activation(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: str, student_id: str,
+                      guardian_id: str | None, email: str | None, email_again: str | None, now: datetime) -> str:
     """E2: send a guardian's activation (confirmation) email again, to a corrected address if
     given. Returns the address it went to."""
     account = _current_account(couple_detail(uow.session, uai, student_id, guardian_id),
@@ -273,12 +286,22 @@ def create_new_account(uow: UnitOfWork, actor: Actor, *, uai: str, student_id: s
     student, guardian = detail.student, detail.guardian
     if guardian is not None and detail.legal_rank not in (1, 2):
         raise InvalidInput("Seuls les responsables légaux 1 et 2 ont un compte.")
-    couple = (NewCouple(AccountKind.GUARDIAN, uai, student.id, guardian.id, detail.legal_rank, guardian.first_name,
-                        guardian.last_name) if guardian else
-              NewCouple(AccountKind.STUDENT, uai, student.id, None, None, student.first_name, student.display_last_name))
-    [new_id] = create_accounts(session, session.get(School, uai).academy_code, [couple], now=now, actor=actor.login)
+    couple = (
+        NewCouple(
+            AccountKind.GUARDIAN,
+            uai,
+            student.id,
+            guardian.id,
+            detail.legal_rank,
+            guardian.first_name,
+            guardian.last_name,
+        )
+        if guardian
+        else NewCouple(AccountKind.STUDENT, uai, student.id, None, None, student.first_name, student.display_last_name)
+    )
+    [new_id] = create_accounts(session, session.get_one(School, uai).academy_code, [couple], now=now, actor=actor.login)
     session.flush()
-    new = session.get(Account, new_id)
+    new = session.get_one(Account, new_id)
     if old is not None:
         still_serving = active_links(session, old.id)
         bump_version(old)
@@ -292,8 +315,11 @@ def create_new_account(uow: UnitOfWork, actor: Actor, *, uai: str, student_id: s
                            detail={"replaced_by": new.login})
             emit_account_events(uow, "account.updated", [old.id], school_uai=uai)
     emit_account_events(uow, "account.created", [new.id], school_uai=uai)
-    who = (f"{guardian.last_name} {guardian.first_name} (responsable de {student.first_name} {student.display_last_name})"
-           if guardian else f"{student.first_name} {student.display_last_name}")
+    who = (
+        f"{guardian.last_name} {guardian.first_name} (responsable de {student.first_name} {student.display_last_name})"
+        if guardian
+        else f"{student.first_name} {student.display_last_name}"
+    )
     record(session, actor, school_uai=uai, action="account.recreated", target=new.login,
            summary=f"Nouveau compte {new.login} pour {who}" + (f", à la place de {old.login}" if old else ""),
            detail={"old_login": old.login if old else None, "new_login": new.login})
@@ -307,8 +333,8 @@ class EmailOutcome:
     without_address: list[str] = field(default_factory=list)
 
 
-def write_to_guardians(uow: UnitOfWork, box, actor: Actor, *, uai: str, couples: list[tuple[str, str]], subject: str,
-                       body: str, now: datetime) -> EmailOutcome:
+def write_to_guardians(uow: UnitOfWork, box, actor: Actor, *, uai: str, couples: list[tuple[str, str | None]],
+                       subject: str, body: str, now: datetime) -> EmailOutcome:
     """« Écrire un courriel » (E2) / « Écrire à plusieurs responsables » (E1): one email per
     selected guardian who has a usable address — the account's confirmed one, else SIECLE's."""
     subject, body = (subject or "").strip(), (body or "").strip()
@@ -317,14 +343,17 @@ def write_to_guardians(uow: UnitOfWork, box, actor: Actor, *, uai: str, couples:
     if not body or len(body) > 10000:
         raise InvalidInput("Le message est obligatoire (10 000 caractères au plus).")
     session = uow.session
-    school = session.get(School, uai)
+    school = session.get_one(School, uai)
     outcome, seen = EmailOutcome(), set()
     for student_siecle_id, guardian_siecle_id in couples:
         detail = couple_detail(session, uai, student_siecle_id, guardian_siecle_id)
         guardian, account = detail.guardian, detail.account
         confirmed = account.email if account and account.email_confirmed_at else None
-        address = confirmed or (guardian.email if is_valid_email(guardian.email) else None)
-        name = f"{guardian.first_name} {guardian.last_name}".strip()
+        # A guardian's SIECLE address when no account address is confirmed; a student has only the latter.
+        contact = guardian.email if guardian is not None else None
+        address = confirmed or (contact if is_valid_email(contact) else None)
+        name = (f"{guardian.first_name} {guardian.last_name}" if guardian is not None
+                else f"{detail.student.first_name} {detail.student.display_last_name}").strip()
         if address is None:
             outcome.without_address.append(name)
             continue

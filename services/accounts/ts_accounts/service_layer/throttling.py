@@ -97,8 +97,8 @@ def record_failure(session: Session, throttle_keys: Keys, now: datetime) -> None
     for key, limit in throttle_keys:
         session.execute(insert_for(session)(ThrottleCounter).values(key=key, failures=0, window_started_at=now)
                         .on_conflict_do_nothing(index_elements=["key"]))
-        counter = session.scalar(select(ThrottleCounter).where(ThrottleCounter.key == key)
-                                 .with_for_update().execution_options(populate_existing=True))
+        counter = session.scalars(select(ThrottleCounter).where(ThrottleCounter.key == key)
+                                  .with_for_update().execution_options(populate_existing=True)).one()
         if now - counter.window_started_at > limit.window:
             counter.failures, counter.window_started_at = 0, now
         counter.failures += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
@@ -32,7 +32,7 @@ def saved_uploads(uploads: list[FileStorage]) -> Iterator[list[Path]]:
 def as_uploaded(message: str, uploads: list[FileStorage]) -> str:
     """`message`, naming each file as uploaded (not its temporary copy)."""
     for number, upload in enumerate(uploads):
-        message = message.replace(_saved_name(number, upload), upload.filename)
+        message = message.replace(_saved_name(number, upload), upload.filename or "")
     return message
 
 

@@ -32,7 +32,13 @@ def upgrade() -> None:
     sa.UniqueConstraint('event_id', name=op.f('uq_outbox_event_id'))
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.create_index('ix_outbox_unsent', ['id'], unique=False, postgresql_where=sa.text('sent_at IS NULL'), sqlite_where=sa.text('sent_at IS NULL'))
+        batch_op.create_index(
+            "ix_outbox_unsent",
+            ["id"],
+            unique=False,
+            postgresql_where=sa.text("sent_at IS NULL"),
+            sqlite_where=sa.text("sent_at IS NULL"),
+        )
 
     op.create_table('processed_events',
     sa.Column('event_id', sa.String(length=36), nullable=False),
@@ -65,6 +71,8 @@ def downgrade() -> None:
 
     op.drop_table('processed_events')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.drop_index('ix_outbox_unsent', postgresql_where=sa.text('sent_at IS NULL'), sqlite_where=sa.text('sent_at IS NULL'))
+        batch_op.drop_index(
+            "ix_outbox_unsent", postgresql_where=sa.text("sent_at IS NULL"), sqlite_where=sa.text("sent_at IS NULL")
+        )
 
     op.drop_table('outbox')

@@ -23,7 +23,8 @@ def upgrade() -> None:
     sa.Column('reason', sa.String(length=500), nullable=False),
     sa.Column('student_id', sa.String(length=40), nullable=False),
     sa.Column('guardian_id', sa.String(length=40), nullable=True),
-    sa.ForeignKeyConstraint(['batch_id'], ['notification_batches.id'], name=op.f('fk_skipped_recipients_batch_id_notification_batches'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['batch_id'], ['notification_batches.id'],
+                            name=op.f('fk_skipped_recipients_batch_id_notification_batches'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_skipped_recipients'))
     )
     with op.batch_alter_table('skipped_recipients', schema=None) as batch_op:

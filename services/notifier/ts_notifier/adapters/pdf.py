@@ -33,7 +33,9 @@ class PdfRenderingFailed(RuntimeError):
     pass
 
 
-def _closest_printable(error: UnicodeEncodeError) -> tuple[str, int]:
+def _closest_printable(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):  # registered for encoding only
+        raise error
     replacement = []
     for character in error.object[error.start:error.end]:
         if character in _NOT_DECOMPOSABLE:

@@ -75,7 +75,7 @@ def receive_batch_request(uow: UnitOfWork, event: Event) -> None:
                                      reason=skipped["reason"], student_id=skipped["student_id"],
                                      guardian_id=skipped["guardian_id"]) for skipped in payload["skipped"])
     if payload["batch_size"] == 0:
-        session.get(NotificationBatch, payload["batch_id"]).completed_at = utcnow()
+        session.get_one(NotificationBatch, payload["batch_id"]).completed_at = utcnow()
 
 
 # --- notification.requested ------------------------------------------------------------------------
@@ -91,11 +91,20 @@ def _batch_values(event: Event) -> dict:
 def _delivery_values(payload: dict) -> dict:
     student, recipient = payload["student"], payload["recipient"]
     return dict(
-        id=payload["delivery_id"], batch_id=payload["batch_id"], account_id=payload["account"]["account_id"],
-        channel=payload["channel"], letter_case=payload["letter_case"], recipient_name=_recipient_name(recipient),
-        email=recipient.get("email"), student_id=student["student_id"], guardian_id=_guardian_id(payload),
-        sort_key=f"{student['last_name']} {student['first_name']} {recipient['last_name']} {recipient['first_name']}".lower(),
-        request=_storable(payload), updated_at=utcnow(),
+        id=payload["delivery_id"],
+        batch_id=payload["batch_id"],
+        account_id=payload["account"]["account_id"],
+        channel=payload["channel"],
+        letter_case=payload["letter_case"],
+        recipient_name=_recipient_name(recipient),
+        email=recipient.get("email"),
+        student_id=student["student_id"],
+        guardian_id=_guardian_id(payload),
+        sort_key=(
+            f"{student['last_name']} {student['first_name']} {recipient['last_name']} {recipient['first_name']}"
+        ).lower(),
+        request=_storable(payload),
+        updated_at=utcnow(),
     )
 
 
@@ -116,13 +125,13 @@ class ReceiveNotification:
     def __call__(self, uow: UnitOfWork, event: Event, prepared: str | None) -> None:
         payload, session = event.payload, uow.session
         if prepared == self.MARKED:
-            _send_email(uow, event, session.get(Delivery, payload["delivery_id"]))
+            _send_email(uow, event, session.get_one(Delivery, payload["delivery_id"]))
         else:
             existing = session.get(Delivery, payload["delivery_id"])
             if existing is not None and existing.status == "sending":
                 # Redelivered after a crash while handing the email over: never send it twice.
                 existing.status, existing.error, existing.request = "failed", INTERRUPTED, None
-                _report(uow, event.school_uai, existing, delivered=False)
+                _report(uow, event.uai, existing, delivered=False)
             elif existing is None:
                 insert_batch(session, _batch_values(event))
                 session.add(Delivery(status="pending", **_delivery_values(payload)))
@@ -158,8 +167,10 @@ def _letter(request: dict, box: SecretBox) -> LetterData:
 
 def _send_email(uow: UnitOfWork, event: Event, delivery: Delivery) -> None:
     settings = uow.settings
+    if delivery.request is None or delivery.email is None:
+        raise ValueError("an email delivery keeps its request and its address until it is sent")
     letter = _letter(delivery.request, SecretBox(settings.event_key))
-    email = render_letter_email(uow.session, event.school_uai, letter, public_url=settings.public_url,
+    email = render_letter_email(uow.session, event.uai, letter, public_url=settings.public_url,
                                 on=utcnow().astimezone(PARIS).date())
     message = build_message(sender=settings.smtp.sender, to=delivery.email, subject=email.subject, text=email.text,
                             html=email.html)
@@ -179,7 +190,7 @@ def _send_email(uow: UnitOfWork, event: Event, delivery: Delivery) -> None:
                 time.sleep(SMTP_RETRY_SECONDS * (attempt + 1))
     crash_point("notifier.after_smtp")
     delivery.status, delivery.error, delivery.request, delivery.updated_at = status, error, None, utcnow()
-    _report(uow, event.school_uai, delivery, delivered=status == "sent")
+    _report(uow, event.uai, delivery, delivered=status == "sent")
 
 
 def _report(uow: UnitOfWork, school_uai: str, delivery: Delivery, *, delivered: bool) -> None:
@@ -203,7 +214,7 @@ def _count_and_maybe_complete(uow: UnitOfWork, batch_id: str) -> None:
         .values(received=NotificationBatch.received + 1)
         .returning(NotificationBatch.received, NotificationBatch.expected)
     ).one()
-    batch = session.get(NotificationBatch, batch_id)
+    batch = session.get_one(NotificationBatch, batch_id)
     pending = session.scalars(select(Delivery).where(Delivery.batch_id == batch_id, Delivery.channel == "paper",
                                                      Delivery.status == "pending").order_by(Delivery.sort_key)).all()
     if received >= expected:
@@ -214,11 +225,17 @@ def _count_and_maybe_complete(uow: UnitOfWork, batch_id: str) -> None:
         _print_letters(uow, batch, list(pending))
 
 
+def _request_of(delivery: Delivery) -> dict:
+    if delivery.request is None:
+        raise ValueError("a pending paper letter keeps its request until it is printed")
+    return delivery.request
+
+
 def _print_letters(uow: UnitOfWork, batch: NotificationBatch, deliveries: list[Delivery]) -> None:
     """Render these paper letters into one part of the batch's PDF: printed, reported delivered."""
     session, settings = uow.session, uow.settings
     box, on = SecretBox(settings.event_key), utcnow().astimezone(PARIS).date()
-    letters = [_letter(delivery.request, box) for delivery in deliveries]
+    letters = [_letter(_request_of(delivery), box) for delivery in deliveries]
     pdf = render_letters_pdf(session, batch.school_uai, letters, public_url=settings.public_url, on=on)
     if page_count(pdf) == len(letters):
         layout = [(index, 1) for index in range(len(letters))]
@@ -230,11 +247,19 @@ def _print_letters(uow: UnitOfWork, batch: NotificationBatch, deliveries: list[D
                                       for page in range(counts[index])])
         layout = [(sum(counts[:index]), counts[index]) for index in range(len(letters))]
     part = store_file(uow, batch, "part", f"partie-{file_slug(batch.label)}.pdf", pdf)
-    for delivery, (first, pages) in zip(deliveries, layout):
+    for delivery, (first, pages) in zip(deliveries, layout, strict=True):
         delivery.status, delivery.request, delivery.updated_at = "printed", None, utcnow()
         delivery.part_file_id, delivery.part_first_page, delivery.part_pages = part.id, first, pages
         _report(uow, batch.school_uai, delivery, delivered=True)
     session.flush()
+
+
+def _pages_of(delivery: Delivery) -> list[tuple[str, int]]:
+    """Where a printed letter's pages are: (its part, page index in that part)."""
+    if delivery.part_file_id is None or delivery.part_first_page is None or delivery.part_pages is None:
+        raise ValueError("a printed letter knows where its pages are")
+    first = delivery.part_first_page
+    return [(delivery.part_file_id, first + page) for page in range(delivery.part_pages)]
 
 
 def _complete(uow: UnitOfWork, batch: NotificationBatch) -> None:
@@ -248,8 +273,7 @@ def _complete(uow: UnitOfWork, batch: NotificationBatch) -> None:
                                                             GeneratedFile.kind == "part",
                                                             GeneratedFile.deleted_at.is_(None))).all()
         sources = {part.id: (folder / part.id).read_bytes() for part in parts}
-        pdf = assemble_pages(sources, [(delivery.part_file_id, delivery.part_first_page + page)
-                                       for delivery in printed for page in range(delivery.part_pages)])
+        pdf = assemble_pages(sources, [page for delivery in printed for page in _pages_of(delivery)])
         store_file(uow, batch, "pdf", f"courriers-{file_slug(batch.label)}.pdf", pdf)
         for part in parts:
             delete_file(uow, part, now=utcnow())

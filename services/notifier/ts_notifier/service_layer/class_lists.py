@@ -73,11 +73,11 @@ def receive_class_list(uow: UnitOfWork, event: Event) -> None:
                     "requested_by": payload["requested_by"], "expected": len(payload["rows"]),
                     "received": len(payload["rows"]), "created_at": utcnow()}
     insert_batch(session, batch_values)
-    batch = session.get(NotificationBatch, payload["batch_id"])
+    batch = session.get_one(NotificationBatch, payload["batch_id"])
     rows = class_list_rows(payload["rows"], SecretBox(uow.settings.event_key))
     slug = file_slug(payload["title"])
     store_file(uow, batch, "pdf", f"liste-{slug}.pdf",
-               render_class_list_pdf(session, event.school_uai, payload["title"], CLASS_LIST_COLUMNS, rows,
+               render_class_list_pdf(session, event.uai, payload["title"], CLASS_LIST_COLUMNS, rows,
                                      on=utcnow().astimezone(PARIS).date()))
     store_file(uow, batch, "csv", f"liste-{slug}.csv", class_list_csv(rows))
     batch.completed_at = utcnow()

@@ -66,7 +66,9 @@ def batch_received(session: Session, batch_id: str) -> bool:
     return session.get(NotificationBatch, batch_id) is not None
 
 
-def recent_batches(session: Session, *, school_uai: str | None, populations: list[str], limit: int = 50) -> list[Progress]:
+def recent_batches(
+    session: Session, *, school_uai: str | None, populations: list[str], limit: int = 50
+) -> list[Progress]:
     """The latest batches of the school about `populations`, newest first, with their progress."""
     batches = session.scalars(
         select(NotificationBatch).where(NotificationBatch.school_uai == school_uai,

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, cache
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -131,6 +131,7 @@ def _syntax_message(error: TemplateSyntaxError, zone: str | None = None) -> str:
 
 
 def _walk(node: nodes.Node, errors: list[str], seen: set[str]) -> None:
+    message: str | None
     construct = next((label for kind, label in _CONSTRUCTS.items() if isinstance(node, kind)), None)
     if construct is not None:
         message = (f"Le modèle utilise {construct}, ce qui n'est pas autorisé dans un courrier : utilisez "
@@ -314,7 +315,7 @@ def split_header(source: str) -> dict[str, str]:
 
 # --- sources and compiled parts --------------------------------------------------------------------------
 
-@lru_cache(maxsize=None)
+@cache
 def default_source(part: str) -> str:
     if part not in PARTS:
         raise KeyError(part)

@@ -26,4 +26,6 @@ def record_school_settings(session: Session, uai: str, settings: dict) -> bool:
         "service_labels": dict(settings.get("service_labels") or {}) or None,
         "updated_at": utcnow(),
     }
-    return upsert_if_newer(session, SchoolLetterSettings.__table__, values, key="uai", version_column="settings_version")
+    return upsert_if_newer(
+        session, SchoolLetterSettings.__table__, values, key="uai", version_column="settings_version"
+    )

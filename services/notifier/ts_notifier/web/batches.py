@@ -63,13 +63,27 @@ def batch_progress(batch_id: str):
     """The live progress bar's source (polled by a static script)."""
     with runtime_of().uow() as uow:
         state = _progress_or_404(uow.session, batch_id)
-        return jsonify({
-            "expected": state.batch.expected, "received": state.batch.received, "done": state.done,
-            "percent": state.percent, "counts": state.counts, "completed": state.batch.completed_at is not None,
-            "files": [{"id": f.id, "kind": f.kind, "filename": f.filename, "url": url_for("batches.download", file_id=f.id)}
-                      for f in state.files],
-            "failures": len(state.failures), "skipped": len(state.skipped),
-        })
+        return jsonify(
+            {
+                "expected": state.batch.expected,
+                "received": state.batch.received,
+                "done": state.done,
+                "percent": state.percent,
+                "counts": state.counts,
+                "completed": state.batch.completed_at is not None,
+                "files": [
+                    {
+                        "id": f.id,
+                        "kind": f.kind,
+                        "filename": f.filename,
+                        "url": url_for("batches.download", file_id=f.id),
+                    }
+                    for f in state.files
+                ],
+                "failures": len(state.failures),
+                "skipped": len(state.skipped),
+            }
+        )
 
 
 @blueprint.get("/files/<file_id>")

@@ -26,7 +26,9 @@ def record_school_settings(session: Session, uai: str, settings: dict) -> bool:
         "useful_links": [dict(link) for link in settings["useful_links"]],
         "updated_at": utcnow(),
     }
-    return upsert_if_newer(session, SchoolPortalSettings.__table__, values, key="uai", version_column="settings_version")
+    return upsert_if_newer(
+        session, SchoolPortalSettings.__table__, values, key="uai", version_column="settings_version"
+    )
 
 
 def school_settings(session: Session, uai: str) -> SchoolPortalSettings | None:

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from functools import wraps
 
 from flask import current_app, flash, g, redirect, session
+from flask.sessions import SessionMixin
+
+from ts_shared.web.server_session import server_session
 
 from ts_portal.adapters.identity_client import IdentityClient, IdentityError, Profile
 
@@ -40,15 +43,15 @@ def _idle_seconds() -> int:
 
 def _start(stage: str, *, lasts: timedelta, account_id: str | None = None, **values) -> None:
     session.clear()
-    session.rotate()
-    session.subject = f"account:{account_id}" if account_id else None
-    session.expires_at = datetime.now(timezone.utc) + lasts
+    server_session().rotate()
+    server_session().subject = f"account:{account_id}" if account_id else None
+    server_session().expires_at = datetime.now(UTC) + lasts
     session.update({_STAGE: stage, "idle_until": int(time.time()) + _idle_seconds(), **values})
     if account_id:
         session["account_id"] = account_id
 
 
-def _stage(stage: str) -> dict | None:
+def _stage(stage: str) -> SessionMixin | None:
     if session.get(_STAGE) != stage:
         return None
     if session.get("idle_until", 0) < time.time():
@@ -61,8 +64,8 @@ def _stage(stage: str) -> dict | None:
 def end() -> None:
     """Sign out: the session is deleted on the server; the cookie gets a new, empty id."""
     session.clear()
-    session.rotate()
-    session.subject, session.expires_at = None, None
+    server_session().rotate()
+    server_session().subject, server_session().expires_at = None, None
 
 
 def stage() -> str | None:
@@ -78,7 +81,7 @@ def start_first_login(profile: Profile) -> None:
            email_required=profile.is_guardian and profile.state != "used")
 
 
-def first_login_state() -> dict | None:
+def first_login_state() -> SessionMixin | None:
     return _stage("first_login")
 
 
@@ -129,8 +132,8 @@ def credentials_changed(profile: Profile) -> None:
     """The family changed its password in this session: this session goes on under a new id with
     the new credentials; every other session of the account ends at its next request."""
     if session.get(_STAGE) == "family":
-        content = dict(session.content())
-        session.rotate()
+        content = dict(server_session().content())
+        server_session().rotate()
         session.update({**content, "credentials": profile.credentials_fingerprint})
 
 

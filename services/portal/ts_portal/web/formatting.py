@@ -1,7 +1,7 @@
 """Dates as families read them (Jinja filters of the portal)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 from zoneinfo import ZoneInfo
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -16,6 +16,6 @@ def french_datetime(moment: datetime | None) -> str:
     if moment is None:
         return ""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     local = moment.astimezone(PARIS)
     return f"{local:%d/%m/%Y} à {local:%H} h {local:%M}"

@@ -47,7 +47,7 @@ class FirstLoginForm(FlaskForm):
     email_required = True
 
     @classmethod
-    def for_account(cls, *, kind: str, email_required: bool) -> "FirstLoginForm":
+    def for_account(cls, *, kind: str, email_required: bool) -> FirstLoginForm:
         form = cls()
         form.email_required = email_required
         if kind == "student":

@@ -43,7 +43,13 @@ def upgrade() -> None:
     sa.UniqueConstraint('event_id', name=op.f('uq_outbox_event_id'))
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.create_index('ix_outbox_unsent', ['id'], unique=False, postgresql_where=sa.text('sent_at IS NULL'), sqlite_where=sa.text('sent_at IS NULL'))
+        batch_op.create_index(
+            "ix_outbox_unsent",
+            ["id"],
+            unique=False,
+            postgresql_where=sa.text("sent_at IS NULL"),
+            sqlite_where=sa.text("sent_at IS NULL"),
+        )
 
     op.create_table('processed_events',
     sa.Column('event_id', sa.String(length=36), nullable=False),
@@ -54,32 +60,45 @@ def upgrade() -> None:
     with op.batch_alter_table('processed_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_processed_events_processed_at'), ['processed_at'], unique=False)
 
-    op.create_table('service_access_counts',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('school_uai', sa.String(length=8), nullable=False),
-    sa.Column('month', sa.String(length=7), nullable=False),
-    sa.Column('service_code', sa.String(length=50), nullable=False),
-    sa.Column('mefstat', sa.String(length=20), nullable=False),
-    sa.Column('count', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_service_access_counts')),
-    sa.UniqueConstraint('school_uai', 'month', 'service_code', 'mefstat', name=op.f('uq_service_access_counts_school_uai_month_service_code_mefstat'))
+    op.create_table(
+        "service_access_counts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("school_uai", sa.String(length=8), nullable=False),
+        sa.Column("month", sa.String(length=7), nullable=False),
+        sa.Column("service_code", sa.String(length=50), nullable=False),
+        sa.Column("mefstat", sa.String(length=20), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_service_access_counts")),
+        sa.UniqueConstraint(
+            "school_uai",
+            "month",
+            "service_code",
+            "mefstat",
+            name=op.f("uq_service_access_counts_school_uai_month_service_code_mefstat"),
+        ),
     )
     with op.batch_alter_table('service_access_counts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_service_access_counts_school_uai'), ['school_uai'], unique=False)
 
-    op.create_table('account_children',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('account_id', sa.String(length=64), nullable=False),
-    sa.Column('school_uai', sa.String(length=8), nullable=False),
-    sa.Column('student_id', sa.String(length=40), nullable=False),
-    sa.Column('guardian_id', sa.String(length=40), nullable=True),
-    sa.Column('legal_rank', sa.Integer(), nullable=True),
-    sa.Column('division', sa.String(length=40), nullable=True),
-    sa.Column('mef_code', sa.String(length=20), nullable=True),
-    sa.Column('mefstat', sa.String(length=20), nullable=True),
-    sa.Column('kept_from_previous_school', sa.Boolean(), nullable=False),
-    sa.ForeignKeyConstraint(['account_id'], ['account_snapshots.account_id'], name=op.f('fk_account_children_account_id_account_snapshots'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_account_children'))
+    op.create_table(
+        "account_children",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.String(length=64), nullable=False),
+        sa.Column("school_uai", sa.String(length=8), nullable=False),
+        sa.Column("student_id", sa.String(length=40), nullable=False),
+        sa.Column("guardian_id", sa.String(length=40), nullable=True),
+        sa.Column("legal_rank", sa.Integer(), nullable=True),
+        sa.Column("division", sa.String(length=40), nullable=True),
+        sa.Column("mef_code", sa.String(length=20), nullable=True),
+        sa.Column("mefstat", sa.String(length=20), nullable=True),
+        sa.Column("kept_from_previous_school", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["account_snapshots.account_id"],
+            name=op.f("fk_account_children_account_id_account_snapshots"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_account_children")),
     )
     with op.batch_alter_table('account_children', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_account_children_account_id'), ['account_id'], unique=False)
@@ -102,7 +121,9 @@ def downgrade() -> None:
 
     op.drop_table('processed_events')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.drop_index('ix_outbox_unsent', postgresql_where=sa.text('sent_at IS NULL'), sqlite_where=sa.text('sent_at IS NULL'))
+        batch_op.drop_index(
+            "ix_outbox_unsent", postgresql_where=sa.text("sent_at IS NULL"), sqlite_where=sa.text("sent_at IS NULL")
+        )
 
     op.drop_table('outbox')
     op.drop_table('account_snapshots')

@@ -216,7 +216,9 @@ def notify(body, population: str, student_id: str, guardian_id: str | None):
 
 @blueprint.route("/<population>/<student_id>/new-account", endpoint="new_account_student", methods=["POST"],
                  defaults={"guardian_id": None})
-@blueprint.route("/<population>/<student_id>/<guardian_id>/new-account", endpoint="new_account_couple", methods=["POST"])
+@blueprint.route(
+    "/<population>/<student_id>/<guardian_id>/new-account", endpoint="new_account_couple", methods=["POST"]
+)
 @api_view(RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, any_of=True)
 @blueprint.response(201, AccountDetailSchema)
 def new_account(population: str, student_id: str, guardian_id: str | None):

@@ -19,7 +19,7 @@ class Body(Schema):
     error_messages = {"unknown": "Champ inconnu.", "type": "Le corps de la requête doit être un objet JSON."}
 
 
-def messages(invalid: str, **more: str) -> dict[str, str]:
+def messages(invalid: str, **more: str) -> dict[str, str | list | dict]:
     """A field's messages in French; `invalid` says what is expected."""
     return {"required": REQUIRED, "null": NOT_NULL, "invalid": invalid, "validator_failed": "Valeur non valide.",
             **more}
@@ -27,7 +27,7 @@ def messages(invalid: str, **more: str) -> dict[str, str]:
 
 def text(max_length: int | None = None, *, required: bool = True, choices=None, **kwargs) -> fields.String:
     """A string (trimmed by the use cases), at most `max_length` characters, or one of `choices`."""
-    validators = []
+    validators: list[validate.Validator] = []
     if max_length is not None:
         validators.append(validate.Length(max=max_length, error=f"{max_length} caractères au plus."))
     if choices is not None:

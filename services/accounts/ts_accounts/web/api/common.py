@@ -2,7 +2,8 @@
 argument."""
 from __future__ import annotations
 
-from typing import Mapping, NoReturn
+from typing import NoReturn
+from collections.abc import Mapping
 
 from flask import abort, g
 from marshmallow import Schema, fields
@@ -56,6 +57,6 @@ def refuse(error: AccountsError, fields: Mapping[str, str] | None = None) -> NoR
     body's, where they differ)."""
     answer = default_exceptions[http_status(error)](description=str(error))
     if error.errors:
-        # ts_shared.web.app sends them as the body's `fields`
-        answer.data = {"messages": {(fields or {}).get(name, name): message for name, message in error.errors.items()}}
+        # ts_shared.web.app sends them as the body's `fields` (werkzeug leaves `data` to extensions)
+        answer.data = {"messages": {(fields or {}).get(name, name): message for name, message in error.errors.items()}}  # type: ignore[attr-defined]
     raise answer

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import wraps
 from pathlib import Path
-from typing import Mapping
+from collections.abc import Mapping
 
 from flask import abort, flash, g, jsonify, redirect, request, url_for
 from flask_wtf import FlaskForm
@@ -98,7 +98,8 @@ def show_errors(form: FlaskForm, error: AccountsError, fields: Mapping[str, str]
     """A use case's refusal on the form's page: each message under its field (`fields` maps the
     use case's name of a field to the form's, where they differ); a message for no field of the
     form, or a refusal that names no field, is flashed."""
-    for name, message in (error.errors or {None: str(error)}).items():
+    problems: list[tuple[str | None, str]] = list(error.errors.items()) if error.errors else [(None, str(error))]
+    for name, message in problems:
         field = getattr(form, (fields or {}).get(name, name), None) if name else None
         if isinstance(field, Field):
             field.errors = [*field.errors, message]

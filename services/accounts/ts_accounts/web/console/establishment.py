@@ -127,7 +127,9 @@ def audit_page():
     form = AuditFilterForm(request.args)
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     with runtime_of().uow() as uow:
-        form.personnel.choices = [("", "Tous")] + [(login, login) for login in audit_log.staff_logins(uow.session, g.school.uai)]
+        form.personnel.choices = [("", "Tous")] + [
+            (login, login) for login in audit_log.staff_logins(uow.session, g.school.uai)
+        ]
         form.action.choices = [("", "Toutes")] + [(a, a) for a in audit_log.actions(uow.session, g.school.uai)]
         form.validate()
         query = audit_log.AuditQuery(staff_login=form.personnel.data or None, action=form.action.data or None,

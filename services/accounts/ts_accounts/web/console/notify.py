@@ -44,9 +44,18 @@ class SelectionForm(FlaskForm):
 
 
 class NotifyForm(FlaskForm):
-    mode = RadioField("Mode de transmission", default=EMAIL_AND_PAPER, choices=[
-        (EMAIL_AND_PAPER, "Courriel et courrier (courriel si le responsable a une adresse dans SIECLE, courrier sinon)"),
-        (EMAIL, "Courriel uniquement"), (PAPER, "Courrier uniquement (document PDF)")])
+    mode = RadioField(
+        "Mode de transmission",
+        default=EMAIL_AND_PAPER,
+        choices=[
+            (
+                EMAIL_AND_PAPER,
+                "Courriel et courrier (courriel si le responsable a une adresse dans SIECLE, courrier sinon)",
+            ),
+            (EMAIL, "Courriel uniquement"),
+            (PAPER, "Courrier uniquement (document PDF)"),
+        ],
+    )
     # F1 (students only: a guardian's password is reset one account at a time, E2).
     reset_password = BooleanField("En réinitialisant les mots de passe de tous les élèves sélectionnés, y compris "
                                   "ceux des comptes à l'état « Utilisé »")
@@ -94,7 +103,9 @@ def _selection_page(kind: AccountKind, population: str, title: str, section: str
             rows = search(uow.session, g.school.uai, kind, filters)
             if kind == AccountKind.STUDENT:
                 # F1: a minor's guardians should get their letters before the student does.
-                guardians = search(uow.session, g.school.uai, AccountKind.GUARDIAN, SearchFilters(division=form.division.data))
+                guardians = search(
+                    uow.session, g.school.uai, AccountKind.GUARDIAN, SearchFilters(division=form.division.data)
+                )
                 unnotified_guardians = {row.student_siecle_id for row in guardians if row.state == "not_notified"}
     today = date.today()
     minors_first = sorted({f"{row.student_first_name} {row.student_last_name}" for row in rows or ()
@@ -119,7 +130,9 @@ def guardians():
 @blueprint.get("/students/notify")
 @console_page(RIGHT_STUDENT_ACCESS)
 def students():
-    return _selection_page(AccountKind.STUDENT, "students", "Notifier les accès des élèves en masse", "Accès des élèves")
+    return _selection_page(
+        AccountKind.STUDENT, "students", "Notifier les accès des élèves en masse", "Accès des élèves"
+    )
 
 
 def _notify(kind: AccountKind, back: str):
@@ -135,10 +148,17 @@ def _notify(kind: AccountKind, back: str):
              + (f" de {division}" if division else ""))
     try:
         with runtime_of().uow() as uow:
-            order = request_notifications(uow, SecretBox(settings_of().event_key), g.actor, uai=g.school.uai,
-                                          couples=couples, mode=form.mode.data if kind == AccountKind.GUARDIAN else PAPER,
-                                          reset_password=form.reset_password.data and kind == AccountKind.STUDENT,
-                                          now=utcnow(), label=label)
+            order = request_notifications(
+                uow,
+                SecretBox(settings_of().event_key),
+                g.actor,
+                uai=g.school.uai,
+                couples=couples,
+                mode=form.mode.data if kind == AccountKind.GUARDIAN else PAPER,
+                reset_password=form.reset_password.data and kind == AccountKind.STUDENT,
+                now=utcnow(),
+                label=label,
+            )
     except AccountsError as error:
         flash(str(error), "error")
         return redirect(back)
@@ -153,17 +173,21 @@ def _notify(kind: AccountKind, back: str):
 @blueprint.post("/guardians/notify")
 @console_page(RIGHT_GUARDIAN_ACCESS)
 def notify_guardians():
-    return _notify(AccountKind.GUARDIAN, request.referrer if _same_site(request.referrer) else url_for("notify.guardians"))
+    return _notify(
+        AccountKind.GUARDIAN, request.referrer if _same_site(request.referrer) else url_for("notify.guardians")
+    )
 
 
 @blueprint.post("/students/notify")
 @console_page(RIGHT_STUDENT_ACCESS)
 def notify_students():
-    return _notify(AccountKind.STUDENT, request.referrer if _same_site(request.referrer) else url_for("notify.students"))
+    return _notify(
+        AccountKind.STUDENT, request.referrer if _same_site(request.referrer) else url_for("notify.students")
+    )
 
 
 def _same_site(url: str | None) -> bool:
-    return bool(url) and url.startswith(request.host_url + "admin/")
+    return url is not None and url.startswith(request.host_url + "admin/")
 
 
 @blueprint.post("/guardians/write")
@@ -218,5 +242,8 @@ def class_lists():
             flash(str(error), "error")
         else:
             return follow_batch(batch_id)
-    return render_template("accounts/notify/class_lists.html", form=form,
-                           breadcrumb=[("Accès des élèves", "#"), ("Éditer les listes des comptes élèves", request.path)])
+    return render_template(
+        "accounts/notify/class_lists.html",
+        form=form,
+        breadcrumb=[("Accès des élèves", "#"), ("Éditer les listes des comptes élèves", request.path)],
+    )

@@ -113,7 +113,7 @@ def _notes_page(form: NotesPublicationForm | None = None, date_form: Publication
     # The row whose « + » failed keeps what was typed and shows why (or a message, if that row
     # is not on the page).
     failed_pair = (date_form.mef_code.data, date_form.division.data) if date_form is not None else None
-    if failed_pair and (configuration.publication != cases.DEADLINE or not any(
+    if date_form is not None and failed_pair and (configuration.publication != cases.DEADLINE or not any(
             (pair.mef_code, pair.division) == failed_pair and pair.has_students for pair in configuration.pairs)):
         for error in date_form.publication_date.errors:
             failed(error)

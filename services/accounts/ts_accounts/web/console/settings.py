@@ -149,8 +149,11 @@ def _safe_address(url: str | None) -> str | None:
 # --- D4 contact link ------------------------------------------------------------------------------
 
 class ContactForm(FlaskForm):
-    contact_active = RadioField("Lien de contact", choices=[SelectChoice("active", "Actif"), SelectChoice("inactive", "Non actif")],
-                                validate_choice=False)
+    contact_active = RadioField(
+        "Lien de contact",
+        choices=[SelectChoice("active", "Actif"), SelectChoice("inactive", "Non actif")],
+        validate_choice=False,
+    )
     contact_email = SelectField("Adresse de messagerie de l'établissement", validate_choice=False)
 
 

@@ -32,7 +32,12 @@ def _labels():
 
 
 POPULATIONS = {
-    "guardians": (AccountKind.GUARDIAN, RIGHT_GUARDIAN_ACCESS, "Accès des responsables", "Gérer le compte responsable / élève"),
+    "guardians": (
+        AccountKind.GUARDIAN,
+        RIGHT_GUARDIAN_ACCESS,
+        "Accès des responsables",
+        "Gérer le compte responsable / élève",
+    ),
     "students": (AccountKind.STUDENT, RIGHT_STUDENT_ACCESS, "Accès des élèves", "Gérer le compte élève"),
 }
 STATE_CHOICES = [(state.value, label) for state, label in STATE_LABELS.items()]
@@ -126,10 +131,22 @@ def detail(population: str, student_id: str, guardian_id: str | None):
     if kind == AccountKind.STUDENT:
         notify.mode.choices = [(PAPER, "Courrier papier (PDF)")]
     return render_template(
-        "accounts/support/detail.html", couple=couple, population=population, kind=kind, state=state,
-        notify_form=notify, resend_form=ResendForm(), write_form=WriteForm(), confirm_form=NewAccountForm(),
-        action_form=ConfirmForm(), breadcrumb=[(section, "#"), (title, url_for("support.search_page", population=population)),
-                                             (couple.student.first_name + " " + couple.student.display_last_name, request.path)])
+        "accounts/support/detail.html",
+        couple=couple,
+        population=population,
+        kind=kind,
+        state=state,
+        notify_form=notify,
+        resend_form=ResendForm(),
+        write_form=WriteForm(),
+        confirm_form=NewAccountForm(),
+        action_form=ConfirmForm(),
+        breadcrumb=[
+            (section, "#"),
+            (title, url_for("support.search_page", population=population)),
+            (couple.student.first_name + " " + couple.student.display_last_name, request.path),
+        ],
+    )
 
 
 def _couple_or_404(uow, student_id: str, guardian_id: str | None):
@@ -290,7 +307,10 @@ def access(population: str, student_id: str, guardian_id: str | None):
                           refused=refuse, now=utcnow())
     except NotFound:
         abort(404)
-    flash("L'accès aux services en ligne est retiré." if refuse else "L'accès aux services en ligne est rétabli.", "success")
+    flash(
+        "L'accès aux services en ligne est retiré." if refuse else "L'accès aux services en ligne est rétabli.",
+        "success",
+    )
     return redirect(back)
 
 

@@ -28,10 +28,15 @@ class AddSchoolForm(FlaskForm):
     uai = StringField("Code UAI", description="7 chiffres et une lettre, par exemple 0541234X.",
                       validators=[required("le code UAI"), at_most(12)])
     name = StringField("Nom de l'établissement", validators=[required("le nom de l'établissement"), at_most(200)])
-    academy_code = StringField("Code de l'académie", description="Par exemple NCY (10 caractères au plus).",
-                               validators=[required("le code de l'académie"), at_most(10),
-                                           Regexp(r"^\s*[A-Za-z0-9_-]+\s*$", message="Le code de l'académie se "
-                                                                                     "compose de lettres et de chiffres.")])
+    academy_code = StringField(
+        "Code de l'académie",
+        description="Par exemple NCY (10 caractères au plus).",
+        validators=[
+            required("le code de l'académie"),
+            at_most(10),
+            Regexp(r"^\s*[A-Za-z0-9_-]+\s*$", message="Le code de l'académie se compose de lettres et de chiffres."),
+        ],
+    )
     city = StringField("Commune", validators=[Optional(), at_most(100)])
 
 
