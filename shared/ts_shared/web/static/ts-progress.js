@@ -25,5 +25,8 @@
       })
       .catch(function (status) { window.setTimeout(poll, pending && status === 404 ? 700 : 5000); });
   }
-  window.setTimeout(poll, pending ? 500 : 1000);
+  // Polling starts once the page has loaded: a batch that is already there would otherwise
+  // reload the page while its assets are still coming.
+  function start() { window.setTimeout(poll, pending ? 500 : 1000); }
+  if (document.readyState === "complete") { start(); } else { window.addEventListener("load", start); }
 }());
