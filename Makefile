@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint browser clean
+.PHONY: install run test lint browser axe clean
 
 install: $(STAMP)
 
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 run: install
 	$(BIN)/tsctl run
 
-test: install browser
+test: install browser axe
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # ruff (style, bugs, complexity) and mypy (types), configured in pyproject.toml; CI runs it.
@@ -33,5 +33,13 @@ browser:
 		{ apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; } \
 		|| echo "chromium is not installed (apt-get install chromium): the browser journeys will be skipped"; }
 
+# axe-core (npm, pinned in package-lock.json), injected by the browser journeys to check each page's
+# accessibility. Without npm those checks skip and say why.
+axe: node_modules/axe-core/axe.min.js
+
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	@if command -v npm >/dev/null; then npm ci --ignore-scripts --no-fund --no-audit --loglevel=error && touch $@; \
+	else echo "npm is not installed: the accessibility checks of the browser journeys will be skipped"; fi
+
 clean:
-	rm -rf $(VENV) data .pytest_cache
+	rm -rf $(VENV) data .pytest_cache node_modules test-artifacts

@@ -105,8 +105,6 @@ def test_each_event_type_is_published_by_one_service_at_most():
     assert {event_type: names for event_type, names in owners.items() if len(names) > 1} == {}
 
 
-@pytest.mark.xfail(strict=True, reason="portal.service_accessed: the portal's tiles publish it with the home page "
-                                       "of « Scolarité services » (H7); remove this mark then")
 def test_every_event_type_a_service_consumes_has_a_producer():
     specs = discover_services().values()
     published = set().union(*(spec.publishes for spec in specs))

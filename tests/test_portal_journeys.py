@@ -41,11 +41,11 @@ WELCOME = '<p>Bienvenue au <strong>collège Jean Moulin</strong> : la rentrée a
 # --- the system: accounts on a real HTTP port, the portal in a test client -----------------------
 
 class System:
-    def __init__(self, tmp_path: Path):
+    def __init__(self, tmp_path: Path, **overrides):
         # Bind first (the app is set below), so the portal's settings know where accounts listens.
         self.server = make_server("127.0.0.1", 0, None, threaded=True)
         url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.platform = Platform(settings_for(tmp_path).with_overrides(accounts_internal_url=url))
+        self.platform = Platform(settings_for(tmp_path).with_overrides(accounts_internal_url=url, **overrides))
         accounts = self.platform.runtime("accounts")
         with accounts.uow() as uow:
             add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY")
@@ -161,7 +161,8 @@ def test_a_guardian_activates_the_account_from_the_letter_and_reaches_the_home_p
     assert session_of(system, browser)["login"] == "helene.dupont"
     page = browser.get("/premiere-connexion")
     assert "helene.dupont" in text(page) and "8 à 14 caractères, chiffres ET lettres obligatoires" in text(page)
-    assert "Date de naissance de votre enfant" in text(page) and "(obligatoire)" in text(page)
+    assert "Date de naissance de Léa DUPONT" in text(page) and "(obligatoire)" in text(page)
+    assert "Mot de passe provisoire" not in text(page)  # the sign-in checked it: not asked twice
     assert browser.get("/accueil").headers["Location"] == "/"  # not signed in yet
 
     pending = first_login(browser, temporary)
@@ -229,7 +230,7 @@ def test_a_wrong_birth_date_at_first_login_is_refused_with_the_message(system, b
     temporary = system.notify("helene.dupont")
     sign_in(browser, "helene.dupont", temporary)
     refused = first_login(browser, temporary, birth="13/03/2013")
-    assert refused.status_code == 401
+    assert refused.status_code == 400
     assert "La date de naissance ne correspond pas à celle de l'élève" in text(refused)
     assert 'value="13/03/2013"' in refused.get_data(as_text=True)  # what was typed stays
     badly_typed = first_login(browser, temporary, birth="2013-03-12")
@@ -352,7 +353,15 @@ def test_forgot_password_shows_the_reference_and_the_emailed_link_sets_a_new_pas
 def test_forgot_password_refuses_an_unknown_login_or_an_unconfirmed_address_with_their_messages(system, browser):
     unknown = submit(browser, "/mot-de-passe-oublie", {"login": "nobody.here"})
     assert unknown.status_code == 200 and "Cet identifiant est inconnu" in text(unknown)  # the same status
-    system.notify("jean.dupont")
+    # A parent who never signed in is sent to the letter, not told to confirm an address.
+    temporary = system.notify("jean.dupont")
+    never = submit(browser, "/mot-de-passe-oublie", {"login": "jean.dupont"})
+    assert never.status_code == 200 and "mot de passe provisoire du courrier" in text(never)
+    assert "confirmer votre adresse" not in text(never)
+    # Once the activation has started, the address waits for its confirmation.
+    sign_in(browser, "jean.dupont", temporary)
+    first_login(browser, temporary, email="jean@example.org")
+    submit(browser, "/compte/en-attente", {}, action="/deconnexion")  # signs out from the pending screen
     unconfirmed = submit(browser, "/mot-de-passe-oublie", {"login": "jean.dupont"})
     assert unconfirmed.status_code == 200 and "Vous devez d'abord confirmer votre adresse électronique" in text(
         unconfirmed
@@ -607,7 +616,7 @@ def test_a_guardian_activates_the_account_in_a_real_browser(tmp_path):
             page.click("button:has-text('Se connecter')")
             page.wait_for_url("**/premiere-connexion")
             assert login in page.inner_text("main")
-            page.fill("#temporary_password", temporary)
+            assert page.locator("#temporary_password").count() == 0  # the sign-in checked it: not asked twice
             page.fill("#new_password", "Lilas2026")
             page.fill("#new_password_again", "Lilas2026")
             page.fill("#email", "parent@example.org")

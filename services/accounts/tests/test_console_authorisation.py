@@ -54,6 +54,7 @@ VALID_BODIES = {
     },
     "support.access": {"refuse": "1"},
     "support.new_account": {"confirm": "y"},
+    "support.simulate": {},
     "support.notify": {"mode": "paper"},
     "support.resend_activation": {},
     "support.write": {"subject": "Objet", "body": "Message"},

@@ -159,6 +159,7 @@ def test_a_used_account_signs_in_and_gets_its_profile(platform, api, clock):
             "mef_code": "10310019110",
             "birth_date": "2013-03-12",
             "legal_rank": 1,
+            "mefstat": None,
         }
     ]
     again = api("authenticate", {"login": "helene.dupont", "password": "Lilas2026"}).json
@@ -340,7 +341,7 @@ def test_the_confirmation_link_activates_the_account_once(platform, api):
 
 
 @pytest.mark.parametrize("change,status,message", [
-    ({"birth_date": "2013-03-13"}, 401, "La date de naissance ne correspond pas"),
+    ({"birth_date": "2013-03-13"}, 400, "La date de naissance ne correspond pas"),
     ({"temporary_password": "AAAAAAAA"}, 401, "mot de passe provisoire incorrect"),
     ({"new_password": "court1", "new_password_again": "court1"}, 400, "de 8 à 14 caractères"),
     ({"new_password_again": "Lilas2027"}, 400, "Les deux mots de passe saisis sont différents"),
@@ -356,6 +357,28 @@ def test_a_first_login_with_a_wrong_field_is_refused_and_changes_nothing(platfor
     assert message in api("first-login", body, expected=status).json["error"]
     assert account(platform, "helene.dupont").state == "notified"
     assert outbox_events(platform, "family_email.requested") == []
+
+
+def test_a_first_login_reports_every_wrong_field_at_once(platform, api):
+    password = notify(platform, "helene.dupont")
+    body = api("first-login", {"login": "helene.dupont", "temporary_password": password, "new_password": "Lilas2026",
+                               "new_password_again": "Lilas2027", "birth_date": "2013-03-13",
+                               "email": "helene@example.org", "email_again": "helene@exemple.org"}, expected=400).json
+    assert set(body["fields"]) == {"birth_date", "new_password", "email"}
+    assert account(platform, "helene.dupont").state == "notified"
+
+
+def test_the_sign_in_ticket_opens_the_first_login_until_a_newer_letter(platform, api):
+    password = notify(platform, "helene.dupont")
+    ticket = api("authenticate", {"login": "helene.dupont", "password": password}).json["first_login_ticket"]
+    assert ticket and password not in ticket
+    body = {"login": "helene.dupont", "ticket": ticket, "new_password": password, "new_password_again": password,
+            "birth_date": "2013-03-12", "email": "helene@example.org", "email_again": "helene@example.org"}
+    refused = api("first-login", body, expected=400).json  # the new password is the temporary one
+    assert "différent du mot de passe provisoire" in refused["fields"]["new_password"]
+    api("first-login", {**body, "ticket": "forged"}, expected=401)
+    assert api("first-login", {**body, "new_password": "Lilas2026", "new_password_again": "Lilas2026"}).json[
+        "state"] == "activating"
 
 
 def test_a_student_first_login_makes_the_account_used_and_the_email_is_optional(platform, api):
@@ -683,6 +706,11 @@ def test_forgot_password_sends_a_link_with_a_reference_and_the_link_sets_a_new_p
 def test_forgot_password_needs_a_known_login_with_a_confirmed_address(platform, api):
     assert api("forgot-password", {"login": "nobody"}).json == {"outcome": "unknown", "reference": None}
     notify(platform, "jean.dupont")
+    # Never signed in: the letter is the way in (the portal says so), not an address to confirm.
+    assert api("forgot-password", {"login": "jean.dupont"}).json == {"outcome": "not_activated", "reference": None}
+    with platform.runtime("accounts").uow() as uow:
+        uow.session.scalar(select(Account).where(Account.login == "jean.dupont")).state = "activating"
+        uow.commit()
     assert api("forgot-password", {"login": "jean.dupont"}).json == {"outcome": "unconfirmed", "reference": None}
     assert not [
         e for e in outbox_events(platform, "family_email.requested") if e.payload["template"] == "forgot_password"
@@ -748,7 +776,8 @@ def test_the_other_parent_can_join_with_an_active_account_for_a_joint_account(pl
     body = api("merge", {"account_id": account(platform, "helene.dupont").id, "other_login": "jean.dupont",
                          "other_password": "Jean2026x"}).json
     assert body["display_name"] == "Mme Hélène DUPONT et M. Jean DUPONT"
-    assert [child["legal_rank"] for child in body["children"]] == [1, 2]
+    # Léa is the child of both parents: the joint account lists her once.
+    assert [(child["first_name"], child["legal_rank"]) for child in body["children"]] == [("Léa", 1)]
 
 
 def test_a_merge_is_refused_across_academies_or_from_an_account_not_yet_active(platform, api):

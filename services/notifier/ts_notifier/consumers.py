@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ts_notifier.service_layer.batches import receive_batch_request, receive_notification
 from ts_notifier.service_layer.class_lists import receive_class_list
+from ts_notifier.service_layer.contact_messages import send_contact_message
 from ts_notifier.service_layer.family_emails import send_family_email
 from ts_notifier.service_layer.school_settings import record_school_settings
 from ts_shared.messaging.envelope import Event
@@ -20,4 +21,5 @@ HANDLERS = {
     "notification.requested": receive_notification,
     "notification.batch_requested": receive_batch_request,
     "class_list.requested": receive_class_list,
+    "contact_message.requested": send_contact_message,
 }

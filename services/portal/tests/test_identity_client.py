@@ -72,7 +72,7 @@ def test_first_login_sends_the_birth_date_in_iso_format_and_a_blank_address_as_n
     assert path == "/internal/v1/first-login"
     assert body == {"login": "lea.dupont", "temporary_password": "DCBRJDWH", "new_password": "Latin2026",
                     "new_password_again": "Latin2026", "birth_date": "2013-03-12", "email": None,
-                    "email_again": None, "client_address": "198.51.100.1"}
+                    "email_again": None, "client_address": "198.51.100.1", "ticket": None}
 
 
 @pytest.mark.parametrize("call,path,answer,expected", [

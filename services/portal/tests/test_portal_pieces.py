@@ -30,14 +30,14 @@ def _first_login_form(**fields):
     return form
 
 
-@pytest.mark.parametrize("typed", ["12/03/2013", "12/3/2013", "12-03-2013", "12.03.2013", " 12/03/2013 "])
+@pytest.mark.parametrize("typed", ["12/03/2013", "12/3/2013", "12-03-2013", "12.03.2013", " 12/03/2013 ", "12032013"])
 def test_a_birth_date_typed_as_on_the_letter_is_read_as_a_date(request_context, typed):
     form = _first_login_form(birth_date=typed)
     assert form.validate(), form.errors
     assert form.birth_date.data == date(2013, 3, 12)
 
 
-@pytest.mark.parametrize("typed", ["31/02/2013", "2013-03-12", "12/03/13", "douze mars"])
+@pytest.mark.parametrize("typed", ["31/02/2013", "2013-03-12", "12/03/13", "douze mars", "1232013", "31022013"])
 def test_an_impossible_or_badly_typed_birth_date_is_refused_with_the_expected_format(request_context, typed):
     form = _first_login_form(birth_date=typed)
     assert not form.validate()
@@ -54,11 +54,26 @@ def test_a_missing_birth_date_asks_for_it(request_context):
 def test_the_address_is_required_for_a_guardian_and_optional_for_a_student(request_context):
     guardian = _first_login_form(email="", email_again="")
     assert not guardian.validate() and guardian.email.errors == ["L'adresse électronique est obligatoire."]
-    student = FirstLoginForm.for_account(kind="student", email_required=False)
+    student = FirstLoginForm.for_account({"kind": "student", "email_required": False, "child_names": ["Léa DUPONT"]})
     student.process(MultiDict({"temporary_password": "DCBRJDWH", "new_password": "Latin2026",
                                "new_password_again": "Latin2026", "birth_date": "12/03/2013"}))
     assert student.validate(), student.errors
     assert "facultative" in student.email.label.text and student.birth_date.label.text == "Votre date de naissance"
+
+
+def test_the_first_login_form_names_the_child_and_asks_only_what_is_still_unknown(request_context):
+    state = {"kind": "guardian", "email_required": True, "child_names": ["Noé Lefèvre"]}
+    asked = FirstLoginForm.for_account(state)
+    assert asked.birth_date.label.text == "Date de naissance de Noé Lefèvre" and asked.has("temporary_password")
+    # The sign-in already checked the temporary password: not asked twice.
+    checked = FirstLoginForm.for_account({**state, "ticket": "t"})
+    assert not checked.has("temporary_password") and checked.has("email")
+    # A used account reset by the school keeps its confirmed address: not asked again.
+    reset = FirstLoginForm.for_account({**state, "email_required": False, "ticket": "t",
+                                        "confirmed_email": "helene@example.org"})
+    assert not reset.has("email") and not reset.has("email_again")
+    several = FirstLoginForm.for_account({**state, "child_names": ["Noé Lefèvre", "Inès Lefèvre"]})
+    assert several.birth_date.label.text == "Date de naissance de l'un de vos enfants"
 
 
 def _child(student_id: str, school_uai: str = "0541234X") -> Child:

@@ -6,7 +6,8 @@ import logging
 from flask import Flask, render_template, session
 
 from ts_portal.adapters.identity_client import IdentityClient
-from ts_portal.web.family_session import IDENTITY_EXTENSION
+from ts_portal.web import home_pages, info_pages, simulation  # noqa: F401 (their views join `pages`)
+from ts_portal.web.family_session import IDENTITY_EXTENSION, is_simulation
 from ts_portal.web.formatting import french_date, french_datetime
 from ts_portal.web.pages import pages
 from ts_shared.service import ServiceRuntime
@@ -38,7 +39,8 @@ def create_app(runtime: ServiceRuntime) -> Flask:
     def _family_header():
         # What the header shows: nothing before sign-in, « Quitter » on the first-login and
         # pending screens, the account menu once signed in.
-        return {"portal_stage": session.get("stage"), "portal_display_name": session.get("display_name")}
+        return {"portal_stage": session.get("stage"), "portal_display_name": session.get("display_name"),
+                "portal_simulation": is_simulation()}
 
     @app.errorhandler(InternalServiceError)
     def _accounts_unreachable(error: InternalServiceError):

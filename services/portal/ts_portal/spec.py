@@ -9,6 +9,7 @@ SERVICE = ServiceSpec(
     migrations_dir=Path(__file__).resolve().parent.parent / "migrations",
     orm="ts_portal.adapters.orm",
     app="ts_portal.app:create_app",
+    publishes=("portal.service_accessed", "contact_message.requested"),
     consumes=("school.settings_changed",),
     handlers="ts_portal.consumers:HANDLERS",
 )

@@ -123,6 +123,8 @@ class SchoolSettingsChangedSchema(Schema):
     open_services = fields.List(fields.String(), load_default=list)
     # code -> label of the academy's own services (national ones are known by every service).
     service_labels = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    # code -> address of the academy services that have one (H9: where the portal's page leads).
+    service_urls = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
     letter_type = fields.String(
         load_default="teleservices", validate=validate.OneOf(("teleservices", "mixed", "ent_only"))
     )
@@ -268,13 +270,32 @@ class NotificationFailedSchema(Schema):
 
 
 class ServiceAccessedSchema(Schema):
-    """G3: a family opened a service tile on the portal."""
+    """G3, H7: a family opened a service's tile on the portal (the school is the envelope's). No
+    personal data: who opened it is not said, only for which kind of account, which MEF and when
+    (the statistics count accesses per month, per service and per MEFSTAT)."""
 
-    account_id = fields.String(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(ACCOUNT_KINDS))
     service_code = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    mefstat = fields.String(load_default=None, allow_none=True)
+    mefstat = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20))
+    mef_code = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20))
+    month = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{4}-(0[1-9]|1[0-2])$"))  # Paris time
     accessed_at = fields.AwareDateTime(required=True)
+
+
+class ContactMessageRequestedSchema(Schema):
+    """H10: a family wrote to its school from the portal's contact page. The notifier sends it to
+    the address the school chose (D4), with the family's confirmed address as Reply-To, and a copy
+    to the family from the no-reply sender."""
+
+    to = fields.Email(required=True)
+    school_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    account_names = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    login = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    children = fields.List(fields.String(validate=validate.Length(max=200)), load_default=list)
+    reply_to = fields.Email(load_default=None, allow_none=True)  # the family's confirmed address
+    subject = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    sent_at = fields.AwareDateTime(required=True)
 
 
 class StaffActionRecordedSchema(Schema):
@@ -306,6 +327,7 @@ EVENT_SCHEMAS: dict[tuple[str, int], Schema] = {
     ("notification.delivered", 1): NotificationDeliveredSchema(),
     ("notification.failed", 1): NotificationFailedSchema(),
     ("portal.service_accessed", 1): ServiceAccessedSchema(),
+    ("contact_message.requested", 1): ContactMessageRequestedSchema(),
     ("family_email.requested", 1): FamilyEmailRequestedSchema(),
     ("staff_action.recorded", 1): StaffActionRecordedSchema(),
 }

@@ -11,7 +11,8 @@ from wtforms.validators import InputRequired, Length, ValidationError
 
 from ts_shared.emails import is_valid_email
 
-_DATE = re.compile(r"(\d{1,2})[/.\- ](\d{1,2})[/.\- ](\d{4})")
+# 18/03/2012, 18-03-2012, 18.03.2012, 18 03 2012, and 18032012 (a phone's numeric keypad has no « / »).
+_DATE = re.compile(r"(\d{1,2})[/.\- ](\d{1,2})[/.\- ](\d{4})|(\d{2})(\d{2})(\d{4})")
 
 
 def at_most(characters: int) -> Length:
@@ -41,7 +42,7 @@ class FrenchDateField(StringField):
         try:
             if match is None:
                 raise ValueError
-            day, month, year = (int(part) for part in match.groups())
+            day, month, year = (int(part) for part in match.groups() if part is not None)
             self.data = date(year, month, day)
         except ValueError:
             raise ValueError(f"Saisissez la date au format JJ/MM/AAAA, par exemple {self.example}.") from None

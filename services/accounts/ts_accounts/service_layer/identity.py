@@ -3,13 +3,14 @@ self-service recovery, account changes and merges. Messages are French, for fami
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 
-from ts_accounts.adapters.orm import Account, AccountLink, Guardian, School, Student
+from ts_accounts.adapters.orm import Account, AccountLink, Guardian, Mef, School, Student
 from ts_accounts.adapters.passwords import hash_password, verify_password
 from ts_accounts.domain.contacts import is_valid_email
 from ts_accounts.domain.credentials import password_problems, typed_temporary_password
@@ -19,7 +20,7 @@ from ts_accounts.domain.lifecycle import (
 from ts_accounts.service_layer import throttling
 from ts_accounts.service_layer.accounts import (
     active_links, apply_transition, bump_version, get_account, open_account_by_login, record_implied_notification,
-    renotified_during_activation, revoke_temporary_password, temporary_password_matches,
+    renotified_during_activation, revoke_temporary_password, temporary_password_matches, temporary_password_valid,
 )
 from ts_accounts.service_layer.directory import bump_versions, lock_account
 from ts_accounts.service_layer.directory import FAMILY, emit_account_events, record_history
@@ -52,6 +53,7 @@ class Child:
     mef_code: str | None
     birth_date: date
     legal_rank: int | None
+    mefstat: str | None = None  # what the statistics count a service access by (G3)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,9 @@ class Profile:
     access_refused: bool
     children: tuple[Child, ...]
     credentials_fingerprint: str  # changes whenever the password does: the portal's older sessions end
+    # Given by a sign-in with the temporary password: the first-login page sends it back instead of
+    # asking that password again (it names the temporary password checked, so a newer letter voids it).
+    first_login_ticket: str | None = None
 
 
 def _credentials_fingerprint(account: Account) -> str:
@@ -79,15 +84,31 @@ def _credentials_fingerprint(account: Account) -> str:
     return hashlib.sha256((account.password_hash or "").encode()).hexdigest()[:32]
 
 
+def _first_login_ticket(uow: UnitOfWork, account: Account) -> str | None:
+    """Proof that the temporary password now in force was checked at sign-in: a MAC, with the
+    credential key, of the account and of that password's serial (or its hash, for a letter from
+    before derived passwords) — nobody without the key can make it, and a new password voids it."""
+    if not temporary_password_valid(account):
+        return None
+    issued = account.temporary_password_issued_at.isoformat() if account.temporary_password_issued_at else ""
+    message = f"first-login:{account.id}:{account.credential_serial}:{account.temporary_password_hash or ''}:{issued}"
+    return hmac.new(uow.settings.require("credential_key").encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
 def _children(uow: UnitOfWork, account: Account) -> tuple[Child, ...]:
     rows = uow.session.execute(
-        select(AccountLink, Student, School)
+        select(AccountLink, Student, School, Mef.mefstat)
         .join(Student, Student.id == AccountLink.student_id).join(School, School.uai == AccountLink.school_uai)
+        .outerjoin(Mef, and_(Mef.school_uai == AccountLink.school_uai, Mef.code == Student.mef_code))
         .where(AccountLink.account_id == account.id, AccountLink.ended_at.is_(None)).order_by(AccountLink.id)
     ).all()
-    return tuple(Child(link.school_uai, school.name, student.siecle_id, student.first_name, student.display_last_name,
-                       student.division, student.mef_code, student.birth_date, link.legal_rank)
-                 for link, student, school in rows)
+    children: dict[tuple[str, str], Child] = {}
+    for link, student, school, mefstat in rows:
+        # A joint account (legal 1 and legal 2 merged) holds two links to the same child: listed once.
+        children.setdefault((link.school_uai, student.siecle_id), Child(
+            link.school_uai, school.name, student.siecle_id, student.first_name, student.display_last_name,
+            student.division, student.mef_code, student.birth_date, link.legal_rank, mefstat))
+    return tuple(children.values())
 
 
 def display_name(uow: UnitOfWork, account: Account) -> str:
@@ -107,7 +128,7 @@ def display_name(uow: UnitOfWork, account: Account) -> str:
 
 
 def profile(uow: UnitOfWork, account: Account, *, previous_login_at: datetime | None = None,
-            first_login_required: bool = False) -> Profile:
+            first_login_required: bool = False, first_login_ticket: str | None = None) -> Profile:
     return Profile(
         account_id=account.id, login=account.login, kind=account.kind, state=account.state,
         display_name=display_name(uow, account), email=account.email,
@@ -115,7 +136,7 @@ def profile(uow: UnitOfWork, account: Account, *, previous_login_at: datetime | 
         previous_login_at=previous_login_at, first_login_required=first_login_required,
         pending_confirmation=account.state == AccountState.ACTIVATING.value,
         access_refused=account.access_refused_at is not None, children=_children(uow, account),
-        credentials_fingerprint=_credentials_fingerprint(account),
+        credentials_fingerprint=_credentials_fingerprint(account), first_login_ticket=first_login_ticket,
     )
 
 
@@ -147,12 +168,15 @@ def _check_email(value: str | None, again: str | None, *, required: bool) -> str
     return email
 
 
+SAME_AS_TEMPORARY = "Le nouveau mot de passe doit être différent du mot de passe provisoire."
+
+
 def _check_new_password(password: str, again: str, *, not_equal_to: str | None = None) -> None:
     problems = password_problems(password)
     if password != again:
         problems.append("Les deux mots de passe saisis sont différents.")
     if not_equal_to is not None and typed_temporary_password(password) == typed_temporary_password(not_equal_to):
-        problems.append("Le nouveau mot de passe doit être différent du mot de passe provisoire.")
+        problems.append(SAME_AS_TEMPORARY)
     if problems:
         raise InvalidInput(" ".join(problems))
 
@@ -212,30 +236,62 @@ def authenticate(uow: UnitOfWork, *, login: str, password: str, client_address: 
     if not first_login and account.state == AccountState.USED.value:
         account.last_login_at = now
         record_history(uow.session, [account.id], "login", now=now, actor=FAMILY)
-    result = profile(uow, account, previous_login_at=previous, first_login_required=first_login)
+    result = profile(uow, account, previous_login_at=previous, first_login_required=first_login,
+                     first_login_ticket=_first_login_ticket(uow, account) if first_login else None)
     uow.commit()
     return result
 
 
 # --- H2: first login ------------------------------------------------------------------------------
 
-def first_login(uow: UnitOfWork, box: SecretBox, *, login: str, temporary_password: str, new_password: str,
+def _open_first_login(uow: UnitOfWork, keys, now: datetime, account: Account | None, *,
+                      temporary_password: str | None, ticket: str | None, new_password: str) -> tuple[Account, bool]:
+    """Check what opens the first login — the temporary password, or the ticket — and say whether
+    the new password is that temporary password (always one argon2 verification for it)."""
+    if ticket:
+        expected = _first_login_ticket(uow, account) if account is not None else None
+        if account is None or expected is None or not hmac.compare_digest(expected, ticket):
+            raise AuthenticationFailed("Votre session de première connexion n'est plus valable : reconnectez-vous avec "
+                                       "l'identifiant et le mot de passe provisoire de votre courrier.")
+        return account, temporary_password_matches(uow, account, new_password)
+    _, opened = _credentials_match(uow, account, temporary_password or "")
+    if account is None or not opened:
+        raise _fail(uow, keys, now, "Identifiant ou mot de passe provisoire incorrect.")
+    return account, typed_temporary_password(new_password) == typed_temporary_password(temporary_password)
+
+
+def first_login(uow: UnitOfWork, box: SecretBox, *, login: str, temporary_password: str | None, new_password: str,
                 new_password_again: str, birth_date: date | None, email: str | None, email_again: str | None,
-                client_address: str | None, now: datetime) -> Profile:
+                client_address: str | None, now: datetime, ticket: str | None = None) -> Profile:
+    """H2. The temporary password, or the ticket a sign-in with it gave (`authenticate`), opens
+    it; then every problem of the form is reported at once, keyed by field (`birth_date`,
+    `new_password`, `email`), so that the family fixes them in one go."""
     keys = throttling.keys("family", login, client_address)
     throttling.check(uow.session, keys, now)
-    account = open_account_by_login(uow.session, login, for_change=True)
-    _, temporary = _credentials_match(uow, account, temporary_password)
-    if account is None or not temporary:
-        raise _fail(uow, keys, now, "Identifiant ou mot de passe provisoire incorrect.")
-    children = _children(uow, account)
-    if birth_date is None or birth_date not in {child.birth_date for child in children}:
-        raise _fail(uow, keys, now, "La date de naissance ne correspond pas à celle de l'élève. "
-                                    "Vérifiez-la ou contactez l'établissement.")
-    _check_new_password(new_password, new_password_again, not_equal_to=temporary_password)
+    account, same_as_temporary = _open_first_login(
+        uow, keys, now, open_account_by_login(uow.session, login, for_change=True),
+        temporary_password=temporary_password, ticket=ticket, new_password=new_password)
     guardian = account.kind == AccountKind.GUARDIAN.value
     already_used = account.state == AccountState.USED.value
-    address = _check_email(email, email_again, required=guardian and not already_used)
+    errors: dict[str, str] = {}
+    try:
+        _check_new_password(new_password, new_password_again,
+                            not_equal_to=new_password if same_as_temporary else None)
+    except InvalidInput as error:
+        errors["new_password"] = str(error)
+    address = None
+    try:
+        address = _check_email(email, email_again, required=guardian and not already_used)
+    except InvalidInput as error:
+        errors["email"] = str(error)
+    if birth_date is None or birth_date not in {child.birth_date for child in _children(uow, account)}:
+        # A wrong birth date is a failed attempt (throttled like a wrong password), reported with the rest.
+        errors = {"birth_date": "La date de naissance ne correspond pas à celle de l'élève. "
+                                "Vérifiez-la ou contactez l'établissement.", **errors}
+        throttling.record_failure(uow.session, keys, now)
+        uow.commit()
+    if errors:
+        raise InvalidInput(errors=errors)
     throttling.record_success(uow.session, keys)
 
     # The letter's delivery report is not back yet (Non notifié, or a newer letter than the one a
@@ -341,6 +397,7 @@ class Recovery(StrEnum):
     SENT = "sent"
     UNKNOWN = "unknown"
     UNCONFIRMED = "unconfirmed"
+    NOT_ACTIVATED = "not_activated"  # never signed in: the letter's temporary password is the way in
 
 
 def _count_recovery(uow: UnitOfWork, kind: str, target: str, client_address: str | None, now: datetime) -> None:
@@ -386,7 +443,10 @@ def forgot_password(uow: UnitOfWork, box: SecretBox, *, login: str, client_addre
     account = open_account_by_login(uow.session, login)
     if account is None or account.email_confirmed_at is None or account.email is None:
         uow.commit()
-        return (Recovery.UNKNOWN if account is None else Recovery.UNCONFIRMED), None
+        if account is None:
+            return Recovery.UNKNOWN, None
+        never_signed_in = account.state in (AccountState.NOT_NOTIFIED.value, AccountState.NOTIFIED.value)
+        return (Recovery.NOT_ACTIVATED if never_signed_in else Recovery.UNCONFIRMED), None
     reference = new_reference()
     if _mailbox_open(uow, account.email, now):
         token = issue_token(uow.session, account.id, RESET_PASSWORD, now=now, lifetime=PASSWORD_RESET_LINK_LIFETIME,

@@ -80,8 +80,9 @@ def settings_payload(session, school: School) -> dict:
     activated = school.services_activated_at is not None
     open_services = open_service_codes(session, school) if activated else []
     academy = session.get(Academy, school.academy_code)
-    labels = dict(session.execute(select(AcademyService.code, AcademyService.label).where(
-        AcademyService.academy_code == school.academy_code, AcademyService.code.in_(open_services))).all())
+    offered = session.execute(select(AcademyService.code, AcademyService.label, AcademyService.url).where(
+        AcademyService.academy_code == school.academy_code, AcademyService.code.in_(open_services))).all()
+    labels = {code: label for code, label, _ in offered}
     return {
         "settings_version": school.settings_version,
         "name": school.name,
@@ -93,6 +94,7 @@ def settings_payload(session, school: School) -> dict:
         "welcome_message_html": school.welcome_message_html,
         "open_services": open_services,
         "service_labels": labels,
+        "service_urls": {code: url for code, _, url in offered if url},
         "letter_type": school.letter_type,
         "ent_url": school.ent_url if school.letter_type != "teleservices" else None,
         "contact_email": contact,

@@ -9,7 +9,7 @@ from functools import wraps
 from flask import Blueprint, jsonify, request
 from marshmallow import Schema, ValidationError, fields, validate
 
-from ts_accounts.service_layer import identity
+from ts_accounts.service_layer import identity, simulation
 from ts_accounts.service_layer.errors import AccountsError, AuthenticationFailed, Conflict, InvalidInput, NotFound
 from ts_accounts.service_layer.throttling import Throttled
 from ts_accounts.service_layer.tokens import InvalidLink
@@ -31,7 +31,9 @@ class AuthenticateBody(Schema):
 
 class FirstLoginBody(Schema):
     login = _text(required=True)
-    temporary_password = _text(required=True)
+    # One of the two: the letter's temporary password, or the ticket the sign-in with it gave.
+    temporary_password = _text(load_default=None, allow_none=True)
+    ticket = _text(load_default=None, allow_none=True)
     new_password = _text(required=True)
     new_password_again = _text(required=True)
     birth_date = fields.Date(required=True)
@@ -123,6 +125,8 @@ def _endpoint(schema: Schema):
             except AccountsError as error:
                 status = next(code for kind, code in _STATUS if isinstance(error, kind))
                 body = {"error": str(error), "status": status}
+                if error.errors:
+                    body["fields"] = error.errors  # each field's French message (H2: all at once)
                 if isinstance(error, Throttled):
                     body["retry_after"] = int(error.retry_after.total_seconds()) + 1
                 response = jsonify(body)
@@ -199,6 +203,13 @@ def change_email(uow, body):
 @_endpoint(MergeBody())
 def merge(uow, body):
     return jsonify(_profile_json(identity.merge_accounts(uow, now=utcnow(), **body)))
+
+
+@identity_api.post("/simulation")
+@_endpoint(TokenBody())
+def open_simulation(uow, body):
+    """H11: the one-time link of « Simuler l'accès » exchanged for the account's profile."""
+    return jsonify(_profile_json(simulation.open_simulation(uow, now=utcnow(), **body)))
 
 
 @identity_api.post("/profile")

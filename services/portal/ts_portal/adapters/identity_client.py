@@ -35,6 +35,12 @@ class Child:
     division: str | None
     birth_date: date
     legal_rank: int | None
+    mef_code: str | None = None
+    mefstat: str | None = None
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
 
     @property
     def key(self) -> str:
@@ -57,6 +63,12 @@ class Profile:
     access_refused: bool
     children: tuple[Child, ...]
     credentials_fingerprint: str = ""  # changes with the password: sessions opened before end
+    first_login_ticket: str | None = None  # a sign-in with the temporary password: first login without it
+
+    @property
+    def reset_by_school(self) -> bool:
+        """A used account whose password the school reset: its first login again (H2)."""
+        return self.first_login_required and self.state == "used"
 
     @property
     def is_guardian(self) -> bool:
@@ -78,10 +90,12 @@ def _profile(body: dict[str, Any]) -> Profile:
         pending_confirmation=bool(body.get("pending_confirmation")),
         access_refused=bool(body.get("access_refused")),
         credentials_fingerprint=str(body.get("credentials_fingerprint") or ""),
+        first_login_ticket=body.get("first_login_ticket"),
         children=tuple(Child(
             school_uai=child["school_uai"], school_name=child["school_name"], student_id=child["student_id"],
             first_name=child["first_name"], last_name=child["last_name"], division=child.get("division"),
             birth_date=date.fromisoformat(child["birth_date"]), legal_rank=child.get("legal_rank"),
+            mef_code=child.get("mef_code"), mefstat=child.get("mefstat"),
         ) for child in body.get("children", [])),
     )
 
@@ -89,13 +103,15 @@ def _profile(body: dict[str, Any]) -> Profile:
 # --- errors --------------------------------------------------------------------------------------
 
 class IdentityError(Exception):
-    """A refusal of the accounts service; `message` is French, for the family."""
+    """A refusal of the accounts service; `message` is French, for the family; `fields` maps the
+    fields at fault to their message, when the service says which."""
 
     status = 400
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, fields: dict[str, str] | None = None):
         super().__init__(message)
         self.message = message
+        self.fields = dict(fields or {})
 
 
 class InvalidRequest(IdentityError):
@@ -160,7 +176,10 @@ class IdentityClient:
         if error is Throttled:
             retry_after = body.get("retry_after")
             raise Throttled(message, int(retry_after) if isinstance(retry_after, (int, float)) else None)
-        raise error(message)
+        fields = body.get("fields") if error is InvalidRequest else None
+        if not isinstance(fields, dict):
+            fields = {}
+        raise error(message, {str(name): str(text) for name, text in fields.items()})
 
     # H1
     def authenticate(self, *, login: str, password: str, client_address: str | None) -> Profile:
@@ -168,11 +187,12 @@ class IdentityClient:
             "login": login, "password": password, "client_address": client_address}))
 
     # H2
-    def first_login(self, *, login: str, temporary_password: str, new_password: str, new_password_again: str,
+    def first_login(self, *, login: str, temporary_password: str | None, new_password: str, new_password_again: str,
                     birth_date: date, email: str | None, email_again: str | None,
-                    client_address: str | None) -> Profile:
+                    client_address: str | None, ticket: str | None = None) -> Profile:
         return _profile(self._call("first-login", {
-            "login": login, "temporary_password": temporary_password, "new_password": new_password,
+            "login": login, "temporary_password": temporary_password or None, "ticket": ticket,
+            "new_password": new_password,
             "new_password_again": new_password_again, "birth_date": birth_date.isoformat(),
             "email": email or None, "email_again": email_again or None, "client_address": client_address}))
 
@@ -217,6 +237,10 @@ class IdentityClient:
         return _profile(self._call("merge", {
             "account_id": account_id, "other_login": other_login, "other_password": other_password,
             "birth_date": birth_date.isoformat() if birth_date else None, "client_address": client_address}))
+
+    # H11: the one-time link of the console's « Simuler l'accès »
+    def open_simulation(self, *, token: str) -> Profile:
+        return _profile(self._call("simulation", {"token": token}))
 
     # every signed-in page
     def profile(self, *, account_id: str) -> Profile:

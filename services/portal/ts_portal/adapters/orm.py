@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ts_shared.db import UTCDateTime, new_metadata, timestamp
@@ -38,4 +38,19 @@ class SchoolPortalSettings(Base):
     address_lines: Mapped[list[str]] = mapped_column(JSON)
     phone: Mapped[str | None] = mapped_column(String(40))
     useful_links: Mapped[list[dict]] = mapped_column(JSON)
+    service_labels: Mapped[dict | None] = mapped_column(JSON)  # academy services: code -> label
+    service_urls: Mapped[dict | None] = mapped_column(JSON)  # academy services: code -> address
     updated_at: Mapped[timestamp]
+
+
+class ContactMessage(Base):
+    """H10: a message a family sent its school from the contact page — when and by which account,
+    to limit how many an account sends (the text itself goes to the notifier in the event)."""
+
+    __tablename__ = "contact_messages"
+    __table_args__ = (Index("ix_contact_messages_account_sent", "account_id", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(String(64))
+    school_uai: Mapped[str] = mapped_column(String(8))
+    sent_at: Mapped[datetime]

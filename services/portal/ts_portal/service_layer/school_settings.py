@@ -24,6 +24,8 @@ def record_school_settings(session: Session, uai: str, settings: dict) -> bool:
         "address_lines": list(settings["address_lines"]),
         "phone": settings["phone"],
         "useful_links": [dict(link) for link in settings["useful_links"]],
+        "service_labels": dict(settings.get("service_labels") or {}),
+        "service_urls": dict(settings.get("service_urls") or {}),
         "updated_at": utcnow(),
     }
     return upsert_if_newer(

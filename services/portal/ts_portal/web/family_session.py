@@ -76,9 +76,13 @@ def stage() -> str | None:
 
 def start_first_login(profile: Profile) -> None:
     # The address is mandatory for a guardian's activation; a used account (a new temporary
-    # password after a reset by the school) keeps its own.
+    # password after a reset by the school) keeps its own, and is told what happened. The ticket
+    # (the sign-in checked the temporary password) spares the family typing it again.
+    confirmed = profile.email if profile.email and profile.email_confirmed else None
     _start("first_login", lasts=timedelta(minutes=FIRST_LOGIN_MINUTES), login=profile.login, kind=profile.kind,
-           email_required=profile.is_guardian and profile.state != "used")
+           email_required=profile.is_guardian and profile.state != "used", ticket=profile.first_login_ticket,
+           child_names=[child.full_name for child in profile.children], reset_by_school=profile.reset_by_school,
+           confirmed_email=confirmed if profile.reset_by_school else None)
 
 
 def first_login_state() -> SessionMixin | None:
@@ -111,6 +115,18 @@ def start(profile: Profile) -> None:
     _start("family", lasts=timedelta(hours=SIGNED_IN_HOURS), account_id=profile.account_id,
            display_name=profile.display_name, kind=profile.kind, previous_login_at=previous,
            credentials=profile.credentials_fingerprint)
+
+
+def start_simulation(profile: Profile) -> None:
+    """H11: a staff member sees the portal as this account does, read-only (`is_simulation`); the
+    previous login shown is the account's last one, which the simulation leaves untouched."""
+    previous = profile.previous_login_at.isoformat() if profile.previous_login_at else None
+    _start("family", lasts=timedelta(hours=1), account_id=profile.account_id, display_name=profile.display_name,
+           kind=profile.kind, previous_login_at=previous, credentials=profile.credentials_fingerprint, simulation=True)
+
+
+def is_simulation() -> bool:
+    return session.get(_STAGE) == "family" and bool(session.get("simulation"))
 
 
 def current() -> Family | None:

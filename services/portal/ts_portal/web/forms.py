@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from ts_shared.web.forms import FrenchDateField, at_most, required
-from wtforms import EmailField, HiddenField, PasswordField, StringField
+from wtforms import EmailField, HiddenField, PasswordField, StringField, TextAreaField
 from wtforms.validators import InputRequired, ValidationError
 
 PASSWORD_RULES = "8 à 14 caractères, chiffres ET lettres obligatoires."
@@ -41,18 +41,31 @@ class FirstLoginForm(FlaskForm):
     new_password_again = _password("Confirmation du nouveau mot de passe", "de nouveau le nouveau mot de passe")
     birth_date = FrenchDateField("Date de naissance de votre enfant",
                                  validators=[required("la date de naissance")],
-                                 description="Au format JJ/MM/AAAA.")
+                                 description="Par exemple 18/03/2012 ; vous pouvez aussi la taper sans "
+                                             "séparateur : 18032012.")
     email = _email("Votre adresse électronique", mandatory=False)
     email_again = _email("Confirmation de votre adresse électronique", mandatory=False)
     email_required = True
 
     @classmethod
-    def for_account(cls, *, kind: str, email_required: bool) -> FirstLoginForm:
+    def for_account(cls, state: dict) -> FirstLoginForm:
+        """The form for the first-login session's `state` (family_session.start_first_login): no
+        temporary password when the sign-in checked it, the child named, no address asked when
+        the school reset a used account whose address is confirmed."""
         form = cls()
-        form.email_required = email_required
-        if kind == "student":
+        form.email_required = state["email_required"]
+        if state.get("ticket"):
+            del form.temporary_password
+        if state["kind"] == "student":
             form.birth_date.label.text = "Votre date de naissance"
-        if email_required:
+        elif state.get("child_names") and len(state["child_names"]) == 1:
+            form.birth_date.label.text = f"Date de naissance de {state['child_names'][0]}"
+        elif state.get("child_names"):
+            form.birth_date.label.text = "Date de naissance de l'un de vos enfants"
+        if state.get("confirmed_email"):
+            del form.email
+            del form.email_again
+        elif form.email_required:
             form.email.label.text += " (obligatoire)"
             form.email.description = ("Indispensable : vous y recevrez un courriel avec un lien sur lequel vous "
                                       "devez cliquer pour accéder à vos services en ligne. Elle servira aussi à "
@@ -63,6 +76,9 @@ class FirstLoginForm(FlaskForm):
                                       "votre mot de passe en cas d'oubli.")
         return form
 
+    def has(self, name: str) -> bool:
+        return name in self._fields
+
     def validate_email(self, field):
         if self.email_required and not (field.data or "").strip():
             raise ValidationError("L'adresse électronique est obligatoire.")
@@ -70,6 +86,10 @@ class FirstLoginForm(FlaskForm):
     def validate_email_again(self, field):
         if (self.email.data or "").strip() and not (field.data or "").strip():
             raise ValidationError("Saisissez de nouveau l'adresse électronique.")
+
+    def field_of(self, api_field: str):
+        """The form's field the accounts service names in an error (`fields`), or None."""
+        return self._fields.get(api_field)
 
 
 class ResendConfirmationForm(FlaskForm):
@@ -129,3 +149,22 @@ class MergeAccountForm(FlaskForm):
 
     other_login = _login("Identifiant de l'autre compte")
     other_password = _password("Mot de passe de l'autre compte")
+
+
+class ContactForm(FlaskForm):
+    """H10: a message to the school."""
+
+    subject = StringField("Objet", validators=[required("l'objet"), at_most(200)])
+    message = TextAreaField("Votre message", validators=[required("le message"), at_most(5000)],
+                            description="5 000 caractères au plus.", render_kw={"rows": 8})
+
+
+class SimulationForm(TokenForm):
+    """H11: the console's one-time link, carried from the warning page to its POST."""
+
+
+def error_list(form) -> list[tuple[str, str, str]]:
+    """(field id, label, message) of every error of the form, in the form's order: the summary at
+    the top of the page (ts_forms.error_summary)."""
+    return [(field.id, field.label.text, error) for field in form
+            if field.type not in ("CSRFTokenField", "HiddenField") for error in field.errors]

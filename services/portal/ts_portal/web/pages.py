@@ -9,16 +9,29 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from ts_portal.adapters.identity_client import IdentityError, Throttled
-from ts_portal.service_layer.home import UnknownChild, home_page
 from ts_portal.web import family_session
 from ts_portal.web.family_session import family_required, identity
 from ts_portal.web.forms import (
     ChangeEmailForm, ChangePasswordForm, CorrectEmailForm, FirstLoginForm, ForgotLoginForm, ForgotPasswordForm,
-    LoginForm, MergeAccountForm, MergeLetterForm, ResendConfirmationForm, ResetPasswordForm, TokenForm,
+    LoginForm, MergeAccountForm, MergeLetterForm, ResendConfirmationForm, ResetPasswordForm, TokenForm, error_list,
 )
-from ts_shared.web.app import runtime_of
-
 pages = Blueprint("portal", __name__, template_folder="templates")
+
+# H11: in a simulation, the only requests that may change something are these (they change only
+# the portal's session: leave the simulation, start another one).
+SIMULATION_ALLOWED = {"portal.sign_out", "portal.open_simulation"}
+INACTIVE_IN_SIMULATION = "Ce lien n'est pas actif dans la simulation : aucune modification n'est effectuée."
+
+
+@pages.before_request
+def _read_only_in_simulation():
+    """Every state-changing request of a simulation is refused here, on the server, whatever the
+    page shows."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or not family_session.is_simulation():
+        return None
+    if request.endpoint in SIMULATION_ALLOWED:
+        return None
+    return render_template("portal/simulation_refused.html", message=INACTIVE_IN_SIMULATION), 403
 
 INCOMPLETE_LINK = ("Ce lien est incomplet. Copiez dans votre navigateur l'adresse complète reçue par courriel, "
                    "ou faites une nouvelle demande.")
@@ -76,26 +89,44 @@ def sign_out():
 
 # --- H2: first login ------------------------------------------------------------------------------
 
+def _first_login_page(form, state, *, error=None, status=200):
+    return render_template("portal/first_login.html", form=form, login=state["login"], state=state,
+                           errors=error_list(form), error=error), status
+
+
 @pages.route("/premiere-connexion", methods=["GET", "POST"])
 def first_login():
     state = family_session.first_login_state()
     if state is None:
         flash("Connectez-vous d'abord avec l'identifiant et le mot de passe provisoire de votre courrier.", "info")
         return redirect(url_for(".login_page"))
-    form = FirstLoginForm.for_account(kind=state["kind"], email_required=state["email_required"])
-    context = {"form": form, "login": state["login"]}
+    form = FirstLoginForm.for_account(state)
     if request.method == "GET":
-        return render_template("portal/first_login.html", **context)
+        return _first_login_page(form, state)
     if not form.validate_on_submit():
-        return _invalid("portal/first_login.html", **context)
+        return _first_login_page(form, state, status=400)
     try:
         profile = identity().first_login(
-            login=state["login"], temporary_password=form.temporary_password.data,
+            login=state["login"], ticket=state.get("ticket"),
+            temporary_password=form.temporary_password.data if form.has("temporary_password") else None,
             new_password=form.new_password.data, new_password_again=form.new_password_again.data,
-            birth_date=form.birth_date.data, email=(form.email.data or "").strip(),
-            email_again=(form.email_again.data or "").strip(), client_address=_client_address())
+            birth_date=form.birth_date.data,
+            email=(form.email.data or "").strip() if form.has("email") else None,
+            email_again=(form.email_again.data or "").strip() if form.has("email_again") else None,
+            client_address=_client_address())
     except IdentityError as error:
-        return _refused("portal/first_login.html", error, **context)
+        # Each field's message under its field and in the summary; what belongs to no field on top.
+        unplaced = []
+        for name, message in error.fields.items():
+            field = form.field_of(name)
+            if field is None:
+                unplaced.append(message)
+            else:
+                field.errors = [*field.errors, message]
+        message = " ".join(unplaced) if error.fields else error.message
+        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Throttled) and error.retry_after else {}
+        page, _ = _first_login_page(form, state, error=message or None)
+        return page, error.status, headers
     if profile.pending_confirmation:
         family_session.start_pending(profile)
         return redirect(url_for(".pending"))
@@ -209,6 +240,10 @@ UNKNOWN_EMAIL = ("Cette adresse électronique ne correspond à aucun compte dont
 UNKNOWN_LOGIN = "Cet identifiant est inconnu. Vérifiez-le ou utilisez « Identifiant oublié »."
 UNCONFIRMED = ("Vous devez d'abord confirmer votre adresse électronique (lien reçu par courriel), "
                "ou contacter votre établissement.")
+NOT_ACTIVATED = ("Ce compte n'a pas encore été activé : connectez-vous avec l'identifiant et le mot de passe "
+                 "provisoire du courrier remis par l'établissement. Si vous ne l'avez plus, demandez-en un "
+                 "nouveau à l'établissement.")
+RECOVERY_REFUSALS = {"unconfirmed": UNCONFIRMED, "not_activated": NOT_ACTIVATED, "unknown": UNKNOWN_LOGIN}
 
 
 @pages.route("/identifiant-oublie", methods=["GET", "POST"])
@@ -240,7 +275,7 @@ def forgot_password():
         return _refused("portal/forgot_password.html", error, form=form)
     if outcome != "sent":
         return render_template("portal/forgot_password.html", form=form,
-                               error=UNCONFIRMED if outcome == "unconfirmed" else UNKNOWN_LOGIN)
+                               error=RECOVERY_REFUSALS.get(outcome, UNKNOWN_LOGIN))
     return render_template("portal/forgot_password.html", form=None, reference=reference)
 
 
@@ -266,19 +301,6 @@ def reset_password():
     family_session.end()
     flash("Votre mot de passe a été modifié. Connectez-vous avec votre nouveau mot de passe.", "success")
     return redirect(url_for(".login_page"))
-
-
-# --- H7: home -------------------------------------------------------------------------------------
-
-@pages.get("/accueil")
-@family_required
-def home():
-    try:
-        with runtime_of().uow() as uow:
-            page = home_page(uow.session, g.profile, request.args.get("enfant"))
-    except UnknownChild:
-        abort(404)
-    return render_template("portal/home.html", profile=g.profile, family=g.family, page=page)
 
 
 # --- H6: my account -------------------------------------------------------------------------------

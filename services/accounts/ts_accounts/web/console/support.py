@@ -1,6 +1,8 @@
 """« Gérer le compte responsable / élève » (E2, F2) and the duplicate-guardians report (A2)."""
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
@@ -11,6 +13,7 @@ from ts_accounts.service_layer import support
 from ts_accounts.service_layer.duplicates import guardian_duplicates
 from ts_accounts.service_layer.errors import AccountsError, NotFound
 from ts_accounts.service_layer.notifications import EMAIL, PAPER
+from ts_accounts.service_layer.simulation import start_simulation
 from ts_accounts.service_layer.support import (
     SearchFilters, change_access, couple_detail, create_new_account, renotify, school_choices, search,
     write_to_guardians,
@@ -312,6 +315,27 @@ def access(population: str, student_id: str, guardian_id: str | None):
         "success",
     )
     return redirect(back)
+
+
+@_route("simulate")
+@console_page(RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, any_of=True)
+def simulate(population: str, student_id: str, guardian_id: str | None):
+    """H11: « Simuler l'accès à Scolarité services » for a used account — a one-time link to the
+    portal's warning page, the simulation recorded in the audit log."""
+    _action(population, student_id, guardian_id)
+    back = _detail_url(population, student_id, guardian_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        with runtime_of().uow() as uow:
+            token = start_simulation(uow, g.actor, uai=g.school.uai, student_id=student_id,
+                                     guardian_id=guardian_id, now=utcnow())
+    except NotFound:
+        abort(404)
+    except AccountsError as error:
+        flash(str(error), "error")
+        return redirect(back)
+    return redirect("/simulation?" + urlencode({"jeton": token}))  # the portal, behind the same gateway
 
 
 @blueprint.get("/guardians/duplicates")
