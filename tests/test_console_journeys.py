@@ -377,7 +377,9 @@ def test_the_head_activates_sets_up_supports_a_guardian_and_delegates_then_the_c
         login = guardian["Identifiant"]
         assert re.fullmatch(r"[a-z0-9-]+\.[a-z0-9-]+\d*", login), login
         assert re.search(r"\b\d+ compte\(s\) sélectionné\(s\)", main_text(page))
-        row = results.locator("tbody tr").filter(has_text=guardian["Responsable"]).filter(has_text="Légal 1")
+        # (the guardian's name matches too: their other children are listed, the student's first name tells)
+        row = results.locator("tbody tr").filter(has_text=guardian["Responsable"]).filter(has_text="Légal 1") \
+            .filter(has_text=first_name)
         with page.expect_navigation():
             row.get_by_role("link", name="Gérer le compte").click()
         detail_url = page.url
@@ -447,7 +449,8 @@ def test_the_head_activates_sets_up_supports_a_guardian_and_delegates_then_the_c
     with browser.step("every action is in the audit log (Établissement › Journal des actions)"):
         open_menu(page, "Établissement", "Journal des actions")
         entries = table_rows(page.locator("main table"))
-        summaries = [row["Action"] for row in entries]
+        summaries = [row["Détail"] for row in entries]
+        assert "Délégation accordée" in {row["Action"] for row in entries}  # the kind of action, in words
         assert {row["Personnel"] for row in entries} == {HEAD}
         expected = [
             "Activation des téléservices de Collège Jean Moulin",

@@ -120,7 +120,7 @@ def test_a_staff_member_signs_in_once_for_every_console_service(client):
     assert "Collège Jean Moulin" in home.text and re.search(r"Année \d{4}/\d{4}", home.text)
     stats = client.get("/admin/stats/")  # another service, same signed session
     assert stats.status_code == 200 and stats.headers["X-TS-Service"] == "stats"
-    assert "Comptes élèves" in stats.text
+    assert "<h1>Synthèse comptes élèves</h1>" in stats.text
 
 
 def test_signing_out_ends_the_session_everywhere(client):
@@ -171,3 +171,19 @@ def test_a_delegate_without_the_statistics_right_cannot_open_statistics(client, 
     _sign_in(client, login="secretariat", password="a long passphrase")
     assert client.get("/admin/").status_code == 200
     assert client.get("/admin/stats/").status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/admin/stats/", "/admin/letters/", "/admin/letters/guardian_new/modifier",
+                                  "/admin/letters/guardian_new/apercu", "/admin/notifications/"])
+def test_before_activation_statistics_letters_and_notifications_lead_to_the_activation_screen(client, path):
+    """C1: the notifier and stats read the school's activation in the identity the gateway forwards."""
+    _sign_in(client)
+    before = client.get(path)
+    assert before.status_code == 302 and before.headers["Location"] == "/admin/activation", path
+    activation = client.get("/admin/activation")
+    assert "Activer les téléservices" in activation.text
+    client.post("/admin/activation", data={"csrf_token": _csrf(activation.text)})
+    after = client.get(path)  # (the preview may still wait for the school's settings to reach the notifier)
+    assert after.headers["X-TS-Service"] in ("stats", "notifier")
+    assert after.headers.get("Location") != "/admin/activation"
+    assert after.status_code == 200 or path.endswith("/apercu")

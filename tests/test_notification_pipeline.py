@@ -125,7 +125,7 @@ def test_a_division_of_guardians_is_notified_in_each_mode(make_platform, smtp, m
         state = progress(uow.session, uow.session.get(NotificationBatch, order.batch_id))
     without_email = {r.guardian_siecle_id for r in rows if r not in with_email} if mode == "email" else set()
     assert {s.guardian_id for s in state.skipped} == without_email
-    assert all(s.reason == "pas d'adresse électronique valide dans SIECLE" for s in state.skipped)
+    assert all(s.reason.startswith("pas d'adresse électronique valide dans SIECLE") for s in state.skipped)
 
 
 def test_recipients_the_mail_server_refuses_are_exactly_those_in_the_recap(make_platform, smtp, tmp_path):

@@ -12,6 +12,9 @@ the plain csv writer: their values must come back unchanged.
 from __future__ import annotations
 
 import csv
+import io
+import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Any, TextIO
 
@@ -36,3 +39,23 @@ class SpreadsheetWriter:
     def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
         for row in rows:
             self.writerow(row)
+
+
+def spreadsheet_csv(rows: Iterable[Iterable[Any]]) -> bytes:
+    """A CSV file for staff: UTF-8 with a BOM and `;` separators (what French spreadsheet software
+    opens as is, accents included), every cell through the formula guard."""
+    buffer = io.StringIO()
+    SpreadsheetWriter(buffer, delimiter=";", lineterminator="\r\n").writerows(rows)
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def export_filename(*parts: str, extension: str = "csv") -> str:
+    """`synthese-comptes-eleves_0541234x_college-jean-moulin_2026-11-30.csv`: each part lower-case
+    ASCII (accents dropped), other characters as `-`; parts joined by `_`."""
+    slugs = []
+    for part in parts:
+        ascii_text = unicodedata.normalize("NFKD", part).encode("ascii", "ignore").decode().lower()
+        slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:60]
+        if slug:
+            slugs.append(slug)
+    return f"{'_'.join(slugs) or 'export'}.{extension}"

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import click
     from flask import Flask
 
-    from ts_shared.messaging.consumer import EventConsumer, Handler
+    from ts_shared.messaging.consumer import BatchHandler, EventConsumer, Handler
 
 
 
@@ -56,12 +56,15 @@ class ServiceSpec:
     - `handlers`: the table of event handlers, one per type in `consumes`;
     - `commands`: click commands added at the top level of `tsctl` (e.g. `tsctl school ...`);
     - `seed_demo`: embedded mode only, fills an empty database with demo data (lines to print);
-    - `jobs`: the service's periodic jobs.
+    - `jobs`: the service's periodic jobs;
+    - `batch_handler`: applies a list of events at once, for a consumer that takes its deliveries
+      by batches of `consume_batch` (one transaction per batch; 1: one by one).
     """
 
     def __init__(self, name: str, *, migrations_dir: Path, orm: str, app: str, publishes: Sequence[str] = (),
                  consumes: Sequence[str] = (), handlers: str | None = None, commands: str | None = None,
-                 seed_demo: str | None = None, jobs: str | None = None):
+                 seed_demo: str | None = None, jobs: str | None = None, batch_handler: str | None = None,
+                 consume_batch: int = 1):
         unknown = (set(publishes) | set(consumes)) - EVENT_TYPES
         if unknown:
             raise ValueError(f"service {name}: unknown event type(s) {', '.join(sorted(unknown))}")
@@ -71,8 +74,9 @@ class ServiceSpec:
         self.migrations_dir = migrations_dir
         self.publishes = frozenset(publishes)
         self.consumes = frozenset(consumes)
+        self.consume_batch = consume_batch
         self._paths = {"orm": orm, "app": app, "handlers": handlers, "commands": commands, "seed_demo": seed_demo,
-                       "jobs": jobs}
+                       "jobs": jobs, "batch_handler": batch_handler}
 
     def __repr__(self) -> str:
         return f"ServiceSpec({self.name!r})"
@@ -112,6 +116,10 @@ class ServiceSpec:
             raise RuntimeError(f"service {self.name}: its handlers ({', '.join(sorted(handlers))}) are not the events "
                                f"it declares it consumes ({', '.join(sorted(self.consumes))})")
         return handlers
+
+    @cached_property
+    def batch_handler(self) -> BatchHandler | None:
+        return self._resolve("batch_handler")
 
     @cached_property
     def commands(self) -> Sequence[click.Command]:
@@ -165,7 +173,8 @@ class ServiceRuntime:
             raise ValueError(f"service {self.spec.name} consumes no event")
         subscription = Subscription(queue=self.spec.subscription.queue, handlers=self.spec.handlers)
         return EventConsumer(service=self.spec.name, subscription=subscription, uow_factory=self.uow,
-                             processed_events=self.spec.tables.processed_events)
+                             processed_events=self.spec.tables.processed_events, batch_size=self.spec.consume_batch,
+                             batch_handler=self.spec.batch_handler)
 
     def relay(self, *, relay_id: str | None = None) -> OutboxRelay:
         return OutboxRelay(service=self.spec.name, engine=self.engine, outbox=self.spec.tables.outbox,

@@ -22,7 +22,8 @@ from ts_shared.db import current_revision, schema_drift
 from ts_shared.messaging.envelope import new_event, parse_event
 from ts_shared.runtime.process import Platform
 from ts_stats.adapters.orm import AccountSnapshot, ServiceAccessCount
-from ts_stats.service_layer.counters import account_counts, record_account, record_service_access
+from ts_stats.service_layer.counters import record_account, record_service_access
+from ts_stats.service_layer.summaries import guardian_summary, student_summary
 
 SERVICES = ("accounts", "notifier", "portal", "stats")
 
@@ -107,8 +108,10 @@ def test_stats_counts_the_newest_state_of_each_account_and_service_accesses(plat
             record_service_access(uow.session, "0541234X", "notes", "1031", datetime(2026, 11, 3, tzinfo=UTC))
         uow.commit()
     with platform.runtime("stats").uow() as uow:
-        [students, guardians] = account_counts(uow.session, "0541234X")
-        assert students.counts == {"not_notified": 0, "notified": 1, "activating": 0, "used": 1}
-        assert guardians.counts == {"not_notified": 0, "notified": 1, "activating": 0, "used": 0}
+        students = student_summary(uow.session, "0541234X").school
+        guardians = guardian_summary(uow.session, "0541234X").school
+        assert (students.not_notified, students.notified, students.used) == (0, 1, 1)
+        assert (guardians.accounts, guardians.not_notified, guardians.notified_or_activating,
+                guardians.used) == (1, 0, 1, 0)
         assert uow.session.get(AccountSnapshot, "account-1").version == 2
         assert uow.session.scalar(select(ServiceAccessCount.count)) == 3

@@ -20,7 +20,10 @@ from ts_accounts.service_layer.duplicates import guardian_duplicates
 from ts_accounts.service_layer.errors import AccountsError
 from ts_accounts.service_layer.listing import CSV_HEADER, school_accounts
 from ts_accounts.service_layer.population import DeparturesToConfirm
+from ts_accounts.service_layer.school_year import start_school_year
+from ts_shared.calendar import current_school_year, school_year_label
 from ts_shared.csv_export import SpreadsheetWriter
+from ts_shared.db import utcnow
 
 OPS = Actor(login="tsctl")  # who acts, in the audit log, when ops run a command
 
@@ -290,6 +293,25 @@ def credentials_status(ctx):
                "(« Notifier en masse » : un nouveau mot de passe est alors imprimé).")
 
 
+@click.command("rollover")
+@click.option("--year", type=click.IntRange(2000, 2100), default=None,
+              help="The school year to start (2027 for 2027/2028); by default the calendar's (Paris time)")
+@click.pass_context
+def rollover_command(ctx, year):
+    """Start the school year (I2) in every school still in an earlier one — what the periodic job
+    does by itself on 1 September; running it again changes nothing."""
+    try:
+        with _runtime(ctx).uow() as uow:
+            moved = start_school_year(uow, year=year, now=utcnow(), actor=OPS)
+    except AccountsError as error:
+        raise click.ClickException(str(error)) from None
+    label = school_year_label(year if year is not None else current_school_year())
+    if moved:
+        click.echo(f"Année scolaire {label} commencée dans {len(moved)} établissement(s) : {', '.join(moved)}.")
+    else:
+        click.echo(f"Tous les établissements sont déjà en année scolaire {label} : rien à faire.")
+
+
 COMMANDS = [school_group, staff_group, academy_group, import_group, duplicates_command, accounts_group,
-            credentials_group]
+            rollover_command, credentials_group]
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ts_accounts.service_layer.accounts import expire_accounts
+from ts_accounts.service_layer.school_year import start_school_year
 from ts_shared.db import utcnow
 from ts_shared.service import Job
 
@@ -16,4 +17,12 @@ def expire_job(runtime) -> str:
             f"{report.tokens_purged} lien(s) purgé(s)")
 
 
-JOBS = (Job("expire_accounts", every_seconds=3600, run=expire_job),)
+def school_year_job(runtime) -> str:
+    """I2: on 1 September (Paris time), every school moves to the new school year by itself."""
+    with runtime.uow() as uow:
+        moved = start_school_year(uow, now=utcnow())
+    return f"année scolaire commencée dans {len(moved)} établissement(s)"
+
+
+JOBS = (Job("expire_accounts", every_seconds=3600, run=expire_job),
+        Job("school_year", every_seconds=600, run=school_year_job))

@@ -392,10 +392,57 @@ def test_saves_and_resets_are_reported_to_the_audit_log(school):
             select(outbox.c.envelope).where(outbox.c.event_type == "staff_action.recorded").order_by(outbox.c.id))
             .scalars()]
     assert [(e.school_uai, e.payload["action"], e.payload["staff_login"], e.payload["target"]) for e in events] == [
-        (UAI, "letters.part_saved", "chef.moulin", "student_new"),
-        (UAI, "letters.part_reset", "chef.moulin", "student_new")]
+        (UAI, "letters.part_saved", "chef.moulin", "Élève – compte nouveau ou non activé"),  # words, not the code
+        (UAI, "letters.part_reset", "chef.moulin", "Élève – compte nouveau ou non activé")]
     assert (
         events[1].payload["summary"]
         == "Retour au texte par défaut des courriers « Élève – compte nouveau ou non activé »"
     )
     assert (events[1].payload["staff_id"], events[1].payload["client_address"]) == (7, "10.0.0.8")
+
+
+# --- letters read as French: elision, the coupon's boxes --------------------------------------------
+
+def with_student(data: LetterData, first_name: str) -> LetterData:
+    return LetterData(**{**data.__dict__, "student": {**data.student, "first_name": first_name}})
+
+
+@pytest.mark.parametrize("first_name,elided", [("Alexandre", True), ("Hélène", True), ("Yves", True), ("Émile", True),
+                                               ("Yann", False), ("Léa", False)])
+def test_a_name_beginning_with_a_vowel_sound_is_elided_on_paper_and_by_email(school, first_name, elided):
+    data = with_student(letter("guardian_new", 1), first_name)
+    text = one_page_text(school, data)
+    name = f"{first_name} EXEMPLE"
+    expected = f"d'{name}" if elided else f"de {name}"
+    assert f"pour {name}" in text  # « pour » takes no elision
+    assert f"responsable {expected}" in text  # the coupon
+    assert ("de " + name in text) is not elided
+    reminder = one_page_text(school, with_student(letter("guardian_used_reminder", 2), first_name))
+    assert f"scolarité {expected}" in reminder
+    with school.uow() as uow:
+        email = render_letter_email(uow.session, UAI, with_student(letter("guardian_used_reminder", 3), first_name),
+                                    public_url=PORTAL, on=ON)
+    assert f"scolarité {expected}" in email.text and f"scolarité {expected}" in email.html.replace("&#39;", "'")
+
+
+def test_elision_touches_only_the_words_before_the_name():
+    from ts_notifier.domain.letters import elide
+
+    values = {"eleve": "Alexandre N'DIAYE", "destinataire": "Madame Ina MARTIN"}
+    html = ("<p>de <strong>Alexandre N&#39;DIAYE</strong>, que Alexandre N&#39;DIAYE, de l'élève, "
+            "responsable de Alexandre N&#39;DIAYE, code Alexandre N&#39;DIAYE</p>")
+    assert elide(html, values) == ("<p>d'<strong>Alexandre N&#39;DIAYE</strong>, qu'Alexandre N&#39;DIAYE, de l'élève, "
+                                   "responsable d'Alexandre N&#39;DIAYE, code Alexandre N&#39;DIAYE</p>")
+    assert elide("de Léa EXEMPLE", {"eleve": "Léa EXEMPLE"}) == "de Léa EXEMPLE"
+
+
+def test_the_coupons_boxes_stand_apart_from_their_words(school):
+    from ts_notifier.service_layer.letter_pages import GEOMETRY, layout
+
+    coupon = layout.get_template("coupon.html").render(destinataire="Madame Camille EXEMPLE", eleve="Léa EXEMPLE",
+                                                      division="4A", identifiant="camille.exemple")
+    css = layout.get_template("letters.css").render(g=GEOMETRY, first_with_coupon=True, qr=True)
+    assert coupon.count('<span class="case">&nbsp;</span><span class="apres-case">') == 2
+    assert ".apres-case { padding-left: 1.5mm; }" in css
+    text = one_page_text(school, letter("guardian_new", 5))
+    assert "pour moi-même (identifiant responsable.5)" in text and "pour l'élève Léa EXEMPLE" in text

@@ -10,6 +10,11 @@ SERVICE = ServiceSpec(
     orm="ts_stats.adapters.orm",
     app="ts_stats.app:create_app",
     consumes=("account.created", "account.updated", "account.notified", "account.activation_started",
-              "account.activated", "account.merged", "account.deleted", "portal.service_accessed"),
+              "account.activated", "account.merged", "account.deleted", "school.settings_changed",
+              "portal.service_accessed"),
     handlers="ts_stats.consumers:HANDLERS",
+    commands="ts_stats.cli:COMMANDS",
+    # Deliveries applied by batches of up to 200 in one transaction, acknowledged after its commit.
+    batch_handler="ts_stats.consumers:apply_batch",
+    consume_batch=200,
 )

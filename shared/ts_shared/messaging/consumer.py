@@ -7,6 +7,13 @@ redelivers; a crash after the commit but before the ack gets a redelivery that f
 is acked without effect. A handler that keeps failing is retried a bounded number of times, then
 the message goes to the queue's dead-letter queue with the error, for ops to see and replay.
 
+A consumer may take its deliveries by batches (`batch_size` > 1, with an optional `batch_handler`
+that applies a list of events at once): the batch's new event ids and effects are written in ONE
+transaction, and each message is acknowledged after its commit, so exactly-once holds as for one
+message. A batch is applied when full or when no delivery came during the last wait. If the batch
+fails, nothing of it was committed and its messages go through the one-by-one path (retries, dead
+letters, pause on an unavailable database), so one bad event never holds the others back.
+
 A database that is down, silent or locked is not the message's fault: the message is kept
 (unacknowledged, so the broker counts no new delivery) and tried again every few seconds, and the
 messages behind it wait with it (at most the prefetch count), however long the outage lasts.
@@ -20,6 +27,7 @@ import time
 from collections import defaultdict, deque
 from contextlib import contextmanager
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from kombu import Connection, Producer
 from kombu.mixins import ConsumerMixin
@@ -38,6 +46,8 @@ from ts_shared.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 Handler = Callable[[UnitOfWork, Event], None]
+# Applies new (never processed) events, in delivery order, in the caller's transaction.
+BatchHandler = Callable[[UnitOfWork, list[Event]], None]
 
 # Pauses while the database is unavailable: from the first to the longest, doubling.
 DATABASE_RETRY_FIRST_SECONDS = 0.5
@@ -99,8 +109,12 @@ class EventConsumer:
     """Applies a subscription's events to one service's database, each at most once."""
 
     def __init__(self, *, service: str, subscription: Subscription, uow_factory: Callable[[], UnitOfWork],
-                 processed_events: Table):
+                 processed_events: Table, batch_size: int = 1, batch_handler: BatchHandler | None = None):
         self.service = service
+        self.batch_size = max(1, batch_size)
+        self.batch_handler = batch_handler
+        self._batch: list[tuple[Event, tuple[Any, Any]]] = []  # (event, (body, message))
+        self._arrived = False  # a delivery came since the worker's last iteration
         self.subscription = subscription
         self.uow_factory = uow_factory
         self.processed_events = processed_events
@@ -159,6 +173,39 @@ class EventConsumer:
             uow.commit()
         return True
 
+    def apply_batch(self, events: list[Event]) -> list[bool]:
+        """Apply the events' effects in one transaction, each once; return, for each, whether it
+        was applied (False: a duplicate, already processed or earlier in the batch). Raises what a
+        handler raises (nothing is then committed)."""
+        with self.uow_factory() as uow:
+            first: dict[str, int] = {}
+            for index, event in enumerate(events):
+                first.setdefault(event.id, index)
+            new_ids = self._record_all(uow, [events[index] for index in first.values()])
+            applied = [first[event.id] == index and event.id in new_ids for index, event in enumerate(events)]
+            fresh = [event for event, is_new in zip(events, applied, strict=True) if is_new]
+            if self.batch_handler is not None:
+                self.batch_handler(uow, fresh)
+            else:
+                for event in fresh:
+                    self.subscription.handlers[event.type](uow, event)
+            crash_point("consumer.before_commit")
+            uow.commit()
+        return applied
+
+    def _record_all(self, uow: UnitOfWork, events: list[Event]) -> set[str]:
+        """Insert the (distinct) event ids in one statement; the ids that were not there yet."""
+        if not events:
+            return set()
+        now = utcnow()
+        statement = (
+            insert_for(uow.session)(self.processed_events)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(self.processed_events.c.event_id)
+        )  # compiled once; the rows go by SQLAlchemy's "insertmanyvalues" (multi-row VALUES)
+        rows = [{"event_id": e.id, "event_type": e.type, "processed_at": now} for e in events]
+        return set(uow.session.scalars(statement, rows))
+
     def purge_processed_ids(self) -> int:
         """Forget event ids processed more than PROCESSED_IDS_KEPT ago; return how many."""
         table = self.processed_events
@@ -182,10 +229,66 @@ class EventConsumer:
         return self._local_failures[event_id or message.delivery_tag] + 1
 
     def on_message(self, body, message) -> None:
+        self._arrived = True
         if self._held:  # waiting for the database: this one waits behind the others
             self._held.append((body, message))
+        elif self.batch_size > 1:
+            self._add_to_batch(body, message)
         elif not self._handle(body, message):
             self._held.append((body, message))
+
+    # --- by batches ----------------------------------------------------------------------------
+
+    def _add_to_batch(self, body, message) -> None:
+        try:
+            event = parse_event(body)
+        except InvalidEvent:
+            self._handle(body, message)  # dead-lettered at once, as one by one
+            return
+        handler = self.subscription.handlers.get(event.type)
+        if handler is None or getattr(handler, "prepare", None) is not None:  # not for a batch
+            self.flush_batch()  # in order: what came before goes first
+            if self._held or not self._handle(body, message):
+                self._held.append((body, message))
+            return
+        self._batch.append((event, (body, message)))
+        if len(self._batch) >= self.batch_size:
+            self.flush_batch()
+
+    def flush_if_idle(self) -> None:
+        """The worker calls this between deliveries: a batch that is not full is applied once a
+        wait brought nothing new (the burst is over)."""
+        if self._batch and not self._arrived:
+            self.flush_batch()
+        self._arrived = False
+
+    def flush_batch(self) -> None:
+        """Apply the waiting batch in one transaction, then acknowledge its messages."""
+        if not self._batch:
+            return
+        batch, self._batch = self._batch, []
+        try:
+            applied = self.apply_batch([event for event, _ in batch])
+        except Exception as error:
+            # Nothing of the batch was committed: one by one, with the usual pause, retries and
+            # dead letters (after the pause when the database is unavailable).
+            if database_unavailable(error):
+                self._database_unavailable(error)
+                self._held.extend(delivery for _, delivery in batch)
+                return
+            log.warning("a batch of %d %s event(s) failed (%s): applying them one by one", len(batch), self.service,
+                        _first_line(error))
+            for _, delivery in batch:
+                if self._held or not self._handle(*delivery):
+                    self._held.append(delivery)
+            return
+        self._database_available()
+        for (event, _), was_applied in zip(batch, applied, strict=True):
+            self._local_failures.pop(event.id, None)
+            EVENTS_CONSUMED.labels(self.service, event.type, "applied" if was_applied else "duplicate").inc()
+        crash_point("consumer.after_commit")
+        for _, (_, message) in batch:
+            message.ack()
 
     def retry_held(self) -> None:
         """Try the deliveries waiting for the database again, once their pause is over (the
@@ -199,6 +302,7 @@ class EventConsumer:
     def forget_held(self) -> None:
         """The connection they came on is gone: the broker delivers them again."""
         self._held.clear()
+        self._batch.clear()
 
     @property
     def waiting(self) -> int:
@@ -305,13 +409,17 @@ class Worker(ConsumerMixin):
         self.connection = connect(broker_url)
         self.consumers = list(consumers)
         self.topology = list(topology)
-        self.prefetch_count = prefetch_count
+        # A consumer taking batches gets a batch's worth of deliveries at once.
+        self.prefetch_count = max(prefetch_count, *(consumer.batch_size for consumer in self.consumers))
         self.dead_letters = DeadLetterPublisher(broker_url)
         for consumer in self.consumers:
             consumer.dead_letters = self.dead_letters
         self._next_purge = time.monotonic()
 
     def run(self, *args, **kwargs) -> None:
+        if any(consumer.batch_size > 1 for consumer in self.consumers):
+            # A batch not yet full waits at most this long after the last delivery.
+            kwargs.setdefault("safety_interval", 0.05)
         try:
             super().run(*args, **kwargs)
         except _Stopping:
@@ -351,6 +459,7 @@ class Worker(ConsumerMixin):
 
     def on_iteration(self):
         for consumer in self.consumers:
+            consumer.flush_if_idle()
             consumer.retry_held()
         if time.monotonic() >= self._next_purge:
             self._next_purge = time.monotonic() + self.purge_every.total_seconds()

@@ -59,6 +59,7 @@ class AccountChildSchema(Schema):
     legal_rank = fields.Integer(load_default=None, allow_none=True, validate=validate.OneOf((1, 2)))
     division = fields.String(load_default=None, allow_none=True)
     mef_code = fields.String(load_default=None, allow_none=True)
+    mef_label = fields.String(load_default=None, allow_none=True)  # the MEF's short label (« 3EME »)
     mefstat = fields.String(load_default=None, allow_none=True)
     kept_from_previous_school = fields.Boolean(load_default=False)
 

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import logging
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_template, request, url_for
@@ -15,13 +15,13 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ts_shared.calendar import french_date, french_datetime, school_year_label
+from ts_shared.calendar import current_school_year, french_date, french_datetime, school_year_label
 from ts_shared.config import Settings
 from ts_shared.db import ping
 from ts_shared.messaging.bus import check_broker
 from ts_shared.metrics import HTTP_LATENCY, HTTP_REQUESTS, OUTBOX_PENDING, render_latest
 from ts_shared.service import ServiceRuntime
-from ts_shared.web.console_menu import current_section, menu_for
+from ts_shared.web.console_menu import breadcrumb_trail, current_section, menu_for
 from ts_shared.web.server_session import ServerSessionInterface
 from ts_shared.web.staff_session import STAFF_RESOLVER, STAFF_SESSION_PURPOSE, current_staff, identity_from_gateway
 
@@ -95,8 +95,10 @@ def create_service_app(import_name: str, runtime: ServiceRuntime, *, url_prefix:
         if session_purpose == STAFF_SESSION_PURPOSE:  # the console chrome: who, which school, which year
             staff = current_staff()
             menu = menu_for(staff)
-            context.update(staff=staff, school_year=school_year_label(date.today()), ts_home_url="/admin/",
-                           console_menu=menu, console_section=current_section(menu, request.path))
+            context.update(staff=staff, school_year=school_year_label(
+                staff.school_year if staff and staff.school_year else current_school_year()), ts_home_url="/admin/",
+                           console_menu=menu, console_section=current_section(menu, request.path),
+                           breadcrumb_trail=lambda breadcrumb, menu=menu: breadcrumb_trail(menu, breadcrumb))
         return context
     OUTBOX_PENDING.add(service, runtime.engine, runtime.spec.tables.outbox)
 

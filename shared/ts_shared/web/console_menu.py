@@ -42,16 +42,20 @@ MENU = (
         Entry("Notifier en masse", "/admin/guardians/notify", RIGHT_GUARDIAN_ACCESS),
         Entry("Gérer le compte responsable / élève", "/admin/guardians/", RIGHT_GUARDIAN_ACCESS),
         Entry("Doublons de responsables", "/admin/guardians/duplicates", RIGHT_GUARDIAN_ACCESS),
+        Entry("Comptes bientôt supprimés", "/admin/guardians/expiring", RIGHT_GUARDIAN_ACCESS),
         Entry("Suivi des notifications", "/admin/notifications/", RIGHT_GUARDIAN_ACCESS),
     )),
     Section("Accès des élèves", (
         Entry("Notifier en masse", "/admin/students/notify", RIGHT_STUDENT_ACCESS),
         Entry("Gérer le compte élève", "/admin/students/", RIGHT_STUDENT_ACCESS),
         Entry("Éditer les listes des comptes élèves", "/admin/students/class-lists", RIGHT_STUDENT_ACCESS),
+        Entry("Comptes bientôt supprimés", "/admin/students/expiring", RIGHT_STUDENT_ACCESS),
         Entry("Suivi des notifications", "/admin/notifications/", RIGHT_STUDENT_ACCESS),
     )),
     Section("Statistiques", (
         Entry("Synthèse comptes élèves", "/admin/stats/", RIGHT_STATISTICS),
+        Entry("Synthèse comptes responsables", "/admin/stats/responsables", RIGHT_STATISTICS),
+        Entry("Synthèse accès téléservices", "/admin/stats/acces", RIGHT_STATISTICS),
     )),
     Section("Établissement", (
         Entry("Délégations", "/admin/delegations", RIGHT_DELEGATE),
@@ -63,6 +67,7 @@ ACADEMY_MENU = Section("Académie", (
     Entry("Établissements", "/admin/academy/schools", None),
     Entry("Services de l'académie", "/admin/academy/services", None),
     Entry("Continuité d'accès", "/admin/academy/continuity", None),
+    Entry("Campagne de notification", "/admin/stats/academie", None),
 ))
 
 
@@ -88,3 +93,10 @@ def current_section(sections: list[Section], path: str) -> str | None:
         if any(path.startswith(entry.url.rstrip("/")) for entry in section.entries):
             return section.label
     return None
+
+
+def breadcrumb_trail(sections: list[Section], breadcrumb: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+    """A page's breadcrumb with every step a link: a menu section (given without a page of its
+    own, "#") leads to its first page this staff member may open; None when there is none."""
+    pages = {section.label: section.entries[0].url for section in sections if section.entries}
+    return [(label, pages.get(label) if not url or url == "#" else url) for label, url in breadcrumb]

@@ -33,6 +33,7 @@ from ts_shared.web.server_session import server_session
 STAFF_COOKIE = "ts_staff"
 STAFF_SESSION_PURPOSE = "staff-session"
 LOGIN_PATH = "/admin/login"
+ACTIVATION_PATH = "/admin/activation"  # C1: the one page of a school before it activates its online services
 
 # The console's rights on a school (J1), one per menu of the console. A head of school holds all
 # of them; a delegate those the head gave. Reading the audit log and delegating are the head's.
@@ -63,6 +64,7 @@ class StaffIdentity:
     schools_count: int = 1  # schools this person works in (a switch is offered when more than one)
     school_activated: bool = True  # C1: until the head activates online services, only activation opens
     academy_code: str | None = None  # an academy administrator's academy (None: every academy)
+    school_year: int | None = None  # I2: the school year the school is in (None: the calendar's)
 
     def can(self, right: str) -> bool:
         return right in self.rights
@@ -181,9 +183,13 @@ def identity_from_gateway() -> StaffIdentity | None:
                          current_app.extensions["ts.settings"].internal_token)
 
 
-def staff_required(*rights: str, any_of: bool = False):
+def staff_required(*rights: str, any_of: bool = False, needs_activation: bool | None = None):
     """Require a signed-in staff member holding every right in `rights` (or one of them, with
-    `any_of`) on their school. Pages redirect to the sign-in form; API calls get a JSON 401/403."""
+    `any_of`) on their school. Pages redirect to the sign-in form; API calls get a JSON 401/403.
+    A page of the school (one that needs a right, unless `needs_activation=False`) opens only once
+    the school has activated its online services (C1): until then it leads to the activation
+    screen (an API call gets a 409)."""
+    check_activation = bool(rights) if needs_activation is None else needs_activation
 
     def decorator(view):
         @wraps(view)
@@ -196,6 +202,11 @@ def staff_required(*rights: str, any_of: bool = False):
             allowed = identity.can_any(*rights) if any_of else all(identity.can(right) for right in rights)
             if rights and not allowed:
                 abort(403)
+            if check_activation and identity.school_uai and not identity.school_activated:
+                if request.path.startswith("/api/"):
+                    return jsonify({"error": "Les téléservices de l'établissement ne sont pas encore activés.",
+                                    "status": 409}), 409
+                return redirect(ACTIVATION_PATH)
             g.staff = identity
             return view(*args, **kwargs)
 

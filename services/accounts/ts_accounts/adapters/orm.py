@@ -10,6 +10,7 @@ from decimal import Decimal
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from ts_accounts.domain.names import NAME_KEY_LENGTH, name_key
 from ts_shared.db import UTCDateTime, new_metadata, timestamp, utcnow
 from ts_shared.messaging.outbox import messaging_tables
 from ts_shared.web.server_session import web_sessions_table
@@ -43,6 +44,10 @@ class School(Base):
     city: Mapped[str | None] = mapped_column(String(100))
     # C1: None until the head of school activates online services.
     services_activated_at: Mapped[timestamp | None]
+    # I2: the school year the school is in (« 2027 » for 2027/2028) and when it began for it; the
+    # school-year change moves every school on 1 September (Paris), by itself.
+    school_year: Mapped[int | None] = mapped_column(Integer)
+    school_year_started_at: Mapped[timestamp | None]
     welcome_message_html: Mapped[str] = mapped_column(Text, default="")
     # Grows with every change of what the portal shows (school.settings_changed).
     settings_version: Mapped[int] = mapped_column(Integer, default=1)
@@ -120,11 +125,26 @@ class Structure(Base):
     label: Mapped[str | None] = mapped_column(String(200))
 
 
+# Byte order on PostgreSQL, whatever the database's collation: a prefix is a range of the index.
+NameKey = String(NAME_KEY_LENGTH).with_variant(String(NAME_KEY_LENGTH, collation="C"), "postgresql")
+
+
+def _name_key_of(*columns: str):
+    """The stored search key of a row's name (`name_key`), for inserts that do not give it."""
+
+    def default(context) -> str:
+        values = context.get_current_parameters()
+        return name_key(next((values[column] for column in columns if values.get(column)), ""))
+
+    return default
+
+
 class Student(Base):
     __tablename__ = "students"
     __table_args__ = (
         UniqueConstraint("school_uai", "siecle_id"),
         Index("ix_students_school_division", "school_uai", "division"),
+        Index("ix_students_school_name_key", "school_uai", "name_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -134,6 +154,8 @@ class Student(Base):
     national_id: Mapped[str | None] = mapped_column(String(20), index=True)  # INE
     last_name: Mapped[str] = mapped_column(String(100))
     usage_name: Mapped[str | None] = mapped_column(String(100))
+    # The name searched and sorted by: the usage name (or the last name) folded (E2, `name_key`).
+    name_key: Mapped[str] = mapped_column(NameKey, default=_name_key_of("usage_name", "last_name"))
     first_name: Mapped[str] = mapped_column(String(100))
     first_name_2: Mapped[str | None] = mapped_column(String(100))
     first_name_3: Mapped[str | None] = mapped_column(String(100))
@@ -156,13 +178,17 @@ class Student(Base):
 
 class Guardian(Base):
     __tablename__ = "guardians"
-    __table_args__ = (UniqueConstraint("school_uai", "siecle_id"),)
+    __table_args__ = (
+        UniqueConstraint("school_uai", "siecle_id"),
+        Index("ix_guardians_school_name_key", "school_uai", "name_key"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     school_uai: Mapped[str] = mapped_column(ForeignKey("schools.uai", ondelete="CASCADE"), index=True)
     siecle_id: Mapped[str] = mapped_column(String(40))
     civility: Mapped[str | None] = mapped_column(String(10))
     last_name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(NameKey, default=_name_key_of("last_name"))
     first_name: Mapped[str] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(254))
     phone_home: Mapped[str | None] = mapped_column(String(40))

@@ -27,3 +27,19 @@ def login_part(text: str) -> str:
 def folded_name(text: str) -> str:
     """Case, accents, spaces, hyphens and apostrophes ignored: « Le Gall » = « LE-GALL » = « legall »."""
     return re.sub(r"[^a-z0-9]", "", strip_accents(text).lower())
+
+
+NAME_KEY_LENGTH = 100
+
+
+def name_key(text: str | None) -> str:
+    """The key a name is found and sorted by (E2): folded as `folded_name`, so that « lefe »
+    finds Lefèvre and « N’D » N'Diaye; stored beside the name and indexed."""
+    return folded_name(text or "")[:NAME_KEY_LENGTH]
+
+
+def french_order(*names: str | None) -> tuple[str, ...]:
+    """A sort key putting names in French order: letters first, then accents, then case, each
+    weighing only between names otherwise equal (Bénard before Brunet; Benard, benard, Bénard)."""
+    return (tuple(name_key(name) for name in names) + tuple((name or "").lower() for name in names)
+            + tuple(name or "" for name in names))

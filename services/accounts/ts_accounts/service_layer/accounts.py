@@ -19,6 +19,7 @@ from ts_accounts.domain.lifecycle import (
     STATE_LABELS, AccountClock, AccountKind, AccountState, ExpiryReason, IllegalTransition, LetterDecision,
     PasswordChoice, Transition, decide_letter, expiry_reason, next_state,
 )
+from ts_accounts.service_layer.audit import Actor, record
 from ts_accounts.service_layer.directory import (
     SYSTEM, NewCouple, bump_versions, chunks, create_accounts, emit_account_events, lock_account, record_history,
 )
@@ -299,6 +300,7 @@ def set_access_refused(uow: UnitOfWork, account_id: str, refused: bool, *, now: 
 @dataclass
 class ExpiryReport:
     deleted: list[tuple[str, str]] = field(default_factory=list)  # (login, reason)
+    deleted_by_school: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # uai -> (login, reason)
     recreated: int = 0
     tokens_purged: int = 0
 
@@ -332,13 +334,30 @@ def expire_accounts(uow: UnitOfWork, *, now: datetime, actor: str = SYSTEM) -> E
             link.ended_at, link.ended_reason = now, reason.value
         record_history(session, [account.id], "deleted", now=now, actor=actor, detail={"reason": reason.value})
         report.deleted.append((account.login, reason.value))
+        if links:
+            report.deleted_by_school.setdefault(links[0].school_uai, []).append((account.login, reason.value))
         session.flush()
         emit_account_events(uow, "account.deleted", [account.id], extra={"reason": reason.value},
                             school_uai=links[0].school_uai if links else None)
         report.recreated += len(_recreate_for(uow, account, links, now=now, actor=actor))
+    _record_deletions(session, report, actor=actor, now=now)
     purged = session.execute(delete(OneTimeToken).where(OneTimeToken.expires_at < now - TOKENS_KEPT))
     report.tokens_purged = cast(CursorResult, purged).rowcount or 0
     return report
+
+
+def _record_deletions(session: Session, report: ExpiryReport, *, actor: str, now: datetime) -> None:
+    """I1: each school's audit log says what this run deleted there, with the count."""
+    for uai, deleted in sorted(report.deleted_by_school.items()):
+        not_activated = sum(reason == ExpiryReason.NOT_ACTIVATED.value for _, reason in deleted)
+        unused = len(deleted) - not_activated
+        parts = [f"{not_activated} non activé(s) dans les 3 mois"] if not_activated else []
+        parts += [f"{unused} inutilisé(s) depuis un an"] if unused else []
+        record(session, Actor(login=actor), school_uai=uai, action="accounts.expired", now=now,
+               summary=f"Suppression automatique de {len(deleted)} compte(s) : {' et '.join(parts)} ; "
+                       "un nouveau compte « Non notifié » est créé pour chaque élève ou responsable encore inscrit",
+               target=", ".join(sorted(login for login, _ in deleted))[:200],
+               detail={"count": len(deleted), "not_activated": not_activated, "unused": unused})
 
 
 def _recreate_for(

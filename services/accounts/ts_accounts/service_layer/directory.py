@@ -165,7 +165,7 @@ def snapshots(session: Session, account_ids: Iterable[str]) -> Iterator[dict]:
         children: dict[str, list[dict]] = defaultdict(list)
         rows = session.execute(
             select(AccountLink.account_id, AccountLink.school_uai, Student.siecle_id, Guardian.siecle_id,
-                   AccountLink.legal_rank, Student.division, Student.mef_code, Mef.mefstat,
+                   AccountLink.legal_rank, Student.division, Student.mef_code, Mef.short_label, Mef.mefstat,
                    AccountLink.kept_from_previous_school)
             .join(Student, Student.id == AccountLink.student_id)
             .outerjoin(Guardian, Guardian.id == AccountLink.guardian_id)
@@ -173,10 +173,11 @@ def snapshots(session: Session, account_ids: Iterable[str]) -> Iterator[dict]:
             .where(AccountLink.account_id.in_(chunk), AccountLink.ended_at.is_(None))
             .order_by(AccountLink.id)
         ).all()
-        for account_id, school_uai, student_id, guardian_id, rank, division, mef_code, mefstat, kept in rows:
+        for account_id, school_uai, student_id, guardian_id, rank, division, mef_code, mef_label, mefstat, kept in rows:
             children[account_id].append({
                 "school_uai": school_uai, "student_id": student_id, "guardian_id": guardian_id, "legal_rank": rank,
-                "division": division, "mef_code": mef_code, "mefstat": mefstat, "kept_from_previous_school": kept,
+                "division": division, "mef_code": mef_code, "mef_label": mef_label, "mefstat": mefstat,
+                "kept_from_previous_school": kept,
             })
         for account in session.execute(select(Account.__table__).where(Account.id.in_(chunk))):
             yield {

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from ts_accounts.adapters.orm import Account, AccountLink, Guardian, Student
+from ts_accounts.domain.names import french_order
 
 # `tsctl accounts list --format csv` prints exactly this header: scripts rely on it.
 CSV_HEADER = ("kind", "login", "state", "student_id", "student_name", "division", "legal_rank", "guardian_id",
@@ -63,6 +64,6 @@ def school_accounts(session: Session, uai: str, *, division: str | None = None) 
             guardian_name=f"{person.last_name} {person.first_name}".strip() if person else None,
             kept_from_previous_school=link.kept_from_previous_school,
         ))
-    rows.sort(key=lambda r: (r.division or "", r.student_name.lower(), r.student_id, r.kind != "student",
+    rows.sort(key=lambda r: (r.division or "", french_order(r.student_name), r.student_id, r.kind != "student",
                              r.legal_rank or 0, r.login))
     return rows

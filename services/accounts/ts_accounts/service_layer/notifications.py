@@ -17,7 +17,8 @@ from sqlalchemy import select, true
 
 from ts_accounts.adapters.orm import Account, AccountLink, Guardian, School, Student
 from ts_accounts.domain.contacts import is_valid_email
-from ts_accounts.domain.lifecycle import AccountKind
+from ts_accounts.domain.lifecycle import AccountKind, AccountState
+from ts_accounts.domain.names import french_order
 from ts_accounts.service_layer.accounts import (
     current_temporary_password, issue_temporary_passwords, prepare_letters, record_notification,
 )
@@ -55,6 +56,17 @@ class NotificationOrder:
                            "guardian_id": couple.guardian_id})
 
 
+def notification_address(account: Account, guardian: Guardian | None) -> str | None:
+    """Where a notification by email goes (E1/E2/F2): the address the family confirmed on its
+    account once it is « Utilisé », else a guardian's valid SIECLE address; None: by letter only."""
+    confirmed = account.email if account.email_confirmed_at and is_valid_email(account.email) else None
+    if confirmed and account.state == AccountState.USED.value:
+        return confirmed
+    if guardian is not None and is_valid_email(guardian.email):
+        return guardian.email
+    return None
+
+
 def _who(student: Student, guardian: Guardian | None) -> str:
     name = f"{student.first_name} {student.display_last_name}"
     return f"{guardian.first_name} {guardian.last_name} (responsable de {name})".strip() if guardian else name
@@ -70,14 +82,15 @@ def request_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai:
     return order
 
 
-def _channel(account: Account, guardian: Guardian | None, mode: str) -> str | None:
-    """Email where the guardian has a valid address (modes with email), paper otherwise; None
-    when only email was asked and there is no valid address."""
-    if account.kind == AccountKind.STUDENT.value or mode == PAPER:
-        return "paper"
-    if guardian is not None and is_valid_email(guardian.email):
-        return "email"
-    return None if mode == EMAIL else "paper"
+def _channel(account: Account, guardian: Guardian | None, mode: str) -> tuple[str, str | None] | None:
+    """(channel, address): email to the address a notification goes to (modes with email), paper
+    otherwise; None when only email was asked for a guardian who has no address."""
+    address = None if mode == PAPER else notification_address(account, guardian)
+    if address is not None:
+        return "email", address
+    if mode == EMAIL and account.kind == AccountKind.GUARDIAN.value:  # a student's letter goes on paper
+        return None
+    return "paper", None
 
 
 def _population(couples: list[Couple]) -> str:
@@ -132,26 +145,28 @@ def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
             # second letter's new password would void the first's).
             continue
         planned_accounts.add(account.id)
-        channel = _channel(account, guardian or None, mode)
-        if channel is None:
-            order.skip(who, "pas d'adresse électronique valide dans SIECLE", couple)
+        routed = _channel(account, guardian or None, mode)
+        if routed is None:
+            order.skip(who, "pas d'adresse électronique valide dans SIECLE ni d'adresse confirmée du compte", couple)
             continue
-        planned.append((student, guardian or None, account, channel))
+        channel, address = routed
+        planned.append((student, guardian or None, account, channel, address))
 
     order.deliveries = len(planned)
-    letters = prepare_letters(uow, [account for _, _, account, _ in planned], reset_password=reset_password, now=now,
+    letters = prepare_letters(uow, [account for _, _, account, _, _ in planned], reset_password=reset_password, now=now,
                               actor=actor.login)
     session.flush()
-    accounts = {snapshot["account_id"]: snapshot for snapshot in snapshots(session, [a.id for _, _, a, _ in planned])}
-    for (student, guardian, account, channel), (decision, password) in zip(planned, letters, strict=True):
+    accounts = {snapshot["account_id"]: snapshot
+                for snapshot in snapshots(session, [a.id for _, _, a, _, _ in planned])}
+    for (student, guardian, account, channel, address), (decision, password) in zip(planned, letters, strict=True):
         snapshot = accounts[account.id]
         recipient = ({"civility": guardian.civility, "last_name": guardian.last_name, "first_name": guardian.first_name,
-                      "email": guardian.email if channel == "email" else None,
+                      "email": address if channel == "email" else None,
                       "address": {"lines": list(guardian.address_lines), "postal_code": guardian.postal_code,
                                   "city": guardian.city, "country": guardian.country}}
                      if guardian else
                      {"civility": None, "last_name": student.display_last_name, "first_name": student.first_name,
-                      "email": None, "address": None})
+                      "email": address if channel == "email" else None, "address": None})
         uow.emit(
             "notification.requested",
             {
@@ -194,7 +209,7 @@ def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
         channels = ", ".join(
             f"{n} par {'courriel' if c == 'email' else 'courrier'}" for c, n in sorted(order.by_channel.items())
         )
-        record(session, actor, school_uai=uai, action="notification.requested", target=order.batch_id,
+        record(session, actor, school_uai=uai, action="notification.requested", target=label[:200],
                summary=f"{label} : {order.deliveries} compte(s) à notifier ({channels})"
                        + (" avec réinitialisation des mots de passe" if reset_password else ""),
                detail={"batch_id": order.batch_id, "mode": mode, "reset_password": reset_password,
@@ -239,7 +254,7 @@ def request_class_list(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
     if not students:
         raise InvalidInput("Aucun élève dans cette division ou ce groupe.")
     batch_id, listed = str(uuid.uuid4()), []
-    for student in sorted(students, key=lambda s: (s.display_last_name.lower(), s.first_name.lower(), s.siecle_id)):
+    for student in sorted(students, key=lambda s: (french_order(s.display_last_name, s.first_name), s.siecle_id)):
         link = session.scalar(
             select(AccountLink).where(
                 AccountLink.school_uai == uai,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from ts_accounts.adapters.orm import Guardian, GuardianLink, Mef, School, Structure, Student
 from ts_accounts.adapters.siecle import ImportFileError
 from ts_accounts.domain.contacts import is_valid_email
+from ts_accounts.domain.names import name_key
 from ts_accounts.domain.population import (
     AddressRecord, GuardianRecord, ImportReport, LinkRecord, MefRecord, Rejection, StructureRecord, StudentRecord,
     StudentStructures,
@@ -147,6 +148,7 @@ class PopulationWriter:
     def _student(self, record: StudentRecord, row, batch: _RowBatch, unchanged: set[str]) -> int:
         """Write one student of the export; 1 if the export says this enrolled student has left."""
         values = {key: getattr(record, key) for key in _STUDENT_FIELDS}
+        values["name_key"] = name_key(record.usage_name or record.last_name)
         departed = self.now if record.left_on is not None and record.left_on <= self.now.date() else None
         if row is None:
             batch.insert({**values, "siecle_id": record.siecle_id, "school_uai": self.uai, "groups": [],
@@ -261,6 +263,7 @@ class PopulationWriter:
                 f"responsable {record.siecle_id} ({record.first_name} {record.last_name})",
                 f"adresse électronique mal formée « {record.email} » : elle ne sera pas utilisée"))
         values = {key: getattr(record, key) for key in _GUARDIAN_FIELDS}
+        values["name_key"] = name_key(record.last_name)
         if row is None:
             batch.insert({**values, "siecle_id": record.siecle_id, "school_uai": self.uai, "address_lines": [],
                           "created_at": self.now, "updated_at": self.now})

@@ -17,6 +17,7 @@ from ts_accounts.domain.schools import InvalidUai, normalise_uai
 from ts_accounts.service_layer.audit import Actor, record
 from ts_accounts.service_layer.directory import lock_school
 from ts_accounts.service_layer.errors import AlreadyExists, InvalidInput, NotFound
+from ts_shared.calendar import current_school_year, school_year_begins
 from ts_shared.db import utcnow
 from ts_shared.unit_of_work import UnitOfWork
 
@@ -133,6 +134,8 @@ def add_school(uow: UnitOfWork, *, uai: str, name: str, academy_code: str, city:
     school = School(uai=uai, name=name, academy_code=academy_code, city=(city or "").strip() or None,
                     welcome_message_html="", settings_version=1, address_lines=[], letter_type="teleservices",
                     contact_active=False, siecle_modules=[])
+    school.school_year = current_school_year()  # I2: a school starts in the current school year
+    school.school_year_started_at = school_year_begins(school.school_year)
     uow.session.add(school)
     uow.session.flush()
     uow.emit("school.settings_changed", settings_payload(uow.session, school), school_uai=uai)

@@ -44,6 +44,7 @@ class SchoolAccess:
     is_head: bool
     rights: frozenset[str]
     activated: bool  # C1: the school's online services are activated
+    school_year: int | None = None  # I2: the school year the school is in
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class StaffSignIn:
 def _access(assignment: StaffAssignment) -> SchoolAccess:
     rights = frozenset(SCHOOL_RIGHTS) if assignment.is_head else frozenset(assignment.rights) & set(DELEGABLE_RIGHTS)
     return SchoolAccess(assignment.school_uai, assignment.school.name, assignment.is_head, rights,
-                        assignment.school.services_activated_at is not None)
+                        assignment.school.services_activated_at is not None, assignment.school.school_year)
 
 
 def schools_of(staff: StaffUser) -> tuple[SchoolAccess, ...]:

@@ -8,14 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import Select, func, null, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, null, select
 from sqlalchemy.orm import Session, aliased
 
 from ts_accounts.adapters.orm import (
-    Account, AccountEvent, AccountLink, Guardian, GuardianLink, Mef, School, Student,
+    Account, AccountEvent, AccountLink, Guardian, GuardianLink, Mef, OneTimeToken, School, Student,
 )
 from ts_accounts.domain.contacts import is_valid_email
 from ts_accounts.domain.lifecycle import AccountKind
+from ts_accounts.domain.names import french_order, name_key
 from ts_accounts.service_layer.accounts import active_links, bump_version, couple_accounts, set_access_refused
 from ts_accounts.service_layer.audit import Actor, record
 from ts_accounts.service_layer.continuity import (
@@ -27,7 +28,11 @@ from ts_accounts.service_layer.directory import (
 )
 from ts_accounts.service_layer.errors import InvalidInput, NotFound
 from ts_accounts.service_layer.identity import request_family_email, send_confirmation_link
-from ts_accounts.service_layer.notifications import PAPER, Couple, NotificationOrder, plan_notifications
+from ts_accounts.service_layer.notifications import (
+    Couple, NotificationOrder, notification_address, plan_notifications,
+)
+from ts_accounts.service_layer.tokens import CONFIRM_EMAIL
+from ts_shared.db import utcnow
 from ts_shared.crypto import SecretBox
 from ts_shared.unit_of_work import UnitOfWork
 
@@ -68,6 +73,7 @@ class CoupleRow:
     kept_from_previous_school: bool
     access_refused: bool
     continuity_pending: bool = False  # B8: no account until the previous school records the departure
+    student_name_key: str = ""  # the stored folded name (E2): the list's French order
 
 
 def _address(guardian: Guardian | None) -> str | None:
@@ -85,9 +91,7 @@ def search(session: Session, uai: str, kind: AccountKind, filters: SearchFilters
     guardian = aliased(Guardian)
     link = aliased(AccountLink)
     conditions = [Student.school_uai == uai, Student.departed_at.is_(None)]
-    if filters.name_prefix:
-        prefix = filters.name_prefix.strip().lower()
-        conditions.append(func.lower(func.coalesce(Student.usage_name, Student.last_name)).like(f"{prefix}%"))
+    prefix = name_key(filters.name_prefix)
     if filters.mef_code:
         conditions.append(Student.mef_code == filters.mef_code)
     if filters.division:
@@ -109,6 +113,14 @@ def search(session: Session, uai: str, kind: AccountKind, filters: SearchFilters
         conditions += [GuardianLink.legal_rank.in_((1, 2)), guardian.departed_at.is_(None)]
         if filters.legal_rank in (1, 2):
             conditions.append(GuardianLink.legal_rank == filters.legal_rank)
+    if prefix and kind == AccountKind.STUDENT:
+        conditions.append(starts_with(Student.name_key, prefix))
+    elif prefix:  # a guardian calling gives their own name or their child's: each found by its own index
+        named = aliased(Guardian)
+        conditions.append(Student.id.in_(select(Student.id).where(
+            Student.school_uai == uai, starts_with(Student.name_key, prefix)).scalar_subquery())
+            | guardian.id.in_(select(named.id).where(named.school_uai == uai, starts_with(named.name_key, prefix))
+                              .scalar_subquery()))
     if filters.states:
         conditions.append(Account.state.in_(filters.states))
     rows, waiting = [], pending_students(session, uai)
@@ -127,11 +139,18 @@ def search(session: Session, uai: str, kind: AccountKind, filters: SearchFilters
             last_login_at=account.last_login_at if account else None,
             kept_from_previous_school=bool(account_link and account_link.kept_from_previous_school),
             access_refused=bool(account and account.access_refused_at),
-            continuity_pending=account is None and student.id in waiting,
+            continuity_pending=account is None and student.id in waiting, student_name_key=student.name_key,
         ))
-    rows.sort(key=lambda r: (r.student_last_name.lower(), r.student_first_name.lower(), r.student_siecle_id,
-                             r.legal_rank or 0))
+    rows.sort(key=lambda r: ((r.student_name_key,) + french_order(r.student_first_name) + (r.student_last_name,),
+                             r.student_siecle_id, r.legal_rank or 0))
     return rows
+
+
+def starts_with(key: SQLColumnExpression[str], prefix: str) -> ColumnElement[bool]:
+    """`key` (a stored `name_key`: lower-case letters and digits) begins with `prefix`, as a range
+    the (school, key) index answers on every database (a LIKE would not use it on PostgreSQL
+    without a pattern operator class)."""
+    return (key >= prefix) & (key < prefix[:-1] + chr(ord(prefix[-1]) + 1))
 
 
 def school_choices(session: Session, uai: str) -> tuple[list[tuple[str, str]], list[str]]:
@@ -168,9 +187,29 @@ class CoupleDetail:
     def guardian_email_valid(self) -> bool:
         return self.guardian is not None and is_valid_email(self.guardian.email)
 
+    pending_email: OneTimeToken | None = None  # B5/H6: an address typed by the family, not confirmed yet
+
     @property
     def address(self) -> str | None:
         return _address(self.guardian)
+
+    @property
+    def confirmed_email(self) -> str | None:
+        account = self.account
+        return account.email if account and account.email_confirmed_at and is_valid_email(account.email) else None
+
+    @property
+    def write_address(self) -> str | None:
+        """Where « Écrire un courriel » goes: the account's confirmed address, else a guardian's
+        valid SIECLE address."""
+        if self.confirmed_email:
+            return self.confirmed_email
+        return self.guardian.email if self.guardian and is_valid_email(self.guardian.email) else None
+
+    @property
+    def notification_address(self) -> str | None:
+        """Where « Renotifier » by email goes (None: by letter only)."""
+        return notification_address(self.account, self.guardian) if self.account else None
 
 
 def couple_detail(session: Session, uai: str, student_siecle_id: str, guardian_siecle_id: str | None) -> CoupleDetail:
@@ -204,6 +243,11 @@ def couple_detail(session: Session, uai: str, student_siecle_id: str, guardian_s
                 detail.other_children.append((session.get_one(Student, other.student_id), other.school_uai))
         detail.events = list(session.scalars(select(AccountEvent).where(AccountEvent.account_id == account.id)
                                              .order_by(AccountEvent.at.desc(), AccountEvent.id.desc())))
+        detail.pending_email = session.scalars(select(OneTimeToken).where(
+            OneTimeToken.account_id == account.id, OneTimeToken.purpose == CONFIRM_EMAIL,
+            OneTimeToken.used_at.is_(None),
+            OneTimeToken.expires_at > utcnow(), OneTimeToken.email.is_not(None))
+            .order_by(OneTimeToken.created_at.desc(), OneTimeToken.id.desc()).limit(1)).first()
     detail.history = couple_accounts(session, student.id, guardian.id if guardian else None)
     if account is None:
         claim = pending_continuity(session, student.id)
@@ -228,7 +272,7 @@ def renotify(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: str, student
     if reset_password and detail.account is not None:
         check_reset_allowed(uow.session, detail.account, uai)
     order = plan_notifications(uow, box, actor, uai=uai, couples=[Couple(student_id, guardian_id)],
-                               mode=PAPER if guardian_id is None else mode, reset_password=reset_password, now=now,
+                               mode=mode, reset_password=reset_password, now=now,
                                label=f"Renotification de {detail.account.login if detail.account else student_id}")
     uow.commit()
     return order
@@ -335,8 +379,9 @@ class EmailOutcome:
 
 def write_to_guardians(uow: UnitOfWork, box, actor: Actor, *, uai: str, couples: list[tuple[str, str | None]],
                        subject: str, body: str, now: datetime) -> EmailOutcome:
-    """« Écrire un courriel » (E2) / « Écrire à plusieurs responsables » (E1): one email per
-    selected guardian who has a usable address — the account's confirmed one, else SIECLE's."""
+    """« Écrire un courriel » (E2, and to a student since v17.1) / « Écrire à plusieurs
+    responsables » (E1): one email per selected person who has a usable address — the account's
+    confirmed one, else (a guardian) SIECLE's."""
     subject, body = (subject or "").strip(), (body or "").strip()
     if not subject or len(subject) > 200:
         raise InvalidInput("L'objet est obligatoire (200 caractères au plus).")
@@ -347,12 +392,8 @@ def write_to_guardians(uow: UnitOfWork, box, actor: Actor, *, uai: str, couples:
     outcome, seen = EmailOutcome(), set()
     for student_siecle_id, guardian_siecle_id in couples:
         detail = couple_detail(session, uai, student_siecle_id, guardian_siecle_id)
-        guardian, account = detail.guardian, detail.account
-        confirmed = account.email if account and account.email_confirmed_at else None
-        # A guardian's SIECLE address when no account address is confirmed; a student has only the latter.
-        contact = guardian.email if guardian is not None else None
-        address = confirmed or (contact if is_valid_email(contact) else None)
-        name = (f"{guardian.first_name} {guardian.last_name}" if guardian is not None
+        address = detail.write_address
+        name = (f"{detail.guardian.first_name} {detail.guardian.last_name}" if detail.guardian
                 else f"{detail.student.first_name} {detail.student.display_last_name}").strip()
         if address is None:
             outcome.without_address.append(name)
@@ -361,12 +402,13 @@ def write_to_guardians(uow: UnitOfWork, box, actor: Actor, *, uai: str, couples:
             continue
         seen.add(address.lower())
         request_family_email(uow, box, school_uai=uai, template="staff_message", to=address,
-                             recipient_name=name, account_id=account.id if account else None,
+                             recipient_name=name, account_id=detail.account.id if detail.account else None,
                              extra={"subject": subject, "body": body, "school_name": school.name})
         outcome.sent_to.append(address)
     if outcome.sent_to:
         record(session, actor, school_uai=uai, action="email.written", target=", ".join(outcome.sent_to[:5]),
-               summary=f"Courriel « {subject} » envoyé à {len(outcome.sent_to)} responsable(s)",
+               summary=f"Courriel « {subject} » envoyé à {len(outcome.sent_to)} "
+                       + ("responsable(s)" if any(guardian for _, guardian in couples) else "élève(s)"),
                detail={"subject": subject, "recipients": len(outcome.sent_to)})
     uow.commit()
     return outcome

@@ -1,6 +1,6 @@
-"""The internal identity API (JSON) the portal calls. Never routed by the gateway; every call
-carries the internal token. Bodies are validated by marshmallow schemas; use-case errors map to
-HTTP statuses with their French message (shown to the family as is)."""
+"""The internal identity API (JSON) the portal calls, and the statistics snapshot stats asks for.
+Never routed by the gateway; every call carries the internal token. Bodies are validated by
+marshmallow schemas; use-case errors map to HTTP statuses with their French message (shown to the family as is)."""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -9,12 +9,13 @@ from functools import wraps
 from flask import Blueprint, jsonify, request
 from marshmallow import Schema, ValidationError, fields, validate
 
-from ts_accounts.service_layer import identity, simulation
+from ts_accounts.service_layer import identity, simulation, statistics
 from ts_accounts.service_layer.errors import AccountsError, AuthenticationFailed, Conflict, InvalidInput, NotFound
 from ts_accounts.service_layer.throttling import Throttled
 from ts_accounts.service_layer.tokens import InvalidLink
 from ts_shared.crypto import SecretBox
 from ts_shared.db import utcnow
+from ts_shared.statistics_snapshot import STATISTICS_SNAPSHOT_PATH, StatisticsSnapshotRequest
 from ts_shared.web.app import runtime_of, settings_of
 from ts_shared.web.internal_api import internal_only
 
@@ -216,3 +217,10 @@ def open_simulation(uow, body):
 @_endpoint(ProfileBody())
 def profile(uow, body):
     return jsonify(_profile_json(identity.signed_in_profile(uow, body["account_id"])))
+
+
+@identity_api.post(STATISTICS_SNAPSHOT_PATH.removeprefix("/internal/v1"))
+@_endpoint(StatisticsSnapshotRequest())
+def statistics_snapshot(uow, body):
+    """Stats rebuilds or checks a school's counters from this (`tsctl stats rebuild|check`)."""
+    return jsonify(statistics.statistics_snapshot(uow, body["uai"]))

@@ -37,6 +37,7 @@ def resolve_staff() -> StaffIdentity | None:
             rights=access.rights if access else frozenset(), academy_admin=staff.academy_admin,
             expires_at=session_expiry(), schools_count=len(staff.assignments),
             school_activated=access.activated if access else True, academy_code=staff.academy_code,
+            school_year=access.school_year if access else None,
         )
 
 

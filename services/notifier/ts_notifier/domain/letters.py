@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from markupsafe import escape
+
 from ts_shared.calendar import french_date
 from ts_shared.messaging.events import LETTER_CASES
 
@@ -242,6 +244,27 @@ def letter_values(letter_case: str, recipient: dict, student: dict, *, login: st
         "date_acces": french_date(access_date(letter_case, on, kept_from_previous_school)),
         "continuite": bool(kept_from_previous_school or letter_case in CONTINUITY_CASES),
     }
+
+
+# --- French elision: « responsable d'Alexandre », never « de Alexandre » --------------------------------
+
+ELIDED_FIELDS = ("eleve", "prenom_eleve", "destinataire", "etablissement")
+_VOWEL_SOUND = re.compile(r"[aeiouàâäéèêëîïôöùûüœæh]|y[^aeiouàâäéèêëîïôöùûü]", re.IGNORECASE)
+_ELIDABLE = {"de": "d'", "De": "D'", "que": "qu'", "Que": "Qu'", "le": "l'", "Le": "L'", "la": "l'", "La": "L'"}
+
+
+def elide(html: str, values: dict) -> str:
+    """`html` (a rendered letter part) with « de », « que », « le », « la » elided before a name
+    given in `values` that begins with a vowel sound (a vowel, a mute h, Y before a consonant):
+    « de {{ eleve }} » gives « d'Alexandre », « d'Hélène », « d'Yves » — « de Yann », « de Léa »."""
+    for name in ELIDED_FIELDS:
+        value = values.get(name)
+        if not isinstance(value, str) or not _VOWEL_SOUND.match(value.strip()):
+            continue
+        shown = re.escape(str(escape(value.strip())))
+        html = re.sub(r"(?<![\w’'])(de|De|que|Que|le|Le|la|La)\s+((?:<[^>]*>)*)(?=" + shown + ")",
+                      lambda match: _ELIDABLE[match.group(1)] + match.group(2), html)
+    return html
 
 
 # --- the fictitious family of previews -----------------------------------------------------------------

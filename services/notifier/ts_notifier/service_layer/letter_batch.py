@@ -138,6 +138,10 @@ class LetterBatch:
                         self.school.uai, error)
             return compile_(templates.default_source(part))
 
+    def render(self, template: Template, values: dict) -> str:
+        """A part of one letter, in French: « d'Alexandre », never « de Alexandre »."""
+        return domain.elide(template.render(values), values)
+
     def values(self, letter: LetterData) -> dict:
         values = dict(self.common)
         values.update(domain.letter_values(
@@ -148,7 +152,7 @@ class LetterBatch:
         values["adresse_destinataire"] = _lines(domain.postal_lines(letter.recipient))
         values["premiere_connexion"] = self.steps[audience]
         if audience == GUARDIANS:
-            values["coupon_refus"] = COUPON_MARK if self.channel == PAPER else Markup(self.coupon.render(values))
+            values["coupon_refus"] = COUPON_MARK if self.channel == PAPER else Markup(self.render(self.coupon, values))
         else:
             values["coupon_refus"] = ""
         return values

@@ -19,8 +19,8 @@ def render_letter_email(session: Session, school_uai: str, letter: LetterData, *
     (the coupon becomes a sentence)."""
     batch = prepare_batch(session, school_uai, public_url=public_url, on=on, channel=EMAIL)
     values = batch.values(letter)
-    header = Markup(batch.header.zones[templates.REST].render(values))
-    body = Markup(batch.body(letter.letter_case).render(values))
+    header = Markup(batch.render(batch.header.zones[templates.REST], values))
+    body = Markup(batch.render(batch.body(letter.letter_case), values))
     subject = f"{batch.school.name} – {values['objet'][:1].upper()}{values['objet'][1:]}"
     html = layout.get_template("email.html").render(subject=subject, header=header, body=body, school=batch.school)
     return RenderedEmail(subject=subject, text=html_to_text(html), html=html)

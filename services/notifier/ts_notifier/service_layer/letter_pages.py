@@ -35,19 +35,19 @@ def _page(batch: LetterBatch, letter: LetterData) -> tuple[str, bool]:
     """One letter's page: its blocks in frame order, and whether it carries the coupon."""
     values = batch.values(letter)
     zones = batch.header.zones
-    body = batch.body(letter.letter_case).render(values)
+    body = batch.render(batch.body(letter.letter_case), values)
     with_coupon = COUPON_MARK in body
     parts = []
     for zone in HEADER_ZONES:
-        parts.append(zones[zone].render(values))
+        parts.append(batch.render(zones[zone], values))
         parts.append(NEXT_FRAME)
     parts.append('<div class="corps">')
-    parts.append(zones[templates.REST].render(values))
+    parts.append(batch.render(zones[templates.REST], values))
     parts.append(body.replace(COUPON_MARK, "") if with_coupon else body)
     parts.append("</div>")
     if with_coupon:
         parts.append(NEXT_FRAME)
-        parts.append(batch.coupon.render(values))
+        parts.append(batch.render(batch.coupon, values))
     return "".join(parts), with_coupon
 
 

@@ -115,7 +115,7 @@ def save_part(uow: UnitOfWork, school_uai: str, part: str, raw: str, *, by: Staf
                                updated_by=by.login))
     else:
         row.source, row.updated_at, row.updated_by = checked.source, utcnow(), by.login
-    report_staff_action(uow, by, school_uai=school_uai, action="letters.part_saved", target=part,
+    report_staff_action(uow, by, school_uai=school_uai, action="letters.part_saved", target=PART_LABELS[part],
                         summary=f"Modification du texte des courriers « {PART_LABELS[part]} »",
                         detail={"part": part, "characters": len(checked.source)})
     uow.commit()
@@ -130,7 +130,7 @@ def reset_part(uow: UnitOfWork, school_uai: str, part: str, *, by: StaffActor) -
     if row is None:
         return False
     uow.session.delete(row)
-    report_staff_action(uow, by, school_uai=school_uai, action="letters.part_reset", target=part,
+    report_staff_action(uow, by, school_uai=school_uai, action="letters.part_reset", target=PART_LABELS[part],
                         summary=f"Retour au texte par défaut des courriers « {PART_LABELS[part]} »",
                         detail={"part": part})
     uow.commit()

@@ -10,7 +10,9 @@ from ts_accounts.service_layer import schools as school_cases
 from ts_accounts.service_layer.errors import AuthenticationFailed
 from ts_accounts.service_layer.staff import current_access, schools_of, sign_in_staff
 from ts_accounts.service_layer.throttling import Throttled
+from ts_accounts.service_layer.school_year import TO_NOTIFY_AT_RENTREE, rentree_reminder
 from ts_accounts.web.console.common import console_page
+from ts_shared.db import utcnow
 from ts_shared.web.app import runtime_of, settings_of
 from ts_shared.web.forms import ConfirmForm, at_most
 from ts_shared.web.staff_session import (
@@ -94,7 +96,9 @@ def home():
         return render_template("accounts/home.html", school=None, overview=None)
     with runtime_of().uow() as uow:
         overview = school_cases.school_overview(uow, g.school.uai)
-    return render_template("accounts/home.html", school=g.school, overview=overview)
+        rentree = rentree_reminder(uow.session, g.school, now=utcnow())
+    return render_template("accounts/home.html", school=g.school, overview=overview, rentree=rentree,
+                           rentree_states=TO_NOTIFY_AT_RENTREE)
 
 
 @blueprint.route("/activation", methods=["GET", "POST"])

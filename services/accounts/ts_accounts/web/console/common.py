@@ -15,10 +15,9 @@ from ts_accounts.adapters.orm import School
 from ts_accounts.service_layer.audit import Actor
 from ts_accounts.service_layer.errors import AccountsError
 from ts_shared.web.app import runtime_of
-from ts_shared.web.staff_session import StaffIdentity, staff_required
+from ts_shared.web.staff_session import ACTIVATION_PATH, StaffIdentity, staff_required
 
 TEMPLATES = Path(__file__).parent / "templates"
-ACTIVATION_PATH = "/admin/activation"
 
 
 def console_page(*rights: str, any_of: bool = False, needs_activation: bool = True, academy: bool = False,

@@ -11,7 +11,9 @@ from ts_accounts.service_layer.errors import AccountsError, NotFound
 from ts_accounts.service_layer.staff import (
     RIGHT_LABELS, delegate, list_delegates, reset_delegate_password, revoke_delegation,
 )
+from ts_accounts.domain.names import french_order
 from ts_accounts.web.console.common import console_page, done, show_errors
+from ts_accounts.web.console.labels import audit_action, audit_target
 from ts_shared.web.app import runtime_of
 from ts_shared.web.forms import ConfirmForm, at_most, required, valid_email
 from ts_shared.web.staff_session import DELEGABLE_RIGHTS, RIGHT_AUDIT, RIGHT_DELEGATE
@@ -130,7 +132,9 @@ def audit_page():
         form.personnel.choices = [("", "Tous")] + [
             (login, login) for login in audit_log.staff_logins(uow.session, g.school.uai)
         ]
-        form.action.choices = [("", "Toutes")] + [(a, a) for a in audit_log.actions(uow.session, g.school.uai)]
+        form.action.choices = [("", "Toutes")] + sorted(
+            ((code, audit_action(code)) for code in audit_log.actions(uow.session, g.school.uai)),
+            key=lambda choice: french_order(choice[1]))
         form.validate()
         query = audit_log.AuditQuery(staff_login=form.personnel.data or None, action=form.action.data or None,
                                      text=form.texte.data or None, since=form.du.data, until=form.au.data, page=page)
@@ -138,5 +142,6 @@ def audit_page():
     pages = max((total + query.per_page - 1) // query.per_page, 1)
     arguments = {key: value for key, value in request.args.items() if key != "page"}
     return render_template("accounts/establishment/audit.html", form=form, entries=entries, total=total, page=page,
+                           audit_target=audit_target, audit_action=audit_action,
                            pages=pages, arguments=arguments,
                            breadcrumb=[("Établissement", "#"), ("Journal des actions", request.path)])

@@ -19,19 +19,20 @@ from ts_accounts.service_layer.support import (
     write_to_guardians,
 )
 from ts_accounts.web.console.common import console_page, follow_batch
-from ts_accounts.web.console.labels import END_REASONS, EVENT_LABELS
+from ts_accounts.web.console.labels import end_reason, event_label
 from ts_shared.crypto import SecretBox
 from ts_shared.db import utcnow
 from ts_shared.web.app import runtime_of, settings_of
 from ts_shared.web.forms import ConfirmForm, at_most, valid_email
 from ts_shared.web.staff_session import RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS
 
-blueprint = Blueprint("support", __name__, url_prefix="/admin", template_folder="templates")
+blueprint = Blueprint("support", __name__, url_prefix="/admin", template_folder="templates",
+                      static_folder="static", static_url_path="/support-static")
 
 
 @blueprint.context_processor
 def _labels():
-    return {"event_labels": EVENT_LABELS, "history_reasons": END_REASONS}
+    return {"event_label": event_label, "end_reason": end_reason}
 
 
 POPULATIONS = {
@@ -44,6 +45,7 @@ POPULATIONS = {
     "students": (AccountKind.STUDENT, RIGHT_STUDENT_ACCESS, "Accès des élèves", "Gérer le compte élève"),
 }
 STATE_CHOICES = [(state.value, label) for state, label in STATE_LABELS.items()]
+STATES = {state.value for state in STATE_LABELS}
 
 
 class SearchForm(FlaskForm):
@@ -59,9 +61,20 @@ class SearchForm(FlaskForm):
 
 
 class NotifyForm(FlaskForm):
-    mode = RadioField("Mode de transmission", choices=[(EMAIL, "Courriel"), (PAPER, "Courrier papier (PDF)")],
-                      default=PAPER)
+    mode = RadioField("Mode de transmission", choices=[(EMAIL, "Courriel"), (PAPER, "Courrier papier (PDF)")])
     reset_password = BooleanField("Réinitialiser le mot de passe")
+
+
+def notify_form(couple: support.CoupleDetail, **kwargs) -> NotifyForm:
+    """« Renotifier »: by email when the family can get it (a guardian's valid SIECLE address, the
+    confirmed address of a used account) — chosen first — else by letter."""
+    form = NotifyForm(**kwargs)
+    address = couple.notification_address
+    paper = (PAPER, "Courrier papier (PDF)")
+    form.mode.choices = [(EMAIL, f"Courriel à {address}"), paper] if address else [paper]
+    if not form.is_submitted():
+        form.mode.data = EMAIL if address else PAPER
+    return form
 
 
 class ResendForm(FlaskForm):
@@ -96,6 +109,8 @@ def _population(population: str):
 def search_page(population: str):
     kind, section, title = _population(population)
     form = SearchForm(request.args)
+    if kind == AccountKind.GUARDIAN:
+        form.nom.label.text = "Premières lettres du nom de l'élève ou du responsable"
     with runtime_of().uow() as uow:
         mefs, divisions = school_choices(uow.session, g.school.uai)
         form.mef.choices = [("", "Toutes")] + mefs
@@ -105,7 +120,8 @@ def search_page(population: str):
             form.validate()
             filters = SearchFilters(
                 name_prefix=form.nom.data or None, mef_code=form.mef.data or None, division=form.division.data or None,
-                states=tuple(form.etats.data or ()), legal_rank=int(form.qualite.data) if form.qualite.data else None)
+                states=tuple(state for state in form.etats.data or () if state in STATES),
+                legal_rank=int(form.qualite.data) if form.qualite.data in ("1", "2") else None)
             rows = search(uow.session, g.school.uai, kind, filters)
     return render_template("accounts/support/search.html", form=form, rows=rows, population=population, kind=kind,
                            title=title, breadcrumb=[(section, "#"), (title, request.path)])
@@ -130,9 +146,7 @@ def detail(population: str, student_id: str, guardian_id: str | None):
         except AccountsError:
             abort(404)
     state = AccountState(couple.account.state) if couple.account else None
-    notify = NotifyForm()
-    if kind == AccountKind.STUDENT:
-        notify.mode.choices = [(PAPER, "Courrier papier (PDF)")]
+    notify = notify_form(couple)
     return render_template(
         "accounts/support/detail.html",
         couple=couple,
@@ -144,6 +158,7 @@ def detail(population: str, student_id: str, guardian_id: str | None):
         write_form=WriteForm(),
         confirm_form=NewAccountForm(),
         action_form=ConfirmForm(),
+        may_write=couple.write_address is not None,
         breadcrumb=[
             (section, "#"),
             (title, url_for("support.search_page", population=population)),
@@ -160,15 +175,14 @@ def _couple_or_404(uow, student_id: str, guardian_id: str | None):
     return couple
 
 
-def _action(population: str, student_id: str, guardian_id: str | None):
+def _action(population: str, student_id: str, guardian_id: str | None) -> support.CoupleDetail:
     """Checks common to every action, before the form is even read: the population's right, then
     the couple must exist in the staff member's school (404 otherwise)."""
     kind, _, _ = _population(population)
     if (kind == AccountKind.GUARDIAN) != (guardian_id is not None):
         abort(404)
     with runtime_of().uow() as uow:
-        _couple_or_404(uow, student_id, guardian_id)
-    return kind
+        return _couple_or_404(uow, student_id, guardian_id)
 
 
 def _route(rule: str, methods=("POST",)):
@@ -189,10 +203,7 @@ def _route(rule: str, methods=("POST",)):
 @console_page(RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, any_of=True)
 def notify(population: str, student_id: str, guardian_id: str | None):
     """Renotify (E2/F2), with a new temporary password when asked (used accounts)."""
-    kind = _action(population, student_id, guardian_id)
-    form = NotifyForm()
-    if kind == AccountKind.STUDENT:
-        form.mode.choices = [(PAPER, "Courrier papier (PDF)")]
+    form = notify_form(_action(population, student_id, guardian_id))
     back = _detail_url(population, student_id, guardian_id)
     if not form.validate_on_submit():
         flash("Choisissez un mode de transmission.", "error")
@@ -247,9 +258,9 @@ def resend_activation(population: str, student_id: str, guardian_id: str | None)
 
 
 @_route("write")
-@console_page(RIGHT_GUARDIAN_ACCESS)
+@console_page(RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, any_of=True)
 def write(population: str, student_id: str, guardian_id: str | None):
-    """E2: write an email to this guardian."""
+    """E2: write an email to this guardian, or to this student (v17.1)."""
     _action(population, student_id, guardian_id)
     form = WriteForm()
     back = _detail_url(population, student_id, guardian_id)
@@ -268,7 +279,8 @@ def write(population: str, student_id: str, guardian_id: str | None):
     if outcome.sent_to:
         flash(f"Le courriel est envoyé à {outcome.sent_to[0]}.", "success")
     else:
-        flash("Ce responsable n'a pas d'adresse électronique utilisable : écrivez-lui par courrier.", "error")
+        flash(("Ce responsable n'a" if guardian_id else "Cet élève n'a") +
+              " pas d'adresse électronique utilisable : écrivez-lui par courrier.", "error")
     return redirect(back)
 
 
