@@ -500,7 +500,7 @@ def test_a_temporary_password_is_typed_in_any_case_with_spaces_around_it(platfor
 
 
 def test_a_letter_from_before_derived_passwords_still_signs_in_then_is_replaced(platform, api):
-    """Accounts notified with an argon2 temporary hash (before migration 0007) keep working."""
+    """Accounts notified with an argon2 temporary hash (before migration 0009) keep working."""
     with platform.runtime("accounts").uow() as uow:
         legacy = uow.session.scalar(select(Account).where(Account.login == "lea.dupont"))
         legacy.state, legacy.notified_at = "notified", START - timedelta(days=5)

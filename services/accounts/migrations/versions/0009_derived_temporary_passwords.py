@@ -4,16 +4,16 @@ A temporary password is now derived from TS_CREDENTIAL_KEY and this serial; the 
 letters already handed out stay and keep working until they are replaced. A hash that was
 cleared (the password was used) leaves no valid temporary password: its issue date goes too.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-30 09:00:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0007'
-down_revision = '0006'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
