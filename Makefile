@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint browser axe clean
+.PHONY: install run test lint browser axe clean topology
 
 install: $(STAMP)
 
@@ -17,6 +17,11 @@ $(STAMP): pyproject.toml constraints.txt
 
 run: install
 	$(BIN)/tsctl run
+
+# Every process of docker-compose.yml run natively (no Docker): PostgreSQL's binaries, RabbitMQ and
+# nginx (TS_TEST_NGINX=/path/to/nginx when not on PATH) are needed. docs/operations.md.
+topology: install
+	$(BIN)/python deploy/topology.py $(TOPOLOGY_ARGS)
 
 test: install browser axe
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

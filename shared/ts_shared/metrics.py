@@ -22,10 +22,16 @@ EVENTS_CONSUMED = Counter(
     "ts_events_consumed_total", "Events received by a consumer, by outcome (applied, duplicate, failed, dead_lettered)",
     ["service", "event_type", "outcome"],
 )
+# Consumer lag: from the moment an event happened to the moment a consumer applied it.
+EVENT_LAG = Histogram(
+    "ts_event_lag_seconds", "Time from an event's occurrence to its application by a consumer",
+    ["service"], buckets=(0.1, 0.5, 1, 2.5, 5, 15, 30, 60, 120, 300, 900, 3600),
+)
 
 
 class _OutboxPendingCollector:
-    """`ts_outbox_pending{service}`: events not yet confirmed, read from each outbox at scrape time."""
+    """`ts_outbox_pending{service}`: events not yet confirmed, and `ts_outbox_oldest_pending_seconds
+    {service}`: the age of the oldest of them (0 when none), read from each outbox at scrape time."""
 
     def __init__(self):
         self._sources = {}
@@ -35,25 +41,78 @@ class _OutboxPendingCollector:
         with self._lock:
             self._sources[service] = (engine, outbox)
 
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (GaugeMetricFamily("ts_outbox_pending", "Outbox events not yet published", labels=["service"]),
+                GaugeMetricFamily("ts_outbox_oldest_pending_seconds", "Age of the oldest unpublished outbox event",
+                                  labels=["service"]))
+
     def describe(self):
-        return [GaugeMetricFamily("ts_outbox_pending", "Outbox events not yet published", labels=["service"])]
+        return list(self._families())
 
     def collect(self):
-        from ts_shared.messaging.outbox import pending_count
+        from ts_shared.messaging.outbox import pending_summary
 
-        family = GaugeMetricFamily("ts_outbox_pending", "Outbox events not yet published", labels=["service"])
+        pending, oldest = self._families()
         with self._lock:
             sources = dict(self._sources)
         for service, (engine, outbox) in sorted(sources.items()):
             try:
-                family.add_metric([service], pending_count(engine, outbox))
+                count, age = pending_summary(engine, outbox)
             except Exception as error:  # a scrape must not fail because one database is down
                 log.warning("cannot count pending outbox rows of %s: %s", service, error)
-        yield family
+                continue
+            pending.add_metric([service], count)
+            oldest.add_metric([service], age)
+        yield pending
+        yield oldest
 
 
 OUTBOX_PENDING = _OutboxPendingCollector()
 REGISTRY.register(OUTBOX_PENDING)
+
+
+class _QueueDepthCollector:
+    """`ts_queue_messages{queue}` and `ts_queue_consumers{queue}`: a worker's queue and its
+    dead-letter queue as the broker counts them (a passive declare at scrape time, on a connection
+    of its own: the worker's is not thread-safe)."""
+
+    def __init__(self):
+        self._broker_url: str | None = None
+        self._queues: list[str] = []
+
+    def watch(self, broker_url: str, queues: list[str]) -> None:
+        self._broker_url, self._queues = broker_url, list(queues)
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (GaugeMetricFamily("ts_queue_messages", "Messages waiting in a queue (ready, not delivered)",
+                                  labels=["queue"]),
+                GaugeMetricFamily("ts_queue_consumers", "Consumers attached to a queue", labels=["queue"]))
+
+    def describe(self):
+        return list(self._families())
+
+    def collect(self):
+        messages, consumers = self._families()
+        if self._broker_url and self._queues:
+            from kombu import Connection
+
+            try:
+                with Connection(self._broker_url, connect_timeout=3) as connection:
+                    channel = connection.channel()
+                    for queue in self._queues:
+                        _, count, attached = channel.queue_declare(queue=queue, passive=True)
+                        messages.add_metric([queue], count)
+                        consumers.add_metric([queue], attached)
+            except Exception as error:  # the broker down: no figure rather than a failed scrape
+                log.warning("cannot read the depth of %s: %s", ", ".join(self._queues), error)
+        yield messages
+        yield consumers
+
+
+QUEUE_DEPTH = _QueueDepthCollector()
+REGISTRY.register(QUEUE_DEPTH)
 
 
 def render_latest() -> bytes:

@@ -40,7 +40,7 @@ from ts_shared.messaging.bus import (
 )
 from ts_shared.messaging.envelope import Event, InvalidEvent, parse_event
 from ts_shared.messaging.outbox import PROCESSED_IDS_KEPT, PURGE_EVERY, purge_older_than
-from ts_shared.metrics import EVENTS_CONSUMED
+from ts_shared.metrics import EVENT_LAG, EVENTS_CONSUMED
 from ts_shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -335,6 +335,8 @@ class EventConsumer:
         self._database_available()
         self._local_failures.pop(event.id, None)
         EVENTS_CONSUMED.labels(self.service, event.type, "applied" if applied else "duplicate").inc()
+        if applied:
+            EVENT_LAG.labels(self.service).observe(max((utcnow() - event.occurred_at).total_seconds(), 0.0))
         crash_point("consumer.after_commit")
         message.ack()
         return True

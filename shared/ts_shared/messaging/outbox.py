@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from collections.abc import Iterable
 
@@ -126,6 +126,19 @@ def pending_count(engine: Engine, outbox: Table) -> int:
         return connection.execute(
             select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
         ).scalar_one()
+
+
+def pending_summary(engine: Engine, outbox: Table) -> tuple[int, float]:
+    """How many events wait for the broker, and how old the oldest is in seconds (0 if none)."""
+    with engine.connect() as connection:
+        count, oldest = connection.execute(
+            select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.sent_at.is_(None))
+        ).one()
+    if not count or oldest is None:
+        return 0, 0.0
+    if oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    return count, max((utcnow() - oldest).total_seconds(), 0.0)
 
 
 def _database_now(dialect: str, plus: timedelta = timedelta()) -> ColumnElement:

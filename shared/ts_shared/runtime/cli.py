@@ -15,7 +15,7 @@ from ts_shared.db import current_revision, schema_drift
 from ts_shared.logging import configure_logging
 from ts_shared.messaging.bus import dead_letter_queue_for, is_amqp
 from ts_shared.messaging.outbox import pending_count
-from ts_shared.metrics import serve_worker_metrics
+from ts_shared.metrics import OUTBOX_PENDING, QUEUE_DEPTH, serve_worker_metrics
 from ts_shared.runtime.process import Platform, run_jobs_forever, run_relay_forever, run_worker_forever
 from ts_shared.service import discover_services
 
@@ -131,6 +131,7 @@ def worker(platform: Platform, service: str):
     spec = platform.spec(service)
     if spec.subscription is None:
         raise click.ClickException(f"service {service} consumes no event: it has no worker")
+    QUEUE_DEPTH.watch(platform.settings.broker_url, [spec.subscription.queue, spec.subscription.dead_letter_queue])
     serve_worker_metrics()
     run_worker_forever(platform, service)
 
@@ -141,6 +142,8 @@ def worker(platform: Platform, service: str):
 def relay(platform: Platform, service: str):
     """Publish the service's outbox to the broker (several may run at once)."""
     _services(platform, (service,))
+    runtime = platform.runtime(service)
+    OUTBOX_PENDING.add(service, runtime.engine, runtime.spec.tables.outbox)
     serve_worker_metrics()
     run_relay_forever(platform, service)
 

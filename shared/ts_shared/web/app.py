@@ -9,7 +9,9 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_template, request, url_for
+from flask import (
+    Blueprint, Flask, Response, abort, current_app, g, jsonify, render_template, request, session, url_for,
+)
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
 from werkzeug.exceptions import HTTPException
@@ -105,6 +107,8 @@ def create_service_app(import_name: str, runtime: ServiceRuntime, *, url_prefix:
     @app.before_request
     def _start_timer():
         g.request_started = time.perf_counter()
+        if getattr(session, "unavailable", False):  # the session store (the database) is away
+            abort(503)
 
     @app.after_request
     def _finish(response: Response) -> Response:

@@ -33,7 +33,7 @@ from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import Column, Engine, MetaData, String, Table, Text, delete, insert, select, update
 from werkzeug.datastructures import CallbackDict
 
-from ts_shared.db import UTCDateTime, utcnow
+from ts_shared.db import UTCDateTime, database_unavailable, utcnow
 
 CSRF_FIELD = "csrf_token"  # Flask-WTF's key in the session
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
@@ -87,6 +87,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.modified = False
         self.accessed = False
         self.new_cookie = False
+        self.unavailable = False  # the session store could not be read: the request is answered 503
         self.ended_sids: list[str] = []
         self._csrf_secret = csrf_secret
         self._derive_csrf()
@@ -146,7 +147,16 @@ class ServerSessionInterface(SessionInterface):
             session = ServerSession(None, sid=new_session_id(), stored=False, csrf_secret=secret)
             session.new_cookie = True
             return session
-        row = self.load(sid)
+        try:
+            row = self.load(sid)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            # The database is away: an empty session that is never written, so that the French 503
+            # page can be rendered (create_app answers 503 before any view runs).
+            session = ServerSession(None, sid=sid, stored=False, csrf_secret=secret)
+            session.unavailable = True
+            return session
         if row is None:  # never stored, ended or expired: an empty session under this id
             return ServerSession(None, sid=sid, stored=False, csrf_secret=secret)
         return ServerSession(json.loads(row.data), sid=sid, stored=True, subject=row.subject,
@@ -162,6 +172,8 @@ class ServerSessionInterface(SessionInterface):
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         assert isinstance(session, ServerSession)  # what open_session gave this request
+        if session.unavailable:
+            return
         purge = time.monotonic() - self._purged_at >= PURGE_EVERY_SECONDS
         if session.ended_sids or session.modified:
             content, now = session.content(), utcnow()
