@@ -18,6 +18,30 @@ def test_embedded_defaults_need_no_variable_and_keep_their_secrets(tmp_path):
     assert first.database_url("accounts") == f"sqlite:///{tmp_path / 'accounts.sqlite'}"
     assert len(first.secret_key) >= 32 and first.secret_key == again.secret_key
     assert (tmp_path / "embedded-secrets.json").stat().st_mode & 0o077 == 0
+    assert len(first.credential_key) >= 32 and first.credential_key == again.credential_key
+    assert len({first.secret_key, first.credential_key, first.internal_token}) == 3
+
+
+def test_an_embedded_installation_from_before_the_credential_key_gets_one_and_keeps_its_other_secrets(tmp_path):
+    import json
+
+    older = {"TS_SECRET_KEY": "s" * 48, "TS_INTERNAL_TOKEN": "t" * 32, "TS_EVENT_KEY": STRONG["TS_EVENT_KEY"]}
+    (tmp_path / "embedded-secrets.json").write_text(json.dumps(older))
+    settings = Settings.from_env({"TS_DATA_DIR": str(tmp_path)})
+    assert (settings.secret_key, settings.internal_token, settings.event_key) == tuple(older.values())
+    assert len(settings.credential_key) >= 32
+    assert Settings.from_env({"TS_DATA_DIR": str(tmp_path)}).credential_key == settings.credential_key
+
+
+def test_the_credential_key_is_required_where_it_is_used_and_never_weak(tmp_path):
+    production = {**STRONG, "TS_MODE": "production", "TS_DATA_DIR": str(tmp_path)}
+    settings = Settings.from_env(production)  # a notifier, portal or stats process: not theirs
+    with pytest.raises(ConfigError, match="TS_CREDENTIAL_KEY is not set"):
+        settings.require("credential_key")
+    for weak in ("change-me", "short-key"):
+        with pytest.raises(ConfigError, match="TS_CREDENTIAL_KEY is a placeholder or shorter than 32"):
+            Settings.from_env({**production, "TS_CREDENTIAL_KEY": weak})
+    assert Settings.from_env({**production, "TS_CREDENTIAL_KEY": "c" * 40}).require("credential_key") == "c" * 40
 
 
 @pytest.mark.parametrize("value", ["", "change-me", "dev"])

@@ -230,9 +230,9 @@ def download_the_pdf(page) -> tuple[str, bytes]:
     assert content.startswith(b"%PDF-"), content[:20]
     from playwright.sync_api import expect
 
-    # Deleted from the server once downloaded (J3): the page says so, no dead link is left.
-    expect(page.locator("[data-ts-progress-files]")).to_contain_text("téléchargé, le fichier est supprimé du serveur")
-    assert page.locator("[data-ts-progress-files] a").count() == 0
+    # Downloadable again for 24 hours (J3): the page says until when.
+    expect(page.locator("[data-ts-progress-files]")).to_contain_text("téléchargeable jusqu'au")
+    assert page.locator("[data-ts-progress-files] a").count() == 1
     return download.value.suggested_filename, content
 
 

@@ -170,11 +170,21 @@ def test_docker_compose_accepts_the_file_when_the_required_variables_are_set(tmp
 def test_compose_requires_every_secret_wherever_it_is_used():
     text = COMPOSE_FILE.read_text()
     _, required = _compose_variables()
-    for secret in ("TS_SECRET_KEY", "TS_INTERNAL_TOKEN", "TS_EVENT_KEY"):
+    for secret in ("TS_SECRET_KEY", "TS_INTERNAL_TOKEN", "TS_EVENT_KEY", "TS_CREDENTIAL_KEY"):
         uses = re.findall(r"\$\{" + secret + r"([^}]*)\}", text)
         assert uses and all(use.startswith(":?") for use in uses), f"{secret} must be ${{{secret}:?...}}"
     assert {"POSTGRES_PASSWORD", "ACCOUNTS_DB_PASSWORD", "NOTIFIER_DB_PASSWORD", "PORTAL_DB_PASSWORD",
             "STATS_DB_PASSWORD", "RABBITMQ_PASSWORD", "TS_PUBLIC_URL"} <= required
+
+
+def test_only_the_accounts_containers_hold_the_credential_key():
+    """Temporary passwords are derived from it (docs/credentials.md): the notifier, portal and
+    stats never get it."""
+    env = _strong_environment()
+    holders = {name for name, service in _app_containers().items() if "TS_CREDENTIAL_KEY" in _environment(service, env)}
+    accounts = {name for name, service in _app_containers().items()
+                if "TS_ACCOUNTS_DATABASE_URL" in _environment(service, env)}
+    assert holders == accounts and "accounts" in holders and "notifier-worker" not in holders
 
 
 def test_compose_refuses_to_start_without_a_secret_key(tmp_path):
@@ -212,7 +222,8 @@ def test_each_container_environment_starts_its_service_in_production_mode():
 def test_the_placeholders_of_env_example_are_refused_by_production_mode():
     env = _env_example()
     secrets = {name: value for name, value in env.items()
-               if name in ("TS_SECRET_KEY", "TS_INTERNAL_TOKEN", "TS_EVENT_KEY") or name.endswith("PASSWORD")}
+               if name in ("TS_SECRET_KEY", "TS_INTERNAL_TOKEN", "TS_EVENT_KEY", "TS_CREDENTIAL_KEY")
+               or name.endswith("PASSWORD")}
     assert set(secrets.values()) == {"change-me"}, "every secret of env.example is the change-me placeholder"
     with pytest.raises(ConfigError, match="TS_SECRET_KEY is missing or a placeholder"):
         Settings.from_env(_environment(_compose()["services"]["accounts"], env))

@@ -31,8 +31,9 @@ from ts_accounts.domain.lifecycle import AccountKind
 from ts_accounts.service_layer.notifications import Couple, request_class_list
 from ts_accounts.service_layer.schools import activate_services, add_school
 from ts_accounts.service_layer.staff import create_staff, delegate
-from ts_notifier.adapters.batches import Delivery, GeneratedFile
-from ts_notifier.service_layer.files import files_folder
+from ts_notifier.adapters.batches import Delivery, GeneratedFile, NotificationBatch
+from ts_notifier.service_layer.files import files_folder, purge_files
+from ts_notifier.service_layer.follow_up import progress
 from ts_shared.config import SmtpSettings
 from ts_shared.crypto import SecretBox
 from ts_shared.db import utcnow
@@ -119,6 +120,12 @@ def test_a_division_of_guardians_is_notified_in_each_mode(make_platform, smtp, m
     assert all(a.state == "notified" for a in accounts.values())
     modes = sorted(a.notification_mode for a in accounts.values())
     assert modes == sorted(["email"] * expected_email + ["paper"] * expected_paper)
+    # Who could not be notified (email only: no valid address) stays in the batch's recap, with why.
+    with platform.runtime("notifier").uow() as uow:
+        state = progress(uow.session, uow.session.get(NotificationBatch, order.batch_id))
+    without_email = {r.guardian_siecle_id for r in rows if r not in with_email} if mode == "email" else set()
+    assert {s.guardian_id for s in state.skipped} == without_email
+    assert all(s.reason.startswith("pas d'adresse électronique valide dans SIECLE") for s in state.skipped)
 
 
 def test_recipients_the_mail_server_refuses_are_exactly_those_in_the_recap(make_platform, smtp, tmp_path):
@@ -189,7 +196,7 @@ def _console(platform, login: str, password: str) -> Client:
     return client
 
 
-def test_the_letters_pdf_goes_once_to_the_staff_of_its_school_and_the_download_is_audited(make_platform, smtp):
+def test_the_letters_pdf_goes_to_the_staff_of_its_school_for_24_hours_every_download_audited(make_platform, smtp):
     _, port = smtp()
     platform = make_platform(port)
     with platform.runtime("accounts").uow() as uow:
@@ -204,7 +211,8 @@ def test_the_letters_pdf_goes_once_to_the_staff_of_its_school_and_the_download_i
     order = notify(platform, [Couple(r.student_siecle_id, r.guardian_siecle_id) for r in rows], "paper")
     run_services(platform, lambda: _batch_done(platform, order.batch_id, order.deliveries))
     with platform.runtime("notifier").uow() as uow:
-        [pdf] = uow.session.scalars(select(GeneratedFile).where(GeneratedFile.batch_id == order.batch_id)).all()
+        [pdf] = uow.session.scalars(select(GeneratedFile).where(GeneratedFile.batch_id == order.batch_id,
+                                                                     GeneratedFile.kind == "pdf")).all()
     url = f"/admin/notifications/files/{pdf.id}"
 
     other_head = _console(platform, "chef.hugo", PASSWORD)
@@ -215,21 +223,48 @@ def test_the_letters_pdf_goes_once_to_the_staff_of_its_school_and_the_download_i
     response = head.get(url)
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     assert len(PdfReader(io.BytesIO(response.data)).pages) == order.deliveries
-    assert head.get(url).status_code == 404  # once: deleted from the server on download
+    # A failed download, a jammed printer: the same file again, for its 24 hours (J3).
+    again = head.get(url)
+    assert again.status_code == 200 and again.data == response.data
+    assert "déjà téléchargé le" in head.get(f"/admin/notifications/batches/{order.batch_id}").get_data(as_text=True)
     # A batch just requested, that the notifier has not received yet: a waiting page, not a 404.
     not_yet = "/admin/notifications/batches/4f1f4a52-0000-4000-8000-000000000000"
     assert "Notification en préparation" in head.get(not_yet + "?nouvelle=1").get_data(as_text=True)
     assert head.get(not_yet).status_code == 404
-    assert not (files_folder(platform.settings) / pdf.id).exists()
 
     def audited():
         with platform.runtime("accounts").uow() as uow:
-            return uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "files.downloaded")).all()
+            return uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "files.downloaded")
+                                       .order_by(AuditEntry.id)).all()
 
-    run_services(platform, lambda: len(audited()) == 1)
-    [entry] = audited()
-    assert (entry.school_uai, entry.staff_login, entry.target) == (UAI, "chef.moulin", pdf.filename)
-    assert entry.summary.startswith(f"Téléchargement des courriers « {pdf.filename} »")
+    run_services(platform, lambda: len(audited()) == 2)
+    first, second = audited()
+    assert (first.school_uai, first.staff_login, first.target) == (UAI, "chef.moulin", pdf.filename)
+    assert first.summary.startswith(f"Téléchargement des courriers « {pdf.filename} »")
+    assert second.summary.startswith(f"Téléchargement (de nouveau) des courriers « {pdf.filename} »")
+
+    # After 24 hours the purge deletes it; produced again, the letters of accounts still Notifié
+    # print the same passwords.
+    with platform.runtime("notifier").uow() as uow:
+        purge_files(uow, now=pdf.expires_at)
+    assert head.get(url).status_code == 404 and not (files_folder(platform.settings) / pdf.id).exists()
+    run_services(platform, lambda: all(account.state == "notified" for account in division_accounts(platform, rows)))
+    reorder = notify(platform, [Couple(r.student_siecle_id, r.guardian_siecle_id) for r in rows], "paper")
+    run_services(platform, lambda: _batch_done(platform, reorder.batch_id, reorder.deliveries))
+    with platform.runtime("notifier").uow() as uow:
+        [reprinted] = uow.session.scalars(select(GeneratedFile).where(GeneratedFile.batch_id == reorder.batch_id,
+                                                                           GeneratedFile.kind == "pdf")).all()
+    content = head.get(f"/admin/notifications/files/{reprinted.id}").data
+    assert pdf_texts(content) == pdf_texts(response.data)
+
+
+def division_accounts(platform, rows) -> list:
+    with platform.runtime("accounts").uow() as uow:
+        return [uow.session.get(Account, row.account_id) for row in rows]
+
+
+def pdf_texts(content: bytes) -> list[str]:
+    return [page.extract_text() for page in PdfReader(io.BytesIO(content)).pages]
 
 
 def _replayed(platform, cookie_of: Client) -> Client:
@@ -253,7 +288,8 @@ def test_a_revoked_delegates_saved_cookie_opens_no_password_file_nor_any_page_of
     order = notify(platform, [Couple(r.student_siecle_id, r.guardian_siecle_id) for r in rows], "paper")
     run_services(platform, lambda: _batch_done(platform, order.batch_id, order.deliveries))
     with platform.runtime("notifier").uow() as uow:
-        [pdf] = uow.session.scalars(select(GeneratedFile).where(GeneratedFile.batch_id == order.batch_id)).all()
+        [pdf] = uow.session.scalars(select(GeneratedFile).where(GeneratedFile.batch_id == order.batch_id,
+                                                                     GeneratedFile.kind == "pdf")).all()
     pages = ["/admin/letters/", "/admin/stats/", f"/admin/notifications/batches/{order.batch_id}", "/admin/guardians/"]
 
     saved = _console(platform, "secretariat.moulin", PASSWORD)

@@ -23,6 +23,9 @@ MODES = ("embedded", "production")
 # Values that must never run in production: empty, or the placeholders of deploy/env.example.
 _PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev", "test"}
 _SECRET_VARIABLES = ("TS_SECRET_KEY", "TS_INTERNAL_TOKEN", "TS_EVENT_KEY")
+# Secrets only some processes hold (the service that needs one refuses to start without it, see
+# Settings.require): the key temporary passwords are derived from lives in accounts alone.
+_OWN_SECRET_VARIABLES = ("TS_CREDENTIAL_KEY",)
 # URLs whose password env.example leaves as change-me (docker-compose.yml builds them from it).
 # TS_<SERVICE>_DATABASE_URL, for each service (shared/ lists no services: their names come from here).
 _DATABASE_URL_VARIABLE = re.compile(r"^TS_([A-Z][A-Z0-9_]*)_DATABASE_URL$")
@@ -97,16 +100,21 @@ def _embedded_secrets(data_dir: Path) -> dict[str, str]:
     """Secrets of an embedded installation: generated once, kept in the data folder so that
     sessions, tokens and `tsctl` keep working across restarts."""
     path = data_dir / "embedded-secrets.json"
-    if path.exists():
-        return json.loads(path.read_text())
+    wanted = (*_SECRET_VARIABLES, *_OWN_SECRET_VARIABLES)
+    if path.exists() and all(name in (known := json.loads(path.read_text())) for name in wanted):
+        return known
     with setup_lock(data_dir):  # two processes starting together must not make two sets
-        if path.exists():
-            return json.loads(path.read_text())
-        values = {
-            "TS_SECRET_KEY": secrets.token_urlsafe(48),
-            "TS_INTERNAL_TOKEN": secrets.token_urlsafe(32),
-            "TS_EVENT_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        values = json.loads(path.read_text()) if path.exists() else {}
+        if all(name in values for name in wanted):
+            return values
+        # An installation made before a secret existed gets it added; the others are kept.
+        generated = {
+            "TS_SECRET_KEY": lambda: secrets.token_urlsafe(48),
+            "TS_INTERNAL_TOKEN": lambda: secrets.token_urlsafe(32),
+            "TS_EVENT_KEY": lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+            "TS_CREDENTIAL_KEY": lambda: secrets.token_urlsafe(48),
         }
+        values = {name: values.get(name) or generated[name]() for name in wanted}
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(values))
         tmp.chmod(0o600)
@@ -133,6 +141,8 @@ class Settings:
     secret_key: str = field(default="", repr=False)
     internal_token: str = field(default="", repr=False)
     event_key: str = field(default="", repr=False)
+    # The key temporary passwords are derived from (accounts only; see docs/credentials.md).
+    credential_key: str = field(default="", repr=False)
     broker_url: str = "memory://localhost/"
     database_urls: Mapping[str, str] = field(default_factory=dict)
     accounts_internal_url: str = "http://127.0.0.1:8081"
@@ -151,6 +161,14 @@ class Settings:
     @property
     def embedded(self) -> bool:
         return self.mode == "embedded"
+
+    def require(self, name: str) -> str:
+        """A secret only some processes hold (`credential_key`): its value, or ConfigError when
+        this process was started without it."""
+        value = getattr(self, name)
+        if not value:
+            raise ConfigError(f"TS_{name.upper()} is not set: the accounts service needs it (see deploy/env.example)")
+        return value
 
     def database_url(self, service: str) -> str:
         """TS_<SERVICE>_DATABASE_URL; in embedded mode, a SQLite file of the data folder by default."""
@@ -175,7 +193,7 @@ class Settings:
 
         if mode == "embedded":
             generated = _embedded_secrets(data_dir)
-            for name in _SECRET_VARIABLES:
+            for name in (*_SECRET_VARIABLES, *_OWN_SECRET_VARIABLES):
                 env.setdefault(name, generated[name])
         else:
             bad = [n for n in _SECRET_VARIABLES if _is_placeholder(env.get(n, ""))]
@@ -189,6 +207,9 @@ class Settings:
                          if n in env and _has_placeholder_password(env[n])]
             if env.get("TS_SMTP_USERNAME", "").strip() and _is_placeholder(env.get("TS_SMTP_PASSWORD", "")):
                 problems.append("TS_SMTP_PASSWORD is missing or a placeholder while TS_SMTP_USERNAME is set")
+            for name in _OWN_SECRET_VARIABLES:  # optional per process, never weak when given
+                if name in env and (_is_placeholder(env[name]) or len(env[name]) < 32):
+                    problems.append(f"{name} is a placeholder or shorter than 32 characters")
             if "TS_EVENT_KEY" not in bad and not _is_fernet_key(env["TS_EVENT_KEY"]):
                 problems.append(
                     "TS_EVENT_KEY is not a Fernet key (32 url-safe base64 bytes; "
@@ -215,6 +236,7 @@ class Settings:
             secret_key=env["TS_SECRET_KEY"],
             internal_token=env["TS_INTERNAL_TOKEN"],
             event_key=env["TS_EVENT_KEY"],
+            credential_key=env.get("TS_CREDENTIAL_KEY", ""),
             broker_url=env.get("TS_BROKER_URL", "memory://localhost/" if mode == "embedded" else "amqp://guest:guest@127.0.0.1:5672//"),
             database_urls=database_urls,
             accounts_internal_url=env.get("TS_ACCOUNTS_INTERNAL_URL", "http://127.0.0.1:8081").rstrip("/"),

@@ -25,6 +25,7 @@ def environment_for(settings: Settings) -> dict[str, str]:
         "TS_SECRET_KEY": settings.secret_key,
         "TS_INTERNAL_TOKEN": settings.internal_token,
         "TS_EVENT_KEY": settings.event_key,
+        "TS_CREDENTIAL_KEY": settings.credential_key,
         "TS_LOG_FORMAT": "text",
         "TS_RELAY_POLL_SECONDS": "0.1",
         "TS_RELAY_LEASE_SECONDS": str(settings.relay_lease_seconds),

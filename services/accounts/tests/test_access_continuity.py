@@ -394,10 +394,10 @@ def test_a_continued_used_account_cannot_be_reset_or_replaced_before_the_family_
     response = post(head_y, "/admin/guardians/77001/88002/-/new-account", {"confirm": "y"})
     assert "ne peut ni réinitialiser" in text(head_y.get(response.headers["Location"]))
     assert head_y.post("/api/v1/accounts/students/77001/new-account", headers=api_token(head_y)).status_code == 409
-    # A mass notification with reset skips it and says why.
-    head_y.post("/admin/guardians/notify", data={"csrf_token": csrf(head_y.get("/admin/guardians/notify").text),
-                                                 "mode": "paper", "division": "2DE1", "reset_password": "y",
-                                                 "couple": ["77001:88002"]})
+    # The students' mass notification with reset skips the continued student and says why.
+    head_y.post("/admin/students/notify", data={"csrf_token": csrf(head_y.get("/admin/students/notify").text),
+                                                "mode": "paper", "division": "2DE1", "reset_password": "y",
+                                                "couple": ["77001"]})
     assert outbox(platform, "notification.requested") == []
     assert (
         family_api(platform)("authenticate", {"login": "jean.dupont", "password": FATHER_PASSWORD}).status_code == 200

@@ -10,12 +10,11 @@ from sqlalchemy import select
 
 from support.siecle_files import ADDRESSES, LINKS, PEOPLE, STUDENTS, UAI, guardians_file, students_file
 from ts_accounts.adapters.orm import Account
-from ts_accounts.adapters.passwords import verify_password
 from ts_accounts.adapters.siecle import inspect_export
 from ts_accounts.domain.lifecycle import LetterCase
 from ts_accounts.service_layer.accounts import (
     account_history, couple_accounts, expire_accounts, issue_temporary_password, prepare_letter,
-    record_notification, set_access_refused,
+    record_notification, set_access_refused, temporary_password_matches,
 )
 from ts_accounts.service_layer.errors import InvalidInput
 from ts_accounts.service_layer.imports import import_population, source_from_exports
@@ -63,7 +62,7 @@ def test_a_notification_gives_a_temporary_password_then_notifie_with_date_and_mo
             "email",
             T0 + timedelta(minutes=2),
         )
-        assert verify_password(account.temporary_password_hash, password)
+        assert temporary_password_matches(uow, account, password) and account.temporary_password_hash is None
         assert [h.action for h in account_history(uow.session, account.id)] == [
             "created", "temporary_password_issued", "notified"]
     [event] = events_of(platform, "account.notified")
@@ -76,8 +75,9 @@ def test_a_second_temporary_password_replaces_the_first(platform):
         first = issue_temporary_password(uow, account, now=T0, actor="chef.demo")
         second = issue_temporary_password(uow, account, now=T0, actor="chef.demo")
         uow.commit()
-        assert not verify_password(account.temporary_password_hash, first)
-        assert verify_password(account.temporary_password_hash, second)
+        assert first != second and account.credential_serial == 2
+        assert not temporary_password_matches(uow, account, first)
+        assert temporary_password_matches(uow, account, second)
 
 
 def test_an_unknown_notification_mode_or_a_closed_account_is_refused(platform):
@@ -133,3 +133,23 @@ def test_refusing_and_restoring_access_is_recorded_and_announced(platform):
         assert [(h.action, h.actor) for h in account_history(uow.session, account_id)][1:] == [
             ("access_refused", "chef.demo"), ("access_restored", "chef.demo")]
     assert [e.payload["account"]["access_refused"] for e in events_of(platform, "account.updated")] == [True, False]
+
+
+def test_tsctl_says_how_many_letters_a_rotation_of_the_credential_key_would_void(platform, monkeypatch):
+    from click.testing import CliRunner
+
+    from ts_accounts.adapters.passwords import hash_password
+    from ts_shared.runtime.cli import cli
+
+    with platform.runtime("accounts").uow() as uow:
+        issue_temporary_password(uow, by_login(uow, "lea.dupont"), now=T0, actor="chef.demo")
+        issue_temporary_password(uow, by_login(uow, "helene.dupont"), now=T0, actor="chef.demo")
+        legacy = by_login(uow, "jean.dupont")
+        legacy.temporary_password_hash, legacy.temporary_password_issued_at = hash_password("DCBRJDWH"), T0
+        uow.commit()
+    monkeypatch.setenv("TS_DATA_DIR", str(platform.settings.data_dir))
+    result = CliRunner().invoke(cli, ["credentials", "status"])
+    assert result.exit_code == 0, result.output
+    assert "2 dérivés de TS_CREDENTIAL_KEY, 1 antérieurs" in result.output
+    assert "Changer TS_CREDENTIAL_KEY rend invalides tous les mots de passe provisoires déjà remis" in result.output
+    assert "rend invalides" in CliRunner().invoke(cli, ["credentials", "--help"]).output

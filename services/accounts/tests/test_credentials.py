@@ -8,18 +8,45 @@ import sys
 import pytest
 from argon2 import extract_parameters
 
-from ts_accounts.adapters.passwords import HASHERS, hash_password, hash_passwords, verify_password
-from ts_accounts.domain.credentials import TEMPORARY_PASSWORD_ALPHABET, new_temporary_password, password_problems
+from ts_accounts.adapters.passwords import HASHERS, hash_password, verify_password
+from ts_accounts.domain.credentials import (
+    TEMPORARY_PASSWORD_ALPHABET, derive_temporary_password, password_problems, temporary_password_matches,
+    typed_temporary_password,
+)
+
+KEY = "k" * 48
 
 
 def test_a_temporary_password_has_8_unambiguous_upper_case_letters_and_digits():
-    passwords = {new_temporary_password() for _ in range(2000)}
-    assert len(passwords) == 2000  # a cryptographic RNG: no repeats at this scale
+    passwords = {derive_temporary_password(KEY, f"account-{n}", 1) for n in range(2000)}
+    assert len(passwords) == 2000  # no repeats at this scale (31^8 values)
     for password in passwords:
         assert len(password) == 8 and set(password) <= set(TEMPORARY_PASSWORD_ALPHABET)
     assert not set("01OIL") & set(TEMPORARY_PASSWORD_ALPHABET)
-    # Every symbol turns up: the whole alphabet is used.
-    assert set("".join(passwords)) == set(TEMPORARY_PASSWORD_ALPHABET)
+    # Every symbol turns up, in every position: the whole alphabet is used.
+    for position in range(8):
+        assert {password[position] for password in passwords} == set(TEMPORARY_PASSWORD_ALPHABET)
+
+
+def test_a_temporary_password_is_the_same_each_time_and_changes_with_the_serial_the_account_or_the_key():
+    password = derive_temporary_password(KEY, "a1", 1)
+    assert derive_temporary_password(KEY, "a1", 1) == password  # printed again identically
+    others = {derive_temporary_password(KEY, "a1", 2), derive_temporary_password(KEY, "a2", 1),
+              derive_temporary_password("r" * 48, "a1", 1), derive_temporary_password(KEY, "a11", 1)}
+    assert password not in others and len(others) == 4
+    with pytest.raises(ValueError):
+        derive_temporary_password(KEY, "a1", 0)
+
+
+def test_a_temporary_password_is_checked_whatever_its_case_and_the_spaces_around_it():
+    password = derive_temporary_password(KEY, "a1", 3)
+    for typed in (password, password.lower(), f"  {password} ", f"{password[:4]} {password[4:].lower()}\t"):
+        assert typed_temporary_password(typed) == password
+        assert temporary_password_matches(KEY, "a1", 3, typed)
+    assert not temporary_password_matches(KEY, "a1", 2, password)  # the previous serial's letter
+    assert not temporary_password_matches(KEY, "a2", 3, password)
+    assert not temporary_password_matches(KEY, "a1", 0, derive_temporary_password(KEY, "a1", 1))  # none issued
+    assert not temporary_password_matches(KEY, "a1", 3, None) and not temporary_password_matches(KEY, "a1", 3, "é")
 
 
 @pytest.mark.parametrize("password,problem", [
@@ -43,15 +70,6 @@ def test_only_an_argon2id_hash_is_stored_and_it_verifies_only_the_right_password
     assert verify_password(stored, "DCBRJDWH")
     assert not verify_password(stored, "DCBRJDWX")
     assert not verify_password(None, "DCBRJDWH")
-
-
-def test_a_batch_of_passwords_is_hashed_in_order_each_hash_verifying_its_own_password():
-    passwords = [f"PASSWD{n:02d}" for n in range(6)]
-    hashes = hash_passwords(passwords)
-    assert len(set(hashes)) == 6
-    assert all(verify_password(hashed, password) for hashed, password in zip(hashes, passwords, strict=True))
-    assert not verify_password(hashes[0], passwords[1])
-    assert hash_passwords([]) == []
 
 
 def test_without_the_test_setting_passwords_are_hashed_with_owasps_argon2id_profile():

@@ -21,11 +21,15 @@ from support.siecle_files import (
     students_file,
 )
 from ts_accounts.adapters.orm import Account, OneTimeToken
+from ts_accounts.adapters.passwords import hash_password
 from ts_accounts.adapters.siecle import inspect_export
 from ts_accounts.service_layer.accounts import expire_accounts, prepare_letter, record_notification
 from ts_accounts.service_layer.audit import Actor
 from ts_accounts.service_layer.imports import import_population, source_from_exports
-from ts_accounts.service_layer.notifications import PAPER, Couple, record_delivery, request_notifications
+from ts_accounts.service_layer.notifications import (
+    PAPER, Couple, record_delivery, request_class_list, request_notifications,
+)
+from ts_accounts.service_layer.support import renotify
 from ts_accounts.service_layer.schools import add_school
 from ts_accounts.service_layer.tokens import CONFIRM_EMAIL, issue_token
 from ts_shared.crypto import SecretBox
@@ -198,17 +202,25 @@ def test_failures_from_one_address_do_not_lock_the_family_out_from_another(platf
 
 @pytest.fixture
 def argon2_checks(monkeypatch):
-    """How many argon2 verifications each call makes (the time an answer takes)."""
+    """The work each call makes (the time an answer takes): its argon2 verifications (the chosen
+    password; a temporary password from before derived ones) and its temporary password
+    derivations, in order."""
+    import ts_accounts.service_layer.accounts as accounts_module
     import ts_accounts.service_layer.identity as identity_module
 
     counted = []
-    real = identity_module.verify_password
 
-    def counting(password_hash, password):
-        counted.append(password_hash)
-        return real(password_hash, password)
+    def counting(module, name, kind):
+        real = getattr(module, name)
 
-    monkeypatch.setattr(identity_module, "verify_password", counting)
+        def call(*args):
+            counted.append(kind)
+            return real(*args)
+        monkeypatch.setattr(module, name, call)
+
+    counting(identity_module, "verify_password", "argon2")
+    counting(accounts_module, "verify_password", "argon2")
+    counting(accounts_module, "matches_derived", "derivation")
     return counted
 
 
@@ -219,20 +231,20 @@ def test_a_wrong_sign_in_costs_the_same_work_whatever_the_account(platform, api,
     for login in ("nobody.here", "jean.dupont", "helene.dupont", "lea.dupont"):
         argon2_checks.clear()
         api("authenticate", {"login": login, "password": "Wrong2026"}, expected=401)
-        work[login] = len(argon2_checks)
-    assert set(work.values()) == {2}, work
+        work[login] = tuple(argon2_checks)
+    assert set(work.values()) == {("argon2", "derivation")}, work
     for login in ("nobody.here", "jean.dupont"):
         argon2_checks.clear()
         api("first-login", {"login": login, "temporary_password": "WRONGPWD", "new_password": "Neuf2026",
                             "new_password_again": "Neuf2026", "birth_date": "2013-03-12", "email": "a@example.org",
                             "email_again": "a@example.org"}, expected=401)
-        work[f"first-login {login}"] = len(argon2_checks)
+        work[f"first-login {login}"] = tuple(argon2_checks)
     helene = account(platform, "helene.dupont").id
     for login in ("nobody.here", "jean.dupont", "lea.dupont"):
         argon2_checks.clear()
         api("merge", {"account_id": helene, "other_login": login, "other_password": "Wrong2026"}, expected=401)
-        work[f"merge {login}"] = len(argon2_checks)
-    assert set(work.values()) == {2}, work
+        work[f"merge {login}"] = tuple(argon2_checks)
+    assert set(work.values()) == {("argon2", "derivation")}, work
 
 
 # --- recovery (H4, H5): limited, and telling nothing from its status --------------------------------
@@ -374,21 +386,148 @@ def test_a_student_first_login_makes_the_account_used_and_the_email_is_optional(
     assert api("authenticate", {"login": "lea.dupont", "password": "Latin2026"}).json["state"] == "used"
 
 
-def test_a_confirmation_left_unclicked_for_seven_days_makes_the_same_letter_work_again(platform, api, clock):
+def test_a_confirmation_left_unclicked_for_seven_days_does_not_bring_the_letter_back(platform, api, clock):
+    """B7: the account stays En cours d'activation; the letter's password stays dead (the 2013
+    model brought it back); the family asks for the link again, or the school renotifies."""
     password = notify(platform, "helene.dupont")
-    api("first-login", {"login": "helene.dupont", "temporary_password": password, "new_password": "Lilas2026",
-                        "new_password_again": "Lilas2026", "birth_date": "2013-03-12",
-                        "email": "helene@example.org", "email_again": "helene@example.org"})
+    first_login = {"login": "helene.dupont", "temporary_password": password, "new_password": "Lilas2026",
+                   "new_password_again": "Lilas2026", "birth_date": "2013-03-12",
+                   "email": "helene@example.org", "email_again": "helene@example.org"}
+    api("first-login", first_login)
     token = email_link_token(platform, outbox_events(platform, "family_email.requested")[0])
     with platform.runtime("accounts").uow() as uow:
         report = expire_accounts(uow, now=START + timedelta(days=7, minutes=1))
         uow.commit()
-    assert report.confirmations_expired == ["helene.dupont"]
-    assert account(platform, "helene.dupont").state == "notified"
-    assert api("authenticate", {"login": "helene.dupont", "password": password}).json["first_login_required"]
-    api("authenticate", {"login": "helene.dupont", "password": "Lilas2026"}, expected=401)
+    assert report.deleted == [] and account(platform, "helene.dupont").state == "activating"
     clock.now = START + timedelta(days=7, minutes=2)
+    api("authenticate", {"login": "helene.dupont", "password": password}, expected=401)
+    api("first-login", first_login, expected=401)
     api("confirm-email", {"token": token}, expected=410)
+    # Her chosen password still shows her the pending confirmation, from which she asks again.
+    assert api("authenticate", {"login": "helene.dupont", "password": "Lilas2026"}).json["pending_confirmation"]
+    api("resend-confirmation", {"account_id": account(platform, "helene.dupont").id})
+    api("confirm-email", {"token": email_link_token(platform, outbox_events(platform, "family_email.requested")[-1])})
+    assert account(platform, "helene.dupont").state == "used"
+
+
+def test_a_school_renotifying_an_expired_activation_gives_a_new_password_that_works(platform, api, clock):
+    password = notify(platform, "helene.dupont")
+    api("first-login", {"login": "helene.dupont", "temporary_password": password, "new_password": "Lilas2026",
+                        "new_password_again": "Lilas2026", "birth_date": "2013-03-12",
+                        "email": "helene@example.org", "email_again": "helene@example.org"})
+    clock.now = START + timedelta(days=8)
+    new_password, batch = request_letter(platform, "1001", "9001", at=START + timedelta(days=8))
+    assert new_password != password
+    api("authenticate", {"login": "helene.dupont", "password": password}, expected=401)
+    assert api("authenticate", {"login": "helene.dupont", "password": new_password}).json["first_login_required"]
+
+
+# --- temporary passwords printed again (B3; seeds 001, 003 §5) ------------------------------------
+
+def class_list_password(platform, division: str, login: str) -> str | None:
+    box = SecretBox(platform.settings.event_key)
+    with platform.runtime("accounts").uow() as uow:
+        request_class_list(uow, box, Actor("chef.test"), uai=UAI, division=division, now=START)
+    rows = outbox_events(platform, "class_list.requested")[-1].payload["rows"]
+    [row] = [row for row in rows if row["login"] == login]
+    return box.open(row["temporary_password_encrypted"]) if row["temporary_password_encrypted"] else None
+
+
+def test_a_notified_account_renotified_twice_and_on_a_class_list_shows_one_password_that_signs_in(platform, api):
+    first, batch = request_letter(platform, "1001", at=START - timedelta(days=3))
+    deliver(platform, "lea.dupont", batch, at=START - timedelta(days=3))
+    assert account(platform, "lea.dupont").state == "notified"
+    second, batch = request_letter(platform, "1001", at=START - timedelta(days=2))
+    deliver(platform, "lea.dupont", batch, at=START - timedelta(days=2))
+    third, _ = request_letter(platform, "1001", at=START - timedelta(days=1))
+    listed = class_list_password(platform, "3A", "lea.dupont")
+    assert len({first, second, third, listed}) == 1 and len(first) == 8
+    assert account(platform, "lea.dupont").credential_serial == 1  # nothing was issued again
+    body = api("first-login", {"login": "lea.dupont", "temporary_password": listed, "new_password": "Tilleul2026",
+                               "new_password_again": "Tilleul2026", "birth_date": "2013-03-12"}).json
+    assert body["state"] == "used"
+    api("authenticate", {"login": "lea.dupont", "password": first}, expected=401)  # used up
+
+
+def test_a_guardian_renotified_keeps_the_letter_password_until_the_school_resets_it(platform, api):
+    first, batch = request_letter(platform, "1001", "9001", at=START - timedelta(days=2))
+    deliver(platform, "helene.dupont", batch, at=START - timedelta(days=2))
+    assert request_letter(platform, "1001", "9001", at=START - timedelta(days=1))[0] == first
+    box = SecretBox(platform.settings.event_key)
+    with platform.runtime("accounts").uow() as uow:  # E2 « Notifier et réinitialiser le mot de passe »
+        renotify(uow, box, Actor("chef.test"), uai=UAI, student_id="1001", guardian_id="9001", mode=PAPER,
+                 reset_password=True, now=START - timedelta(hours=1))
+    reset = box.open(outbox_events(platform, "notification.requested")[-1].payload["temporary_password_encrypted"])
+    assert reset != first
+    api("authenticate", {"login": "helene.dupont", "password": first}, expected=401)
+    assert api("authenticate", {"login": "helene.dupont", "password": reset}).json["first_login_required"]
+
+
+def test_an_activating_guardian_renotified_gets_a_new_password_and_a_used_one_a_login_reminder(platform, api, clock):
+    first, _ = request_letter(platform, "1001", "9001", at=START - timedelta(days=2))
+    api("first-login", {"login": "helene.dupont", "temporary_password": first, "new_password": "Lilas2026",
+                        "new_password_again": "Lilas2026", "birth_date": "2013-03-12",
+                        "email": "helene@example.org", "email_again": "helene@example.org"})
+    second, _ = request_letter(platform, "1001", "9001", at=START + timedelta(days=1))
+    assert second not in (None, first)
+    assert api("authenticate", {"login": "helene.dupont", "password": second}).json["first_login_required"]
+    api("authenticate", {"login": "helene.dupont", "password": first}, expected=401)
+    activate_guardian(platform, api, login="jean.dupont", email="jean@example.org")
+    box = SecretBox(platform.settings.event_key)
+    with platform.runtime("accounts").uow() as uow:
+        request_notifications(uow, box, Actor("chef.test"), uai=UAI, couples=[Couple("1001", "9002")], mode=PAPER,
+                              reset_password=False, now=START, label="Notification des comptes")
+    reminder = outbox_events(platform, "notification.requested")[-1].payload
+    assert (reminder["letter_case"], reminder["temporary_password_encrypted"]) == ("guardian_used_reminder", None)
+
+
+def test_a_temporary_password_is_typed_in_any_case_with_spaces_around_it(platform, api):
+    password = notify(platform, "lea.dupont")
+    typed = f"  {password.lower()} "
+    assert api("authenticate", {"login": "lea.dupont", "password": typed}).json["first_login_required"]
+    api("first-login", {"login": "lea.dupont", "temporary_password": typed, "new_password": typed.strip(),
+                        "new_password_again": typed.strip(), "birth_date": "2013-03-12"}, expected=400)
+    body = api("first-login", {"login": "lea.dupont", "temporary_password": f"{password[:4].lower()} {password[4:]}",
+                               "new_password": "Tilleul2026", "new_password_again": "Tilleul2026",
+                               "birth_date": "2013-03-12"}).json
+    assert body["state"] == "used"
+
+
+def test_a_letter_from_before_derived_passwords_still_signs_in_then_is_replaced(platform, api):
+    """Accounts notified with an argon2 temporary hash (before migration 0009) keep working."""
+    with platform.runtime("accounts").uow() as uow:
+        legacy = uow.session.scalar(select(Account).where(Account.login == "lea.dupont"))
+        legacy.state, legacy.notified_at = "notified", START - timedelta(days=5)
+        legacy.temporary_password_hash = hash_password("DCBRJDWH")
+        legacy.temporary_password_issued_at = START - timedelta(days=5)
+        uow.commit()
+    assert api("authenticate", {"login": "lea.dupont", "password": "dcbr jdwh"}).json["first_login_required"]
+    # Only a hash exists: a class list cannot print it again, so it prints a new one (and says so).
+    listed = class_list_password(platform, "3A", "lea.dupont")
+    assert listed != "DCBRJDWH" and account(platform, "lea.dupont").temporary_password_hash is None
+    api("authenticate", {"login": "lea.dupont", "password": "DCBRJDWH"}, expected=401)
+    assert api("authenticate", {"login": "lea.dupont", "password": listed}).json["first_login_required"]
+    # From then on it is printed again like any other.
+    assert class_list_password(platform, "3A", "lea.dupont") == listed
+
+
+def test_an_account_deleted_three_months_after_its_latest_notification_never_signs_in_again(platform, api):
+    first, batch = request_letter(platform, "1001", at=START - timedelta(days=120))
+    deliver(platform, "lea.dupont", batch, at=START - timedelta(days=120))
+    _, batch = request_letter(platform, "1001", at=START - timedelta(days=60))  # renotified: the clock starts again
+    deliver(platform, "lea.dupont", batch, at=START - timedelta(days=60))
+    with platform.runtime("accounts").uow() as uow:
+        assert expire_accounts(uow, now=START).deleted == []
+        report = expire_accounts(uow, now=START + timedelta(days=32))
+        uow.commit()
+    assert report.deleted == [("lea.dupont", "expired_not_activated")] and report.recreated == 1
+    api("authenticate", {"login": "lea.dupont", "password": first}, expected=401)
+    api("first-login", {"login": "lea.dupont", "temporary_password": first, "new_password": "Tilleul2026",
+                        "new_password_again": "Tilleul2026", "birth_date": "2013-03-12"}, expected=401)
+    # The new account's letter has another login and another password.
+    new_password, _ = request_letter(platform, "1001", at=START + timedelta(days=33))
+    renewed = outbox_events(platform, "notification.requested")[-1].payload["account"]["login"]
+    assert renewed != "lea.dupont" and new_password != first
 
 
 # --- a letter used before its delivery report comes back -----------------------------------------

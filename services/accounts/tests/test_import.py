@@ -75,15 +75,16 @@ def test_an_import_creates_the_people_and_one_account_per_student_and_legal_guar
     assert created["helene.dupont"]["state"] == "not_notified"
     assert created["helene.dupont"]["children"] == [{
         "school_uai": UAI, "student_id": "1001", "guardian_id": "9001", "legal_rank": 1, "division": "3A",
-        "mef_code": "10310019110", "mefstat": None, "kept_from_previous_school": False}]
+        "mef_code": "10310019110", "mef_label": None, "mefstat": None,  # no nomenclature file imported
+        "kept_from_previous_school": False}]
     with platform.runtime("accounts").uow() as uow:
         helene = uow.session.scalar(select(Guardian).where(Guardian.siecle_id == "9001"))
         assert helene.address_lines == ["3 rue des Lilas"] and helene.city == "NANCY"
         lea = uow.session.scalar(select(Student).where(Student.siecle_id == "1001"))
         assert (lea.division, lea.groups, lea.first_name) == ("3A", ["LATIN"], "Léa")
-        # Only hashes would be stored: no temporary password exists before notification.
-        assert uow.session.scalar(select(func.count()).select_from(Account)
-                                  .where(Account.temporary_password_hash.is_not(None))) == 0
+        # No temporary password exists before notification (B3).
+        assert uow.session.scalar(select(func.count()).select_from(Account).where(
+            (Account.credential_serial > 0) | Account.temporary_password_issued_at.is_not(None))) == 0
 
 
 def test_importing_the_same_files_again_changes_nothing(platform, files):

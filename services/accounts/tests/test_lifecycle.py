@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, UTC
 import pytest
 
 from ts_accounts.domain.lifecycle import (
-    MACHINES, AccountClock, AccountKind, AccountState, ExpiryReason, IllegalTransition, LetterCase, Transition,
-    confirmation_expired, decide_letter, expiry_reason, next_state,
+    MACHINES, AccountClock, AccountKind, AccountState, ExpiryReason, IllegalTransition, LetterCase, PasswordChoice,
+    Transition, decide_letter, expiry_reason, next_state,
 )
 
 S, T = AccountState, Transition
@@ -22,7 +22,6 @@ GUARDIAN_LEGAL = {
     (S.USED, T.FIRST_LOGIN): S.USED,
     (S.ACTIVATING, T.CONFIRM_EMAIL): S.USED,
     (S.USED, T.CONFIRM_EMAIL): S.USED,
-    (S.ACTIVATING, T.CONFIRMATION_EXPIRED): S.NOTIFIED,
     (S.NOTIFIED, T.RESET_PASSWORD): S.NOTIFIED,
     (S.ACTIVATING, T.RESET_PASSWORD): S.NOTIFIED,
     (S.USED, T.RESET_PASSWORD): S.USED,
@@ -87,24 +86,24 @@ def test_an_activated_account_unused_for_a_year_expires(activated_days_ago, last
     assert expiry_reason(clock, NOW) == expected
 
 
-def test_an_email_confirmation_link_expires_after_seven_days():
-    assert not confirmation_expired(NOW - timedelta(days=6, hours=23), NOW)
-    assert confirmation_expired(NOW - timedelta(days=7), NOW)
-    assert not confirmation_expired(None, NOW)
-
-
-@pytest.mark.parametrize("kind,state,kept,reset,case,new_password", [
-    (AccountKind.GUARDIAN, S.NOT_NOTIFIED, False, False, LetterCase.GUARDIAN_NEW, True),
-    (AccountKind.GUARDIAN, S.NOTIFIED, False, False, LetterCase.GUARDIAN_NEW, True),
-    (AccountKind.GUARDIAN, S.ACTIVATING, False, False, LetterCase.GUARDIAN_ACTIVATING, True),
-    (AccountKind.GUARDIAN, S.USED, False, False, LetterCase.GUARDIAN_USED_REMINDER, False),
-    (AccountKind.GUARDIAN, S.USED, False, True, LetterCase.GUARDIAN_USED_NEW_PASSWORD, True),
-    (AccountKind.GUARDIAN, S.USED, True, False, LetterCase.GUARDIAN_CONTINUITY, False),
-    (AccountKind.STUDENT, S.NOT_NOTIFIED, False, False, LetterCase.STUDENT_NEW, True),
-    (AccountKind.STUDENT, S.USED, False, False, LetterCase.STUDENT_USED_REMINDER, False),
-    (AccountKind.STUDENT, S.USED, False, True, LetterCase.STUDENT_USED_NEW_PASSWORD, True),
-    (AccountKind.STUDENT, S.USED, True, False, LetterCase.STUDENT_CONTINUITY, False),
+@pytest.mark.parametrize("kind,state,kept,reset,case,password", [
+    # Seeds 001 and 003 §5: renotified, « l'identifiant et le mot de passe restent identiques »,
+    # except « En cours d'activation » (a new one); Utilisé: a reminder of the login.
+    (AccountKind.GUARDIAN, S.NOT_NOTIFIED, False, False, LetterCase.GUARDIAN_NEW, PasswordChoice.CURRENT),
+    (AccountKind.GUARDIAN, S.NOTIFIED, False, False, LetterCase.GUARDIAN_NEW, PasswordChoice.CURRENT),
+    (AccountKind.GUARDIAN, S.NOTIFIED, False, True, LetterCase.GUARDIAN_NEW, PasswordChoice.NEW),  # E2
+    (AccountKind.GUARDIAN, S.ACTIVATING, False, False, LetterCase.GUARDIAN_ACTIVATING, PasswordChoice.NEW),
+    (AccountKind.GUARDIAN, S.USED, False, False, LetterCase.GUARDIAN_USED_REMINDER, PasswordChoice.NONE),
+    (AccountKind.GUARDIAN, S.USED, False, True, LetterCase.GUARDIAN_USED_NEW_PASSWORD, PasswordChoice.NEW),
+    (AccountKind.GUARDIAN, S.USED, True, False, LetterCase.GUARDIAN_CONTINUITY, PasswordChoice.NONE),
+    (AccountKind.STUDENT, S.NOT_NOTIFIED, False, False, LetterCase.STUDENT_NEW, PasswordChoice.CURRENT),
+    (AccountKind.STUDENT, S.NOTIFIED, False, False, LetterCase.STUDENT_NEW, PasswordChoice.CURRENT),
+    (AccountKind.STUDENT, S.NOTIFIED, False, True, LetterCase.STUDENT_NEW, PasswordChoice.NEW),  # F1 with reset
+    (AccountKind.STUDENT, S.USED, False, False, LetterCase.STUDENT_USED_REMINDER, PasswordChoice.NONE),
+    (AccountKind.STUDENT, S.USED, False, True, LetterCase.STUDENT_USED_NEW_PASSWORD, PasswordChoice.NEW),
+    (AccountKind.STUDENT, S.USED, True, False, LetterCase.STUDENT_CONTINUITY, PasswordChoice.NONE),
 ])
-def test_the_letter_depends_on_the_state_continuity_and_the_reset_option(kind, state, kept, reset, case, new_password):
+def test_the_letter_depends_on_the_state_continuity_and_the_reset_option(kind, state, kept, reset, case, password):
     decision = decide_letter(kind, state, kept_from_previous_school=kept, reset_password=reset)
-    assert (decision.letter_case, decision.new_temporary_password) == (case, new_password)
+    assert (decision.letter_case, decision.password) == (case, password)
+    assert decision.new_temporary_password == (password == PasswordChoice.NEW)

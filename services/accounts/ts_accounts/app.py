@@ -18,6 +18,8 @@ from ts_shared.web.staff_session import STAFF_COOKIE, STAFF_RESOLVER, STAFF_SESS
 
 def create_app(runtime: ServiceRuntime) -> Flask:
     """The app of the service, in the process resources (`runtime`) it runs in."""
+    # Temporary passwords are derived from this key (docs/credentials.md): no start without it.
+    runtime.settings.require("credential_key")
     app = create_service_app(
         __name__, runtime, url_prefix="/admin", product_name="Administration Téléservices",
         tagline="Gestion des comptes des services en ligne", session_cookie=STAFF_COOKIE,

@@ -14,6 +14,7 @@ from ts_accounts.service_layer import academy as academy_cases
 from ts_accounts.service_layer import imports
 from ts_accounts.service_layer import schools as school_cases
 from ts_accounts.service_layer import staff as staff_cases
+from ts_accounts.service_layer.accounts import outstanding_temporary_passwords
 from ts_accounts.service_layer.audit import Actor
 from ts_accounts.service_layer.duplicates import guardian_duplicates
 from ts_accounts.service_layer.errors import AccountsError
@@ -270,6 +271,28 @@ def accounts_list(ctx, uai, division, output):
     click.echo(f"{len(rows)} compte(s)")
 
 
+ROTATION_WARNING = ("Changer TS_CREDENTIAL_KEY rend invalides tous les mots de passe provisoires déjà remis "
+                    "(courriers, courriels, listes de classe) : les familles concernées devront être renotifiées.")
+
+
+@click.group("credentials", help="Temporary passwords (B3). " + ROTATION_WARNING)
+def credentials_group():
+    pass
+
+
+@credentials_group.command("status")
+@click.pass_context
+def credentials_status(ctx):
+    """How many letters handed out still open an account, i.e. what rotating TS_CREDENTIAL_KEY voids."""
+    with _runtime(ctx).uow() as uow:
+        derived, hashed = outstanding_temporary_passwords(uow.session)
+    click.echo(f"Mots de passe provisoires en circulation : {derived} dérivés de TS_CREDENTIAL_KEY, "
+               f"{hashed} antérieurs (empreinte argon2, indépendants de la clé).")
+    click.echo(ROTATION_WARNING)
+    click.echo(f"Une rotation invaliderait {derived} courrier(s) ; renotifiez ensuite ces comptes "
+               "(« Notifier en masse » : un nouveau mot de passe est alors imprimé).")
+
+
 @click.command("rollover")
 @click.option("--year", type=click.IntRange(2000, 2100), default=None,
               help="The school year to start (2027 for 2027/2028); by default the calendar's (Paris time)")
@@ -290,5 +313,5 @@ def rollover_command(ctx, year):
 
 
 COMMANDS = [school_group, staff_group, academy_group, import_group, duplicates_command, accounts_group,
-            rollover_command]
+            rollover_command, credentials_group]
 

@@ -8,12 +8,13 @@ from ts_shared.service import Job
 
 
 def expire_job(runtime) -> str:
-    """B7/I1: pending confirmations older than 7 days fall back, expired accounts are deleted."""
+    """B7/I1: accounts not activated 3 months after their latest notification, or unused for a
+    year, are deleted; used or expired links are purged."""
     with runtime.uow() as uow:
         report = expire_accounts(uow, now=utcnow())
         uow.commit()
-    return (f"{len(report.confirmations_expired)} confirmation(s) expirée(s), {len(report.deleted)} compte(s) "
-            f"supprimé(s), {report.recreated} compte(s) recréé(s), {report.tokens_purged} lien(s) purgé(s)")
+    return (f"{len(report.deleted)} compte(s) supprimé(s), {report.recreated} compte(s) recréé(s), "
+            f"{report.tokens_purged} lien(s) purgé(s)")
 
 
 def school_year_job(runtime) -> str:

@@ -1,7 +1,7 @@
 """Events the notifier consumes: its handlers table."""
 from __future__ import annotations
 
-from ts_notifier.service_layer.batches import receive_notification
+from ts_notifier.service_layer.batches import receive_batch_request, receive_notification
 from ts_notifier.service_layer.class_lists import receive_class_list
 from ts_notifier.service_layer.contact_messages import send_contact_message
 from ts_notifier.service_layer.family_emails import send_family_email
@@ -19,6 +19,7 @@ HANDLERS = {
     "family_email.requested": send_family_email,
     # A two-phase handler: an email is on record as « sending » before it goes (see batches).
     "notification.requested": receive_notification,
+    "notification.batch_requested": receive_batch_request,
     "class_list.requested": receive_class_list,
     "contact_message.requested": send_contact_message,
 }

@@ -11,7 +11,7 @@ SERVICE = ServiceSpec(
     app="ts_notifier.app:create_app",
     publishes=("notification.delivered", "notification.failed", "staff_action.recorded"),
     consumes=("school.settings_changed", "family_email.requested", "notification.requested",
-              "class_list.requested", "contact_message.requested"),
+              "notification.batch_requested", "class_list.requested", "contact_message.requested"),
     handlers="ts_notifier.consumers:HANDLERS",
     jobs="ts_notifier.jobs:JOBS",
 )

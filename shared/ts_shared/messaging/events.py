@@ -209,6 +209,26 @@ class NotificationRequestedSchema(Schema):
     temporary_password_encrypted = fields.String(load_default=None, allow_none=True)
 
 
+class SkippedRecipientSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    student_id = fields.String(required=True)
+    guardian_id = fields.String(load_default=None, allow_none=True)
+
+
+class NotificationBatchRequestedSchema(Schema):
+    """A notification batch as staff launched it (E1, F1, E2): how many recipients follow (one
+    notification.requested each, possibly none) and who could not be notified, and why — kept
+    in the batch's recap for good."""
+
+    batch_id = fields.String(required=True)
+    batch_size = fields.Integer(required=True, validate=validate.Range(min=0))
+    batch_label = fields.String(load_default="Notification", validate=validate.Length(max=200))
+    requested_by = fields.String(load_default=None, allow_none=True)
+    population = fields.String(load_default="guardians", validate=validate.OneOf(("guardians", "students")))
+    skipped = fields.List(Nested(SkippedRecipientSchema), load_default=list)
+
+
 class ClassListRowSchema(Schema):
     student_id = fields.String(required=True)
     last_name = fields.String(required=True)
@@ -216,7 +236,7 @@ class ClassListRowSchema(Schema):
     division = fields.String(load_default=None, allow_none=True)
     birth_date = fields.Date(required=True)
     login = fields.String(load_default=None, allow_none=True)
-    # A new temporary password (account Notifié, not yet activated), sealed with the event key;
+    # The temporary password of the letters (account Notifié), sealed with the event key;
     # otherwise `password_note` says « ***** » (used) or « Compte à notifier » (no letter yet).
     temporary_password_encrypted = fields.String(load_default=None, allow_none=True)
     password_note = fields.String(load_default=None, allow_none=True)
@@ -303,6 +323,7 @@ EVENT_SCHEMAS: dict[tuple[str, int], Schema] = {
     ("account.merged", 1): AccountMergedSchema(),
     ("school.settings_changed", 1): SchoolSettingsChangedSchema(),
     ("notification.requested", 1): NotificationRequestedSchema(),
+    ("notification.batch_requested", 1): NotificationBatchRequestedSchema(),
     ("class_list.requested", 1): ClassListRequestedSchema(),
     ("notification.delivered", 1): NotificationDeliveredSchema(),
     ("notification.failed", 1): NotificationFailedSchema(),

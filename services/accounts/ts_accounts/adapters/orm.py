@@ -233,6 +233,10 @@ class Account(Base):
     kind: Mapped[str] = mapped_column(String(10))
     state: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str | None] = mapped_column(String(200))
+    # B3: the temporary password is derived from TS_CREDENTIAL_KEY and this serial (a counter: a
+    # new password is the next serial), never stored; it is valid while `issued_at` is set.
+    # `temporary_password_hash`: an argon2 hash from before derived passwords, still accepted.
+    credential_serial: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     temporary_password_hash: Mapped[str | None] = mapped_column(String(200))
     temporary_password_issued_at: Mapped[timestamp | None]
     email: Mapped[str | None] = mapped_column(String(254))

@@ -1,11 +1,9 @@
-"""Password hashing: argon2id. Only hashes are ever stored; a clear password lives in memory just
-long enough to be hashed or printed."""
+"""Password hashing: argon2id, for the passwords families and staff choose (and the temporary
+passwords of letters printed before they were derived, docs/credentials.md). Only hashes are ever
+stored; a clear password lives in memory just long enough to be hashed."""
 from __future__ import annotations
 
 import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Sequence
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -28,22 +26,6 @@ _DUMMY_HASH = _HASHER.hash("unknown-login-placeholder")
 
 def hash_password(password: str) -> str:
     return _HASHER.hash(password)
-
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def hash_passwords(passwords: Sequence[str]) -> list[str]:
-    """Many hashes at once (the temporary passwords of a notification batch), on every core:
-    argon2 releases the interpreter lock while it hashes."""
-    global _pool
-    if len(passwords) < 2:
-        return [hash_password(password) for password in passwords]
-    with _pool_lock:  # made on first use, so after a web server has forked its workers
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="argon2")
-    return list(_pool.map(hash_password, passwords))
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:

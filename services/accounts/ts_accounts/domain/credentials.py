@@ -1,8 +1,16 @@
-"""B3 and B6: temporary passwords and the families' password policy; the staff's (J1)."""
+"""B3 and B6: temporary passwords and the families' password policy; the staff's (J1).
+
+A temporary password is derived, never stored: HMAC-SHA256 of a server key dedicated to it
+(TS_CREDENTIAL_KEY) over the account's id and its credential serial, mapped onto an alphabet
+that cannot be misread. The database keeps the serial (a counter: a new password is serial + 1),
+so the same letter can be printed again, and nothing in it gives the password back without the
+key. Rotating the key changes every outstanding temporary password. See docs/credentials.md.
+"""
 from __future__ import annotations
 
 import gzip
-import secrets
+import hashlib
+import hmac
 from functools import lru_cache
 from pathlib import Path
 
@@ -10,11 +18,33 @@ from pathlib import Path
 TEMPORARY_PASSWORD_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 TEMPORARY_PASSWORD_LENGTH = 8
 PASSWORD_MIN, PASSWORD_MAX = 8, 14
+_DERIVATION_LABEL = b"teleservices/temporary-password/v1"
 
 
-def new_temporary_password() -> str:
-    """8 characters from a cryptographic RNG (e.g. « DCBRJDWH », « 2AKA88DD »)."""
-    return "".join(secrets.choice(TEMPORARY_PASSWORD_ALPHABET) for _ in range(TEMPORARY_PASSWORD_LENGTH))
+def derive_temporary_password(key: str, account_id: str, serial: int) -> str:
+    """The temporary password number `serial` of an account: 8 characters of the alphabet read
+    from an HMAC-SHA256 (256 bits folded onto 31^8 ≈ 2^39.6 values: no measurable bias)."""
+    if serial < 1:
+        raise ValueError("a temporary password's serial starts at 1")
+    message = b"\x00".join((_DERIVATION_LABEL, account_id.encode(), str(serial).encode()))
+    number = int.from_bytes(hmac.new(key.encode(), message, hashlib.sha256).digest(), "big")
+    characters = []
+    for _ in range(TEMPORARY_PASSWORD_LENGTH):
+        number, index = divmod(number, len(TEMPORARY_PASSWORD_ALPHABET))
+        characters.append(TEMPORARY_PASSWORD_ALPHABET[index])
+    return "".join(characters)
+
+
+def typed_temporary_password(typed: str | None) -> str:
+    """What a family typed, as the letter prints it: the alphabet has no ambiguous letters, so
+    case and spaces (around it, or between groups) carry nothing."""
+    return "".join((typed or "").split()).upper()
+
+
+def temporary_password_matches(key: str, account_id: str, serial: int, typed: str | None) -> bool:
+    """Whether `typed` is the temporary password number `serial` (constant time)."""
+    expected = derive_temporary_password(key, account_id, max(serial, 1))
+    return hmac.compare_digest(expected.encode(), typed_temporary_password(typed).encode()) and serial >= 1
 
 
 def password_problems(password: str) -> list[str]:

@@ -11,6 +11,10 @@ Non notifié too: the letter did reach the family, and the use case records the 
 implies. Likewise a guardian renotified during a pending activation (E1: a new temporary password)
 may start over with the new letter before its report comes back.
 
+An email-confirmation link that expires (7 days) changes nothing: the account stays En cours
+d'activation, and the letter's password does not come back (B7) — the family asks for the link
+again, or the school sends it again or renotifies (a new temporary password).
+
 Every rule takes the current time as an argument (an injected clock), so tests can move it.
 """
 from __future__ import annotations
@@ -48,7 +52,6 @@ class Transition(StrEnum):
     NOTIFY = "notify"  # a letter or email with the login (and maybe a temporary password) went out
     FIRST_LOGIN = "first_login"  # temporary password + birth date + new password (+ email)
     CONFIRM_EMAIL = "confirm_email"  # the guardian clicked the confirmation link
-    CONFIRMATION_EXPIRED = "confirmation_expired"  # 7 days without a click: the letter works again
     RESET_PASSWORD = "reset_password"  # staff or forgot-password: a new temporary password
 
 
@@ -69,7 +72,6 @@ _GUARDIAN = {
     (_S.NOT_NOTIFIED, Transition.FIRST_LOGIN): _S.ACTIVATING,  # the letter's report not back yet
     (_S.ACTIVATING, Transition.FIRST_LOGIN): _S.ACTIVATING,  # with a newer letter's password (E1)
     (_S.ACTIVATING, Transition.CONFIRM_EMAIL): _S.USED,
-    (_S.ACTIVATING, Transition.CONFIRMATION_EXPIRED): _S.NOTIFIED,
     (_S.USED, Transition.CONFIRM_EMAIL): _S.USED,  # a changed email confirmed (H6)
     (_S.NOTIFIED, Transition.RESET_PASSWORD): _S.NOTIFIED,
     (_S.ACTIVATING, Transition.RESET_PASSWORD): _S.NOTIFIED,
@@ -134,10 +136,6 @@ def expiry_reason(account: AccountClock, now: datetime) -> ExpiryReason | None:
     return None
 
 
-def confirmation_expired(activation_started_at: datetime | None, now: datetime) -> bool:
-    return activation_started_at is not None and now - activation_started_at >= CONFIRMATION_LINK_LIFETIME
-
-
 # --- which letter an account gets (D3, E1, F1) -------------------------------------------------
 
 class LetterCase(StrEnum):
@@ -152,29 +150,44 @@ class LetterCase(StrEnum):
     STUDENT_CONTINUITY = "student_continuity"
 
 
+class PasswordChoice(StrEnum):
+    """Which temporary password a letter prints."""
+
+    NONE = "none"  # a reminder of the login only
+    CURRENT = "current"  # the one the family already holds, printed again (seeds 001, 003 §5)
+    NEW = "new"  # a new one: the previous one stops working
+
+
 @dataclass(frozen=True)
 class LetterDecision:
     letter_case: LetterCase
-    new_temporary_password: bool
+    password: PasswordChoice
+
+    @property
+    def new_temporary_password(self) -> bool:
+        return self.password == PasswordChoice.NEW
 
 
 def decide_letter(kind: AccountKind, state: AccountState, *, kept_from_previous_school: bool,
                   reset_password: bool) -> LetterDecision:
-    """E1/F1: what a notification says. Non notifié / Notifié accounts get a (new) temporary
-    password (only its hash is kept, so an earlier letter's password cannot be printed again);
-    a pending activation gets a new one; a used account gets a reminder of its login, or a new
-    temporary password when staff ask for a reset."""
+    """E1/E2/F1: what a notification says and which password it prints. Non notifié and Notifié
+    accounts get the temporary password they already have (« l'identifiant et le mot de passe
+    restent identiques », a first one if none was issued yet); a pending activation gets a new
+    one (003 §5); a used account a reminder of its login. `reset_password` (« Notifier et
+    réinitialiser le mot de passe », the students' mass notification with reset) gives a new one
+    to every account, Utilisé included."""
     kind, state = AccountKind(kind), AccountState(state)
     guardian = kind == AccountKind.GUARDIAN
     if state == AccountState.USED:
         if reset_password:
             return LetterDecision(LetterCase.GUARDIAN_USED_NEW_PASSWORD if guardian
-                                  else LetterCase.STUDENT_USED_NEW_PASSWORD, True)
+                                  else LetterCase.STUDENT_USED_NEW_PASSWORD, PasswordChoice.NEW)
         if kept_from_previous_school:
-            return LetterDecision(LetterCase.GUARDIAN_CONTINUITY if guardian else LetterCase.STUDENT_CONTINUITY, False)
-        return LetterDecision(
-            LetterCase.GUARDIAN_USED_REMINDER if guardian else LetterCase.STUDENT_USED_REMINDER, False
-        )
+            return LetterDecision(LetterCase.GUARDIAN_CONTINUITY if guardian else LetterCase.STUDENT_CONTINUITY,
+                                  PasswordChoice.NONE)
+        return LetterDecision(LetterCase.GUARDIAN_USED_REMINDER if guardian else LetterCase.STUDENT_USED_REMINDER,
+                              PasswordChoice.NONE)
     if state == AccountState.ACTIVATING:
-        return LetterDecision(LetterCase.GUARDIAN_ACTIVATING, True)
-    return LetterDecision(LetterCase.GUARDIAN_NEW if guardian else LetterCase.STUDENT_NEW, True)
+        return LetterDecision(LetterCase.GUARDIAN_ACTIVATING, PasswordChoice.NEW)
+    return LetterDecision(LetterCase.GUARDIAN_NEW if guardian else LetterCase.STUDENT_NEW,
+                          PasswordChoice.NEW if reset_password else PasswordChoice.CURRENT)

@@ -7,19 +7,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ts_accounts.adapters.orm import Account, AccountEvent, AccountLink, Guardian, OneTimeToken, School, Student
-from ts_accounts.adapters.passwords import hash_passwords
-from ts_accounts.domain.credentials import new_temporary_password
+from ts_accounts.adapters.passwords import verify_password
+from ts_accounts.domain.credentials import derive_temporary_password, typed_temporary_password
+from ts_accounts.domain.credentials import temporary_password_matches as matches_derived
 from ts_accounts.domain.lifecycle import (
-    STATE_LABELS, AccountClock, AccountKind, AccountState, ExpiryReason, IllegalTransition, LetterDecision, Transition,
-    confirmation_expired, decide_letter, expiry_reason, next_state,
+    STATE_LABELS, AccountClock, AccountKind, AccountState, ExpiryReason, IllegalTransition, LetterDecision,
+    PasswordChoice, Transition, decide_letter, expiry_reason, next_state,
 )
 from ts_accounts.service_layer.audit import Actor, record
 from ts_accounts.service_layer.directory import (
-    SYSTEM, NewCouple, bump_versions, create_accounts, emit_account_events, lock_account, record_history,
+    SYSTEM, NewCouple, bump_versions, chunks, create_accounts, emit_account_events, lock_account, record_history,
 )
 from ts_accounts.service_layer.errors import AccountsError, Conflict, InvalidInput, NotFound
 from ts_shared.unit_of_work import UnitOfWork
@@ -41,7 +43,6 @@ TRANSITION_NAMES = {
     Transition.NOTIFY: "La notification",
     Transition.FIRST_LOGIN: "La première connexion",
     Transition.CONFIRM_EMAIL: "La confirmation de l'adresse électronique",
-    Transition.CONFIRMATION_EXPIRED: "L'expiration du lien de confirmation",
     Transition.RESET_PASSWORD: "La réinitialisation du mot de passe",
 }
 
@@ -89,24 +90,40 @@ def active_links(session: Session, account_id: str) -> list[AccountLink]:
 
 # --- credentials and notifications (B3, E1, F1, E2) ---------------------------------------------
 
+def _credential_key(uow: UnitOfWork) -> str:
+    return uow.settings.require("credential_key")
+
+
 def issue_temporary_passwords(uow: UnitOfWork, accounts: list[Account], *, now: datetime, actor: str,
                               replace_chosen_password: bool = False) -> list[str]:
-    """A new temporary password for each account (the previous one stops working); returns them
-    in clear, for the letters or emails only. `replace_chosen_password`: staff reset used
-    accounts' passwords. Hashed all at once, on every core (a batch holds hundreds)."""
+    """A new temporary password for each account (the previous one stops working): the next
+    credential serial, given by the database (two requests at once cannot get the same one).
+    Returns them in clear, for the letters or emails only. `replace_chosen_password`: staff reset
+    used accounts' passwords. Microseconds each: nothing is hashed."""
     if any(account.closed_at is not None for account in accounts):
         raise AccountClosed("Ce compte est fermé.")
-    passwords = [new_temporary_password() for _ in accounts]
-    for account, hashed in zip(accounts, hash_passwords(passwords), strict=True):
-        account.temporary_password_hash = hashed
-        account.temporary_password_issued_at = now
-        if replace_chosen_password:
-            account.password_hash = None
-    if accounts:
-        bump_versions(uow.session, [account.id for account in accounts])
-        record_history(uow.session, [account.id for account in accounts], "temporary_password_issued", now=now,
-                       actor=actor, detail={"replaces_chosen_password": replace_chosen_password})
-    return passwords
+    if not accounts:
+        return []
+    key, session = _credential_key(uow), uow.session
+    session.flush()
+    changes = {"temporary_password_hash": None, "temporary_password_issued_at": now}
+    if replace_chosen_password:
+        changes["password_hash"] = None
+    issued: dict[str, tuple[int, int]] = {}
+    for chunk in chunks(sorted({account.id for account in accounts})):  # one lock order
+        issued.update((row[0], (row[1], row[2])) for row in session.execute(
+            update(Account).where(Account.id.in_(chunk))
+            .values(credential_serial=Account.credential_serial + 1, version=Account.version + 1, **changes)
+            .returning(Account.id, Account.credential_serial, Account.version)
+            .execution_options(synchronize_session=False)))
+    for account in accounts:
+        serial, version = issued[account.id]
+        for name, value in {**changes, "credential_serial": serial, "version": version}.items():
+            set_committed_value(account, name, value)
+    serials = {account_id: serial for account_id, (serial, _) in issued.items()}
+    record_history(session, [account.id for account in accounts], "temporary_password_issued", now=now,
+                   actor=actor, detail={"replaces_chosen_password": replace_chosen_password})
+    return [derive_temporary_password(key, account.id, serials[account.id]) for account in accounts]
 
 
 def issue_temporary_password(uow: UnitOfWork, account: Account, *, now: datetime, actor: str,
@@ -115,18 +132,75 @@ def issue_temporary_password(uow: UnitOfWork, account: Account, *, now: datetime
                                      replace_chosen_password=replace_chosen_password)[0]
 
 
+def temporary_password_valid(account: Account | None) -> bool:
+    """Whether the account's temporary password opens a first login: from the moment it is issued
+    for a letter or an email (even before the delivery report makes the account Notifié), or
+    after a reset of a used account; during a pending activation only a newer letter's (E1), never
+    the one the activation started with (B4) — not even once the confirmation link expired (B7)."""
+    if account is None or account.closed_at is not None or account.temporary_password_issued_at is None:
+        return False
+    if account.state == AccountState.ACTIVATING.value and not renotified_during_activation(account):
+        return False
+    return bool(account.temporary_password_hash) or account.credential_serial >= 1
+
+
+def current_temporary_password(uow: UnitOfWork, account: Account) -> str | None:
+    """The temporary password the family already holds, to print again (renotification of a
+    Notifié account, class lists): None when there is none to reprint — none valid, or one
+    from before derived passwords, of which only a hash exists."""
+    if not temporary_password_valid(account) or account.temporary_password_hash:
+        return None
+    return derive_temporary_password(_credential_key(uow), account.id, account.credential_serial)
+
+
+def temporary_password_matches(uow: UnitOfWork, account: Account | None, typed: str | None) -> bool:
+    """Whether `typed` is the account's valid temporary password, whatever its case and the spaces
+    around it (constant time; an argon2 verification for a hash from before derived passwords)."""
+    key = _credential_key(uow)
+    if account is None or not temporary_password_valid(account):
+        matches_derived(key, "-", 1, typed)  # the same work whatever the account
+        return False
+    if account.temporary_password_hash:
+        return verify_password(account.temporary_password_hash, typed_temporary_password(typed))
+    return matches_derived(key, account.id, account.credential_serial, typed)
+
+
+def revoke_temporary_password(account: Account) -> None:
+    """The temporary password stops working (it was used, or replaced by a chosen one); its
+    serial stays, so a later one can never be this one again."""
+    account.temporary_password_hash = None
+    account.temporary_password_issued_at = None
+
+
+def outstanding_temporary_passwords(session: Session) -> tuple[int, int]:
+    """(derived, argon2-hashed) temporary passwords that letters, emails or class lists already
+    handed out and that still open an account: what a rotation of TS_CREDENTIAL_KEY would void
+    (the first) — the second, from before derived passwords, does not depend on the key."""
+    rows = session.execute(select(Account.temporary_password_hash.is_(None), func.count()).where(
+        Account.closed_at.is_(None), Account.temporary_password_issued_at.is_not(None))
+        .group_by(Account.temporary_password_hash.is_(None))).all()
+    counts = {bool(derived): count for derived, count in rows}
+    return counts.get(True, 0), counts.get(False, 0)
+
+
 def prepare_letters(uow: UnitOfWork, accounts: list[Account], *, reset_password: bool, now: datetime,
                     actor: str) -> list[tuple[LetterDecision, str | None]]:
-    """What the notification of each account says, and its new temporary password if it gets one."""
+    """What the notification of each account says, and its temporary password: the one it already
+    has (printed again, seeds 001 and 003 §5) or a new one when the rules say so (E1, E2, F1)."""
     decisions = []
     for account in accounts:
         kept = any(link.kept_from_previous_school for link in active_links(uow.session, account.id))
         decisions.append(decide_letter(AccountKind(account.kind), AccountState(account.state),
                                        kept_from_previous_school=kept, reset_password=reset_password))
     passwords: dict[int, str] = {}
+    renewed: list[int] = []
+    for index, (account, decision) in enumerate(zip(accounts, decisions, strict=True)):
+        if decision.password == PasswordChoice.CURRENT and (current := current_temporary_password(uow, account)):
+            passwords[index] = current
+        elif decision.password != PasswordChoice.NONE:
+            renewed.append(index)
     for replacing in (False, True):  # a used account's chosen password goes with the reset
-        chosen = [index for index, (account, decision) in enumerate(zip(accounts, decisions, strict=True))
-                  if decision.new_temporary_password and (account.state == AccountState.USED.value) == replacing]
+        chosen = [index for index in renewed if (accounts[index].state == AccountState.USED.value) == replacing]
         issued = issue_temporary_passwords(uow, [accounts[index] for index in chosen], now=now, actor=actor,
                                            replace_chosen_password=replacing)
         passwords.update(zip(chosen, issued, strict=True))
@@ -225,7 +299,6 @@ def set_access_refused(uow: UnitOfWork, account_id: str, refused: bool, *, now: 
 
 @dataclass
 class ExpiryReport:
-    confirmations_expired: list[str] = field(default_factory=list)  # logins back to Notifié
     deleted: list[tuple[str, str]] = field(default_factory=list)  # (login, reason)
     deleted_by_school: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # uai -> (login, reason)
     recreated: int = 0
@@ -233,28 +306,11 @@ class ExpiryReport:
 
 
 def expire_accounts(uow: UnitOfWork, *, now: datetime, actor: str = SYSTEM) -> ExpiryReport:
-    """Run the B7 rules: pending confirmations older than 7 days fall back to Notifié (the same
-    letter works again); accounts not activated 3 months after notification, or unused for a
-    year, are deleted — their couples get a new Non notifié account with a new login."""
+    """Run the B7 rules: accounts not activated (Notifié or En cours d'activation) 3 months after
+    their latest notification, or unused for a year, are deleted — their login and temporary
+    password never work again; their couples get a new Non notifié account with a new login. An
+    expired confirmation link changes nothing (the account stays En cours d'activation)."""
     session, report = uow.session, ExpiryReport()
-    # Candidates are read without locks (the whole directory); each one due is then locked and
-    # checked again on its latest state (a family may be signing in at this very moment).
-    pending = session.scalars(select(Account.id).where(Account.state == AccountState.ACTIVATING.value,
-                                                       Account.closed_at.is_(None))
-                              .order_by(Account.id)).all()
-    for account_id in pending:
-        account = get_account(session, account_id, for_change=True)
-        if account.state != AccountState.ACTIVATING.value or account.closed_at is not None \
-                or not confirmation_expired(account.activation_started_at, now):
-            continue
-        apply_transition(account, Transition.CONFIRMATION_EXPIRED)
-        account.password_hash = None
-        account.activation_started_at = None
-        _revoke_tokens(session, account.id, "confirm_email", now)
-        record_history(session, [account.id], "confirmation_expired", now=now, actor=actor)
-        report.confirmations_expired.append(account.login)
-        session.flush()
-        emit_account_events(uow, "account.updated", [account.id])
 
     def due(account: Account) -> ExpiryReason | None:
         return expiry_reason(AccountClock(AccountState(account.state), account.notified_at, account.activated_at,
@@ -264,6 +320,8 @@ def expire_accounts(uow: UnitOfWork, *, now: datetime, actor: str = SYSTEM) -> E
         Account.closed_at.is_(None),
         Account.state.in_([AccountState.NOTIFIED.value, AccountState.ACTIVATING.value, AccountState.USED.value]))
         .order_by(Account.id)).all()
+    # Candidates are read without locks (the whole directory); each one due is then locked and
+    # checked again on its latest state (a family may be signing in at this very moment).
     for account_id in [account.id for account in candidates if due(account) is not None]:
         account = get_account(session, account_id, for_change=True)
         reason = due(account) if account.closed_at is None else None

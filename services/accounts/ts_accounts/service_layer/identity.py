@@ -13,14 +13,14 @@ from sqlalchemy import and_, func, select
 from ts_accounts.adapters.orm import Account, AccountLink, Guardian, Mef, School, Student
 from ts_accounts.adapters.passwords import hash_password, verify_password
 from ts_accounts.domain.contacts import is_valid_email
-from ts_accounts.domain.credentials import password_problems
+from ts_accounts.domain.credentials import password_problems, typed_temporary_password
 from ts_accounts.domain.lifecycle import (
     CONFIRMATION_LINK_LIFETIME, PASSWORD_RESET_LINK_LIFETIME, AccountKind, AccountState, Transition,
 )
 from ts_accounts.service_layer import throttling
 from ts_accounts.service_layer.accounts import (
     active_links, apply_transition, bump_version, get_account, open_account_by_login, record_implied_notification,
-    renotified_during_activation,
+    renotified_during_activation, revoke_temporary_password, temporary_password_matches, temporary_password_valid,
 )
 from ts_accounts.service_layer.directory import bump_versions, lock_account
 from ts_accounts.service_layer.directory import FAMILY, emit_account_events, record_history
@@ -84,13 +84,15 @@ def _credentials_fingerprint(account: Account) -> str:
     return hashlib.sha256((account.password_hash or "").encode()).hexdigest()[:32]
 
 
-def _first_login_ticket(account: Account) -> str | None:
-    """Proof that the temporary password now in force was checked at sign-in: a digest of its
-    (salted, secret) hash and of the account, which nobody without the accounts database can make."""
-    temporary = _temporary_hash(account)
-    if temporary is None:
+def _first_login_ticket(uow: UnitOfWork, account: Account) -> str | None:
+    """Proof that the temporary password now in force was checked at sign-in: a MAC, with the
+    credential key, of the account and of that password's serial (or its hash, for a letter from
+    before derived passwords) — nobody without the key can make it, and a new password voids it."""
+    if not temporary_password_valid(account):
         return None
-    return hashlib.sha256(f"first-login:{account.id}:{temporary}".encode()).hexdigest()
+    issued = account.temporary_password_issued_at.isoformat() if account.temporary_password_issued_at else ""
+    message = f"first-login:{account.id}:{account.credential_serial}:{account.temporary_password_hash or ''}:{issued}"
+    return hmac.new(uow.settings.require("credential_key").encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
 def _children(uow: UnitOfWork, account: Account) -> tuple[Child, ...]:
@@ -138,23 +140,12 @@ def profile(uow: UnitOfWork, account: Account, *, previous_login_at: datetime | 
     )
 
 
-def _temporary_hash(account: Account | None) -> str | None:
-    """The temporary password that opens a first login: from the moment it is issued for a letter
-    or an email (even before the delivery report makes the account Notifié), or after a reset of
-    a used account; during a pending activation only a newer letter's (E1), never the one the
-    activation started with (B4)."""
-    if account is None or (
-        account.state == AccountState.ACTIVATING.value and not renotified_during_activation(account)
-    ):
-        return None
-    return account.temporary_password_hash
-
-
-def _credentials_match(account: Account | None, password: str) -> tuple[bool, bool]:
-    """(the chosen password matches, the temporary one does). Always two argon2 verifications,
-    whatever the account (unknown, Notifié, Utilisé...): the time of an answer tells nothing."""
+def _credentials_match(uow: UnitOfWork, account: Account | None, password: str) -> tuple[bool, bool]:
+    """(the chosen password matches, the temporary one does). Always one argon2 verification and
+    one derivation, whatever the account (unknown, Notifié, Utilisé...): the time of an answer
+    tells nothing. The temporary password is typed in any case, spaces around it ignored."""
     chosen = verify_password(account.password_hash if account is not None else None, password or "")
-    temporary = verify_password(_temporary_hash(account), password or "")
+    temporary = temporary_password_matches(uow, account, password)
     return chosen, temporary
 
 
@@ -184,7 +175,7 @@ def _check_new_password(password: str, again: str, *, not_equal_to: str | None =
     problems = password_problems(password)
     if password != again:
         problems.append("Les deux mots de passe saisis sont différents.")
-    if not_equal_to is not None and password == not_equal_to:
+    if not_equal_to is not None and typed_temporary_password(password) == typed_temporary_password(not_equal_to):
         problems.append(SAME_AS_TEMPORARY)
     if problems:
         raise InvalidInput(" ".join(problems))
@@ -233,7 +224,7 @@ def authenticate(uow: UnitOfWork, *, login: str, password: str, client_address: 
     keys = throttling.keys("family", login, client_address)
     throttling.check(uow.session, keys, now)
     account = open_account_by_login(uow.session, login)
-    chosen, temporary = _credentials_match(account, password)
+    chosen, temporary = _credentials_match(uow, account, password)
     if account is None or not (chosen or temporary):
         raise _fail(uow, keys, now)
     first_login = not chosen
@@ -246,7 +237,7 @@ def authenticate(uow: UnitOfWork, *, login: str, password: str, client_address: 
         account.last_login_at = now
         record_history(uow.session, [account.id], "login", now=now, actor=FAMILY)
     result = profile(uow, account, previous_login_at=previous, first_login_required=first_login,
-                     first_login_ticket=_first_login_ticket(account) if first_login else None)
+                     first_login_ticket=_first_login_ticket(uow, account) if first_login else None)
     uow.commit()
     return result
 
@@ -258,15 +249,15 @@ def _open_first_login(uow: UnitOfWork, keys, now: datetime, account: Account | N
     """Check what opens the first login — the temporary password, or the ticket — and say whether
     the new password is that temporary password (always one argon2 verification for it)."""
     if ticket:
-        expected = _first_login_ticket(account) if account is not None else None
+        expected = _first_login_ticket(uow, account) if account is not None else None
         if account is None or expected is None or not hmac.compare_digest(expected, ticket):
             raise AuthenticationFailed("Votre session de première connexion n'est plus valable : reconnectez-vous avec "
                                        "l'identifiant et le mot de passe provisoire de votre courrier.")
-        return account, verify_password(_temporary_hash(account), new_password or "")
-    _, opened = _credentials_match(account, temporary_password or "")
+        return account, temporary_password_matches(uow, account, new_password)
+    _, opened = _credentials_match(uow, account, temporary_password or "")
     if account is None or not opened:
         raise _fail(uow, keys, now, "Identifiant ou mot de passe provisoire incorrect.")
-    return account, new_password == temporary_password
+    return account, typed_temporary_password(new_password) == typed_temporary_password(temporary_password)
 
 
 def first_login(uow: UnitOfWork, box: SecretBox, *, login: str, temporary_password: str | None, new_password: str,
@@ -313,8 +304,9 @@ def first_login(uow: UnitOfWork, box: SecretBox, *, login: str, temporary_passwo
     record_history(uow.session, [account.id], "first_login", now=now, actor=FAMILY)
     if guardian and not already_used:
         assert address is not None  # required above for a guardian's activation
-        # En cours d'activation: the temporary password is kept, unusable, until confirmation —
-        # if the link expires the same letter works again (B7).
+        # En cours d'activation: the temporary password no longer opens anything (B4), even once
+        # the link expires (B7); a renotification gives a new one (E1).
+        revoke_temporary_password(account)
         account.activation_started_at = now
         account.email, account.email_confirmed_at = address, None
         token = issue_token(uow.session, account.id, CONFIRM_EMAIL, now=now, lifetime=CONFIRMATION_LINK_LIFETIME,
@@ -323,7 +315,7 @@ def first_login(uow: UnitOfWork, box: SecretBox, *, login: str, temporary_passwo
                        expires_at=now + CONFIRMATION_LINK_LIFETIME)
         event = "account.activation_started"
     else:
-        account.temporary_password_hash = None
+        revoke_temporary_password(account)
         if not already_used:
             account.activated_at = now
         account.last_login_at = now
@@ -352,7 +344,7 @@ def confirm_email(uow: UnitOfWork, *, token: str, now: datetime) -> Profile:
     account.email, account.email_confirmed_at = row.email, now
     if activating:
         account.activated_at = now
-        account.temporary_password_hash = None
+        revoke_temporary_password(account)
         account.activation_started_at = None
     record_history(uow.session, [account.id], "email_confirmed", now=now, actor=FAMILY)
     uow.session.flush()
@@ -475,7 +467,7 @@ def reset_password(uow: UnitOfWork, *, token: str, login: str, new_password: str
         raise InvalidInput("L'identifiant ne correspond pas à cette demande de nouveau mot de passe.")
     _check_new_password(new_password, new_password_again)
     account.password_hash = hash_password(new_password)
-    account.temporary_password_hash = None
+    revoke_temporary_password(account)
     bump_version(account)
     record_history(uow.session, [account.id], "password_reset", now=now, actor=FAMILY)
     uow.session.flush()
@@ -543,7 +535,7 @@ def merge_accounts(uow: UnitOfWork, *, account_id: str, other_login: str, other_
     keys = throttling.keys("merge", other_login, client_address)
     throttling.check(uow.session, keys, now)
     other = open_account_by_login(uow.session, other_login)
-    chosen, temporary = _credentials_match(other, other_password)
+    chosen, temporary = _credentials_match(uow, other, other_password)
     if other is None or other.id == main.id or other.academy_code != main.academy_code \
             or other.kind != AccountKind.GUARDIAN.value:
         raise _fail(uow, keys, now, "Identifiant ou mot de passe du compte à regrouper incorrect.")

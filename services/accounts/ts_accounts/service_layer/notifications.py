@@ -1,8 +1,9 @@
 """E1, F1, E2: notifying accounts — the accounts side.
 
 Accounts decides, for each selected couple, the channel (email or paper letter), the letter's
-case and whether a new temporary password is issued (only its hash is kept; the clear value
-travels encrypted in the event); then it emits one `notification.requested` per recipient of the
+case and its temporary password — the one the family already has, or a new one when the rules
+say so (derived from the credential key, never stored; the clear value travels encrypted in the
+event); then it emits one `notification.requested` per recipient of the
 batch. The notifier renders and sends, and reports each delivery: only a delivered notification
 makes the account Notifié, with its date and mode (see `record_delivery`).
 """
@@ -18,7 +19,9 @@ from ts_accounts.adapters.orm import Account, AccountLink, Guardian, School, Stu
 from ts_accounts.domain.contacts import is_valid_email
 from ts_accounts.domain.lifecycle import AccountKind, AccountState
 from ts_accounts.domain.names import french_order
-from ts_accounts.service_layer.accounts import issue_temporary_passwords, prepare_letters, record_notification
+from ts_accounts.service_layer.accounts import (
+    current_temporary_password, issue_temporary_passwords, prepare_letters, record_notification,
+)
 from ts_accounts.service_layer.audit import Actor, record
 from ts_accounts.service_layer.continuity import pending_continuity, reset_refusal
 from ts_accounts.service_layer.directory import lock_account, record_history, snapshots
@@ -44,6 +47,13 @@ class NotificationOrder:
     deliveries: int = 0
     by_channel: dict[str, int] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (who, why)
+    # The same, for the batch's permanent recap: name, reason and the couple (to notify again).
+    recap: list[dict] = field(default_factory=list)
+
+    def skip(self, who: str, why: str, couple: Couple) -> None:
+        self.skipped.append((who, why))
+        self.recap.append({"name": who[:300], "reason": why[:500], "student_id": couple.student_id,
+                           "guardian_id": couple.guardian_id})
 
 
 def notification_address(account: Account, guardian: Guardian | None) -> str | None:
@@ -72,6 +82,22 @@ def request_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai:
     return order
 
 
+def _channel(account: Account, guardian: Guardian | None, mode: str) -> tuple[str, str | None] | None:
+    """(channel, address): email to the address a notification goes to (modes with email), paper
+    otherwise; None when only email was asked for a guardian who has no address."""
+    address = None if mode == PAPER else notification_address(account, guardian)
+    if address is not None:
+        return "email", address
+    if mode == EMAIL and account.kind == AccountKind.GUARDIAN.value:  # a student's letter goes on paper
+        return None
+    return "paper", None
+
+
+def _population(couples: list[Couple]) -> str:
+    """Who may follow the batch: its guardians' or its students' staff."""
+    return "guardians" if any(couple.guardian_id for couple in couples) else "students"
+
+
 def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: str, couples: list[Couple],
                        mode: str, reset_password: bool, now: datetime, label: str) -> NotificationOrder:
     """The step of every notification: for each couple, the channel, the letter's case and a new
@@ -93,7 +119,7 @@ def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
         guardian = session.scalar(select(Guardian).where(
             Guardian.school_uai == uai, Guardian.siecle_id == couple.guardian_id)) if couple.guardian_id else None
         if student is None or (couple.guardian_id and guardian is None):
-            order.skipped.append((couple.student_id, "inconnu dans l'établissement"))
+            order.skip(couple.student_id, "inconnu dans l'établissement", couple)
             continue
         link = session.scalar(select(AccountLink).where(
             AccountLink.school_uai == uai, AccountLink.student_id == student.id, AccountLink.ended_at.is_(None),
@@ -101,33 +127,29 @@ def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
         account = session.get(Account, link.account_id) if link else None
         who = _who(student, guardian or None)
         if account is None and pending_continuity(session, student.id) is not None:
-            order.skipped.append((who, "continuité d'accès en attente (l'élève est encore inscrit dans son "
-                                       "établissement précédent) : pas encore de compte à notifier"))
+            order.skip(who, "continuité d'accès en attente (l'élève est encore inscrit dans son "
+                            "établissement précédent) : pas encore de compte à notifier", couple)
             continue
         if account is None or account.closed_at is not None:
-            order.skipped.append((who, "pas de compte (réimportez ou créez un nouveau compte)"))
+            order.skip(who, "pas de compte (réimportez ou créez un nouveau compte)", couple)
             continue
         if reset_password and reset_refusal(session, account, uai):
-            order.skipped.append((who, "compte conservé de l'établissement précédent où la famille ne s'est pas encore "
-                                       "connectée : son mot de passe ne peut pas être réinitialisé"))
+            order.skip(who, "compte conservé de l'établissement précédent où la famille ne s'est pas encore "
+                            "connectée : son mot de passe ne peut pas être réinitialisé", couple)
             continue
         if account.access_refused_at is not None:
-            order.skipped.append((who, "l'accès aux services en ligne a été retiré"))
+            order.skip(who, "l'accès aux services en ligne a été retiré", couple)
             continue
         if account.id in planned_accounts:
             # A guardian of two selected children has one account: one letter, one password (a
             # second letter's new password would void the first's).
             continue
         planned_accounts.add(account.id)
-        address = None if mode == PAPER else notification_address(account, guardian or None)
-        if address is not None:
-            channel = "email"
-        elif mode == EMAIL and account.kind == AccountKind.GUARDIAN.value:  # a student's letter goes on paper
-            order.skipped.append(
-                (who, "pas d'adresse électronique valide dans SIECLE ni d'adresse confirmée du compte"))
+        routed = _channel(account, guardian or None, mode)
+        if routed is None:
+            order.skip(who, "pas d'adresse électronique valide dans SIECLE ni d'adresse confirmée du compte", couple)
             continue
-        else:
-            channel = "paper"
+        channel, address = routed
         planned.append((student, guardian or None, account, channel, address))
 
     order.deliveries = len(planned)
@@ -178,6 +200,11 @@ def plan_notifications(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
             detail={"batch_id": order.batch_id, "channel": channel, "letter_case": decision.letter_case.value},
         )
         order.by_channel[channel] = order.by_channel.get(channel, 0) + 1
+    uow.emit("notification.batch_requested", {
+        "batch_id": order.batch_id, "batch_size": order.deliveries, "batch_label": label[:200],
+        "requested_by": actor.login, "population": _population(couples),
+        "skipped": order.recap,
+    }, school_uai=uai)
     if order.deliveries:
         channels = ", ".join(
             f"{n} par {'courriel' if c == 'email' else 'courrier'}" for c, n in sorted(order.by_channel.items())
@@ -214,8 +241,8 @@ TO_NOTIFY = "Compte à notifier"
 def request_class_list(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: str, division: str | None = None,
                        group: str | None = None, now: datetime) -> str:
     """F3: the account list of a division or group, to hand out in class. A student whose
-    account is Notifié but not activated gets a NEW temporary password printed on the list (only a
-    hash of the previous one exists); used accounts show « ***** »; accounts never notified show
+    account is Notifié gets the temporary password of the letters, printed again (the same one:
+    nothing changes for the account); used accounts show « ***** »; accounts never notified show
     « Compte à notifier ». Returns the batch id the notifier will render under."""
     if bool(division) == bool(group):
         raise InvalidInput("Choisissez une division ou un groupe.")
@@ -237,14 +264,19 @@ def request_class_list(uow: UnitOfWork, box: SecretBox, actor: Actor, *, uai: st
             )
         )
         listed.append((student, session.get(Account, link.account_id) if link else None))
-    # Notifié or En cours d'activation: a new temporary password to print (only hashes are kept).
-    reissued = [
+    # Notifié: the password of the letters, printed again; a new one only where none can be (a
+    # letter from before derived passwords, of which only a hash exists, or none valid).
+    shown = [
         account for _, account in listed if account is not None and account.state not in ("not_notified", "used")
     ]
-    sealed_passwords = {account.id: box.seal(password) for account, password in zip(
-        reissued, issue_temporary_passwords(uow, reissued, now=now, actor=actor.login), strict=True)}
-    if reissued:
-        record_history(session, [account.id for account in reissued], "class_list_printed", now=now,
+    current = {account.id: current_temporary_password(uow, account) for account in shown}
+    reissued = [account for account in shown if current[account.id] is None]
+    passwords = {account_id: password for account_id, password in current.items() if password is not None}
+    passwords.update(zip((account.id for account in reissued),
+                         issue_temporary_passwords(uow, reissued, now=now, actor=actor.login), strict=True))
+    sealed_passwords = {account_id: box.seal(password) for account_id, password in passwords.items()}
+    if shown:
+        record_history(session, [account.id for account in shown], "class_list_printed", now=now,
                        actor=actor.login, detail={"batch_id": batch_id})
     rows = []
     for student, account in listed:

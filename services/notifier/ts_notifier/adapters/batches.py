@@ -46,20 +46,39 @@ class Delivery(Base):
     error: Mapped[str | None] = mapped_column(Text)
     request: Mapped[dict | None] = mapped_column(JSON)
     updated_at: Mapped[timestamp] = mapped_column(default=utcnow)
+    # A printed letter: where its pages are in the part of the batch's PDF rendered with it (the
+    # letters are rendered step by step as they arrive, then put in order in one PDF).
+    part_file_id: Mapped[str | None] = mapped_column(String(36))
+    part_first_page: Mapped[int | None] = mapped_column(Integer)
+    part_pages: Mapped[int | None] = mapped_column(Integer)
+
+
+class SkippedRecipient(Base):
+    """Someone of a batch's selection who could not be notified, and why (no account, no valid
+    address, access removed…): the batch's recap keeps them for good, to notify them again."""
+
+    __tablename__ = "skipped_recipients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("notification_batches.id", ondelete="CASCADE"), index=True)
+    recipient_name: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str] = mapped_column(String(500))
+    student_id: Mapped[str] = mapped_column(String(40))
+    guardian_id: Mapped[str | None] = mapped_column(String(40))
 
 
 class GeneratedFile(Base):
-    """A PDF or CSV holding clear temporary passwords: kept until downloaded, 24 hours at most."""
+    """A PDF or CSV holding clear temporary passwords: downloadable for 24 hours, then deleted."""
 
     __tablename__ = "generated_files"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     school_uai: Mapped[str] = mapped_column(String(8), index=True)
     batch_id: Mapped[str] = mapped_column(ForeignKey("notification_batches.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(5))  # pdf | csv
+    kind: Mapped[str] = mapped_column(String(5))  # pdf | csv | part (of a batch's PDF being made)
     filename: Mapped[str] = mapped_column(String(200))
     size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[timestamp] = mapped_column(default=utcnow)
     expires_at: Mapped[timestamp]
-    downloaded_at: Mapped[timestamp | None]
+    downloaded_at: Mapped[timestamp | None]  # the latest download (each one is in the audit log)
     deleted_at: Mapped[timestamp | None]

@@ -15,6 +15,7 @@ import io
 import unicodedata
 
 import qrcode
+from pypdf import PdfReader, PdfWriter
 from qrcode.constants import ERROR_CORRECT_M
 from reportlab import rl_config
 from xhtml2pdf import pisa
@@ -75,6 +76,21 @@ def html_to_pdf(html: str) -> bytes:
         raise PdfRenderingFailed("the HTML is nested too deeply to be laid out") from None
     if status.err:
         raise PdfRenderingFailed(f"xhtml2pdf reported {status.err} error(s)")
+    return output.getvalue()
+
+
+def page_count(pdf: bytes) -> int:
+    return len(PdfReader(io.BytesIO(pdf)).pages)
+
+
+def assemble_pages(sources: dict[str, bytes], pages: list[tuple[str, int]]) -> bytes:
+    """One PDF of the given pages, in that order: (source, page index in that source)."""
+    readers = {name: PdfReader(io.BytesIO(content)) for name, content in sources.items()}
+    writer = PdfWriter()
+    for name, index in pages:
+        writer.add_page(readers[name].pages[index])
+    output = io.BytesIO()
+    writer.write(output)
     return output.getvalue()
 
 

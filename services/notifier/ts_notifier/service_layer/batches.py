@@ -1,6 +1,7 @@
 """The notifier's side of E1, F1 and F3: receive each recipient of a batch, send emails at once,
-put the paper letters of the batch in one PDF when the last recipient has arrived, report every
-delivery to accounts (the PDF is kept as the batch's file, see files).
+render the paper letters step by step as they arrive and put them in one PDF when the last
+recipient has arrived, report every delivery to accounts (the PDF is kept as the batch's file,
+see files); keep who could not be notified, and why, in the batch's recap.
 
 Exactly-once towards families: every `notification.requested` is applied once (idempotent
 consumer). An email is marked « sending » in its own committed transaction before it is handed to
@@ -17,9 +18,10 @@ from datetime import date
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ts_notifier.adapters.batches import Delivery, NotificationBatch
+from ts_notifier.adapters.batches import Delivery, GeneratedFile, NotificationBatch, SkippedRecipient
 from ts_notifier.adapters.mailer import RecipientRefused, build_message, send
-from ts_notifier.service_layer.files import file_slug, store_file
+from ts_notifier.adapters.pdf import assemble_pages, page_count
+from ts_notifier.service_layer.files import delete_file, file_slug, files_folder, store_file
 from ts_notifier.service_layer.letter_batch import LetterData
 from ts_notifier.service_layer.letter_emails import render_letter_email
 from ts_notifier.service_layer.letter_pages import render_letters_pdf
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 # (the batch must finish; staff notify again from the recap).
 SMTP_ATTEMPTS = 3
 SMTP_RETRY_SECONDS = 1.0
+# Paper letters are rendered by steps of this many as they arrive (see _count_and_maybe_complete).
+LETTERS_PER_STEP = 20
 INTERRUPTED = "Envoi interrompu par un incident technique : le courriel est peut-être parti. Renotifiez si besoin."
 
 
@@ -54,6 +58,24 @@ def _guardian_id(payload: dict) -> str | None:
         if child["student_id"] == student_id:
             return child["guardian_id"]
     return None
+
+
+# --- notification.batch_requested -------------------------------------------------------------------
+
+def receive_batch_request(uow: UnitOfWork, event: Event) -> None:
+    """The batch as staff launched it: its recipients follow (or have already come: the batch row
+    is made by whichever arrives first), and who could not be notified goes in its recap for
+    good. A batch with nobody to notify is complete at once."""
+    payload, session = event.payload, uow.session
+    insert_batch(session, {"id": payload["batch_id"], "school_uai": event.school_uai, "kind": "notification",
+                           "population": payload["population"], "label": payload["batch_label"],
+                           "requested_by": payload["requested_by"], "expected": payload["batch_size"],
+                           "received": 0, "created_at": utcnow()})
+    session.add_all(SkippedRecipient(batch_id=payload["batch_id"], recipient_name=skipped["name"],
+                                     reason=skipped["reason"], student_id=skipped["student_id"],
+                                     guardian_id=skipped["guardian_id"]) for skipped in payload["skipped"])
+    if payload["batch_size"] == 0:
+        session.get_one(NotificationBatch, payload["batch_id"]).completed_at = utcnow()
 
 
 # --- notification.requested ------------------------------------------------------------------------
@@ -183,34 +205,77 @@ def _report(uow: UnitOfWork, school_uai: str, delivery: Delivery, *, delivered: 
 
 
 def _count_and_maybe_complete(uow: UnitOfWork, batch_id: str) -> None:
-    """One more recipient received; the last one puts the batch's letters in one PDF."""
+    """One more recipient received. Paper letters are rendered step by step as they arrive (a
+    progress bar a person sees moving, and the work spread over the workers that receive them);
+    the last recipient prints the rest and puts every letter, in alphabetical order, in one PDF."""
     session = uow.session
     received, expected = session.execute(
         update(NotificationBatch).where(NotificationBatch.id == batch_id)
         .values(received=NotificationBatch.received + 1)
         .returning(NotificationBatch.received, NotificationBatch.expected)
     ).one()
+    batch = session.get_one(NotificationBatch, batch_id)
+    pending = session.scalars(select(Delivery).where(Delivery.batch_id == batch_id, Delivery.channel == "paper",
+                                                     Delivery.status == "pending").order_by(Delivery.sort_key)).all()
     if received >= expected:
-        _complete(uow, session.get_one(NotificationBatch, batch_id))
+        if pending:
+            _print_letters(uow, batch, list(pending))
+        _complete(uow, batch)
+    elif len(pending) >= LETTERS_PER_STEP:
+        _print_letters(uow, batch, list(pending))
 
 
 def _request_of(delivery: Delivery) -> dict:
     if delivery.request is None:
-        raise ValueError("a pending paper letter keeps its request until its batch's PDF is made")
+        raise ValueError("a pending paper letter keeps its request until it is printed")
     return delivery.request
 
 
-def _complete(uow: UnitOfWork, batch: NotificationBatch) -> None:
+def _print_letters(uow: UnitOfWork, batch: NotificationBatch, deliveries: list[Delivery]) -> None:
+    """Render these paper letters into one part of the batch's PDF: printed, reported delivered."""
     session, settings = uow.session, uow.settings
-    paper = session.scalars(select(Delivery).where(Delivery.batch_id == batch.id, Delivery.channel == "paper",
-                                                   Delivery.status == "pending").order_by(Delivery.sort_key)).all()
-    if paper:
-        box = SecretBox(settings.event_key)
-        pdf = render_letters_pdf(session, batch.school_uai, [_letter(_request_of(d), box) for d in paper],
-                                 public_url=settings.public_url, on=utcnow().astimezone(PARIS).date())
+    box, on = SecretBox(settings.event_key), utcnow().astimezone(PARIS).date()
+    letters = [_letter(_request_of(delivery), box) for delivery in deliveries]
+    pdf = render_letters_pdf(session, batch.school_uai, letters, public_url=settings.public_url, on=on)
+    if page_count(pdf) == len(letters):
+        layout = [(index, 1) for index in range(len(letters))]
+    else:  # a letter ran onto a second page: each one alone, so that its pages are known
+        pieces = {str(index): render_letters_pdf(session, batch.school_uai, [letter], public_url=settings.public_url,
+                                                 on=on) for index, letter in enumerate(letters)}
+        counts = [page_count(pieces[str(index)]) for index in range(len(letters))]
+        pdf = assemble_pages(pieces, [(str(index), page) for index in range(len(letters))
+                                      for page in range(counts[index])])
+        layout = [(sum(counts[:index]), counts[index]) for index in range(len(letters))]
+    part = store_file(uow, batch, "part", f"partie-{file_slug(batch.label)}.pdf", pdf)
+    for delivery, (first, pages) in zip(deliveries, layout, strict=True):
+        delivery.status, delivery.request, delivery.updated_at = "printed", None, utcnow()
+        delivery.part_file_id, delivery.part_first_page, delivery.part_pages = part.id, first, pages
+        _report(uow, batch.school_uai, delivery, delivered=True)
+    session.flush()
+
+
+def _pages_of(delivery: Delivery) -> list[tuple[str, int]]:
+    """Where a printed letter's pages are: (its part, page index in that part)."""
+    if delivery.part_file_id is None or delivery.part_first_page is None or delivery.part_pages is None:
+        raise ValueError("a printed letter knows where its pages are")
+    first = delivery.part_first_page
+    return [(delivery.part_file_id, first + page) for page in range(delivery.part_pages)]
+
+
+def _complete(uow: UnitOfWork, batch: NotificationBatch) -> None:
+    """Every letter of the batch in one PDF, in alphabetical order; its parts are deleted."""
+    session, folder = uow.session, files_folder(uow.settings)
+    printed = session.scalars(select(Delivery).where(Delivery.batch_id == batch.id, Delivery.channel == "paper",
+                                                     Delivery.part_file_id.is_not(None))
+                              .order_by(Delivery.sort_key)).all()
+    if printed:
+        parts = session.scalars(select(GeneratedFile).where(GeneratedFile.batch_id == batch.id,
+                                                            GeneratedFile.kind == "part",
+                                                            GeneratedFile.deleted_at.is_(None))).all()
+        sources = {part.id: (folder / part.id).read_bytes() for part in parts}
+        pdf = assemble_pages(sources, [page for delivery in printed for page in _pages_of(delivery)])
         store_file(uow, batch, "pdf", f"courriers-{file_slug(batch.label)}.pdf", pdf)
-        for delivery in paper:
-            delivery.status, delivery.request, delivery.updated_at = "printed", None, utcnow()
-            _report(uow, batch.school_uai, delivery, delivered=True)
+        for part in parts:
+            delete_file(uow, part, now=utcnow())
     batch.completed_at = utcnow()
-    log.info("batch %s complete: %d letter(s) in the PDF", batch.id, len(paper))
+    log.info("batch %s complete: %d letter(s) in the PDF", batch.id, len(printed))

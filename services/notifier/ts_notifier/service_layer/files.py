@@ -1,5 +1,7 @@
 """J3: the generated files that hold clear passwords (the letters' PDF, the class lists): written
-where the web service serves them, for 24 hours at most, deleted as soon as downloaded."""
+where the web service serves them, downloadable for 24 hours (as often as needed, each download
+audited), then deleted. They can be produced again afterwards: the same passwords for accounts
+still « Notifié » (docs/credentials.md)."""
 from __future__ import annotations
 
 import uuid
@@ -39,19 +41,17 @@ def store_file(uow: UnitOfWork, batch: NotificationBatch, kind: str, filename: s
     return file
 
 
-def delete_file(uow: UnitOfWork, file: GeneratedFile, *, now: datetime, downloaded: bool) -> None:
+def delete_file(uow: UnitOfWork, file: GeneratedFile, *, now: datetime) -> None:
     path = files_folder(uow.settings) / file.id
     path.unlink(missing_ok=True)
     file.deleted_at = now
-    if downloaded:
-        file.downloaded_at = now
 
 
 def purge_files(uow: UnitOfWork, *, now: datetime) -> int:
-    """J3: files past their 24 hours are deleted (downloaded ones already are)."""
+    """J3: files past their 24 hours are deleted, downloaded or not."""
     expired = uow.session.scalars(select(GeneratedFile).where(GeneratedFile.deleted_at.is_(None),
                                                               GeneratedFile.expires_at <= now)).all()
     for file in expired:
-        delete_file(uow, file, now=now, downloaded=False)
+        delete_file(uow, file, now=now)
     uow.commit()
     return len(expired)

@@ -1,5 +1,5 @@
-"""Staff following their batches (E1, F1, F3): progress, the recap of failures, and the one
-download of each file (J3)."""
+"""Staff following their batches (E1, F1, F3): progress, the recap of failures, and the downloads
+of each file for its 24 hours (J3)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,10 +8,14 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ts_notifier.adapters.batches import Delivery, GeneratedFile, NotificationBatch
-from ts_notifier.service_layer.files import delete_file, files_folder
+from ts_notifier.adapters.batches import Delivery, GeneratedFile, NotificationBatch, SkippedRecipient
+from ts_notifier.service_layer.files import files_folder
+from ts_shared.calendar import french_datetime
 from ts_shared.staff_actions import StaffActor, report_staff_action
 from ts_shared.unit_of_work import UnitOfWork
+
+
+DOWNLOADABLE = ("pdf", "csv")  # a part of a PDF being made is not handed out
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,7 @@ class Progress:
     counts: dict[str, int]
     files: list[GeneratedFile]
     failures: list[Delivery]
+    skipped: list[SkippedRecipient]  # never requested: no account, no valid address… (the recap)
 
     @property
     def done(self) -> int:
@@ -36,11 +41,14 @@ def progress(session: Session, batch: NotificationBatch) -> Progress:
     counts = dict(session.execute(select(Delivery.status, func.count()).where(Delivery.batch_id == batch.id)
                                   .group_by(Delivery.status)).all())
     files = session.scalars(select(GeneratedFile).where(GeneratedFile.batch_id == batch.id,
+                                                        GeneratedFile.kind.in_(DOWNLOADABLE),
                                                         GeneratedFile.deleted_at.is_(None))
                             .order_by(GeneratedFile.kind)).all()
     failures = session.scalars(select(Delivery).where(Delivery.batch_id == batch.id, Delivery.status == "failed")
                                .order_by(Delivery.sort_key)).all()
-    return Progress(batch, counts, list(files), list(failures))
+    skipped = session.scalars(select(SkippedRecipient).where(SkippedRecipient.batch_id == batch.id)
+                              .order_by(SkippedRecipient.id)).all()
+    return Progress(batch, counts, list(files), list(failures), list(skipped))
 
 
 def followed_batch(session: Session, batch_id: str, *, school_uai: str | None,
@@ -83,21 +91,24 @@ class HandedOverFile:
 
 def download_file(uow: UnitOfWork, file_id: str, *, school_uai: str | None, populations: list[str], by: StaffActor,
                   now: datetime) -> HandedOverFile:
-    """J3: a file holding clear passwords goes to the staff of its school, once: it is deleted from
-    the server as it is handed over, and the download is in the audit log (J2)."""
+    """J3: a file holding clear passwords goes to the staff of its school who may follow its batch,
+    as often as needed for 24 hours (a failed download, a jammed printer), then it is deleted
+    (`purge_files`). Every download is in the audit log (J2)."""
     file = uow.session.get(GeneratedFile, file_id)
-    if file is None or file.deleted_at is not None:
+    if file is None or file.kind not in DOWNLOADABLE or file.deleted_at is not None or file.expires_at <= now:
         raise FileUnavailable(file_id)
     batch = followed_batch(uow.session, file.batch_id, school_uai=school_uai, populations=populations)
     path = files_folder(uow.settings) / file.id
     if batch is None or not path.exists():
         raise FileUnavailable(file_id)
     content = path.read_bytes()
-    delete_file(uow, file, now=now, downloaded=True)
+    again = file.downloaded_at is not None
+    file.downloaded_at = now
     what = "des courriers" if batch.kind == "notification" else "de la liste de classe"
     report_staff_action(uow, by, school_uai=batch.school_uai, action="files.downloaded", target=file.filename,
-                        summary=f"Téléchargement {what} « {file.filename} » (mots de passe provisoires en clair ; "
-                                "fichier supprimé du serveur)",
-                        detail={"batch_id": file.batch_id, "kind": file.kind})
+                        summary=f"Téléchargement{' (de nouveau)' if again else ''} {what} « {file.filename} » "
+                                f"(mots de passe provisoires en clair ; fichier supprimé du serveur le "
+                                f"{french_datetime(file.expires_at)})",
+                        detail={"batch_id": file.batch_id, "kind": file.kind, "again": again})
     uow.commit()
     return HandedOverFile(filename=file.filename, kind=file.kind, content=content)

@@ -81,6 +81,7 @@ def batch_progress(batch_id: str):
                     for f in state.files
                 ],
                 "failures": len(state.failures),
+                "skipped": len(state.skipped),
             }
         )
 
@@ -88,7 +89,7 @@ def batch_progress(batch_id: str):
 @blueprint.get("/files/<file_id>")
 @staff_required(RIGHT_GUARDIAN_ACCESS, RIGHT_STUDENT_ACCESS, any_of=True)
 def download(file_id: str):
-    """J3: the file holding clear passwords, once (see download_file)."""
+    """J3: a file holding clear passwords, for its 24 hours (see download_file)."""
     try:
         with runtime_of().uow() as uow:
             file = download_file(uow, file_id, school_uai=g.staff.school_uai, populations=_populations(),

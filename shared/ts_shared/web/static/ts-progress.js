@@ -5,16 +5,6 @@
 // (meta refresh in a noscript).
 (function () {
   "use strict";
-  // A file with clear passwords is deleted from the server once downloaded (J3): its link then
-  // says so instead of leading to a 404.
-  document.querySelectorAll("a[data-ts-download-once]").forEach(function (link) {
-    link.addEventListener("click", function () {
-      window.setTimeout(function () {
-        var item = link.parentNode;
-        item.textContent = link.textContent + " : téléchargé, le fichier est supprimé du serveur.";
-      }, 300);
-    });
-  });
   var box = document.querySelector("[data-ts-progress]");
   if (!box || box.getAttribute("data-ts-completed") === "true") { return; }
   var url = box.getAttribute("data-ts-progress");
@@ -35,5 +25,8 @@
       })
       .catch(function (status) { window.setTimeout(poll, pending && status === 404 ? 700 : 5000); });
   }
-  window.setTimeout(poll, pending ? 500 : 1000);
+  // Polling starts once the page has loaded: a batch that is already there would otherwise
+  // reload the page while its assets are still coming.
+  function start() { window.setTimeout(poll, pending ? 500 : 1000); }
+  if (document.readyState === "complete") { start(); } else { window.addEventListener("load", start); }
 }());

@@ -56,7 +56,9 @@ class NotifyForm(FlaskForm):
             (PAPER, "Courrier uniquement (document PDF)"),
         ],
     )
-    reset_password = BooleanField("En réinitialisant les mots de passe des comptes à l'état « Utilisé »")
+    # F1 (students only: a guardian's password is reset one account at a time, E2).
+    reset_password = BooleanField("En réinitialisant les mots de passe de tous les élèves sélectionnés, y compris "
+                                  "ceux des comptes à l'état « Utilisé »")
 
 
 class WriteForm(FlaskForm):
@@ -153,7 +155,7 @@ def _notify(kind: AccountKind, back: str):
                 uai=g.school.uai,
                 couples=couples,
                 mode=form.mode.data if kind == AccountKind.GUARDIAN else PAPER,
-                reset_password=form.reset_password.data,
+                reset_password=form.reset_password.data and kind == AccountKind.STUDENT,
                 now=utcnow(),
                 label=label,
             )
