@@ -23,8 +23,9 @@ run: install
 topology: install
 	$(BIN)/python deploy/topology.py $(TOPOLOGY_ARGS)
 
+# One pytest worker per core; a module's tests stay on one worker (they share its platform, see conftest.py).
 test: install browser axe
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadscope $(PYTEST_ARGS)
 
 # ruff (style, bugs, complexity) and mypy (types), configured in pyproject.toml; CI runs it.
 lint: install

@@ -136,3 +136,16 @@ def test_processes_starting_together_on_a_new_folder_share_one_set_of_secrets(tm
         with context.Pool(8) as pool:
             keys = pool.starmap(_secret_key_of, [(str(tmp_path / "data"), barrier)] * 8)
     assert len(set(keys)) == 1
+
+
+def test_production_refuses_the_fast_password_hashing_of_the_test_suites(tmp_path):
+    env = {**STRONG, "TS_MODE": "production", "TS_DATA_DIR": str(tmp_path), "TS_PASSWORD_HASHING": "fast-for-tests"}
+    with pytest.raises(ConfigError, match="TS_PASSWORD_HASHING=fast-for-tests is for the test suites only"):
+        Settings.from_env(env)
+    assert Settings.from_env({**env, "TS_PASSWORD_HASHING": "strong"}).mode == "production"
+    assert Settings.from_env({**env, "TS_PASSWORD_HASHING": ""}).mode == "production"
+
+
+def test_an_unknown_password_hashing_is_refused_at_start(tmp_path):
+    with pytest.raises(ConfigError, match="TS_PASSWORD_HASHING='weak': expected one of strong, fast-for-tests"):
+        Settings.from_env({"TS_DATA_DIR": str(tmp_path), "TS_PASSWORD_HASHING": "weak"})

@@ -379,12 +379,17 @@ def test_the_init_script_creates_each_database_owned_by_its_own_role():
             pytest.skip("running as root without runuser to run a throwaway cluster as postgres")
         as_postgres = ["runuser", "-u", "postgres", "--"]
     workdir = Path(tempfile.mkdtemp(prefix="ts-initdb-"))
+    # The postgres user may not be able to read the clone (a mode-700 folder): it runs a copy of the
+    # script from its own folder, and from there.
+    init_databases = workdir / INIT_DATABASES.name
+    shutil.copyfile(INIT_DATABASES, init_databases)
     if as_postgres:
         shutil.chown(workdir, user="postgres")
+        shutil.chown(init_databases, user="postgres")
 
     def run(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run([*as_postgres, *args], env=env, capture_output=True, text=True, check=check,
-                              timeout=120)
+                              timeout=120, cwd=workdir)
 
     data, port = workdir / "data", "55439"
     try:
@@ -393,7 +398,7 @@ def test_the_init_script_creates_each_database_owned_by_its_own_role():
             "-o", f"-k {workdir} -p {port} -c listen_addresses=''", "start")
         env = {"PATH": os.environ["PATH"], "PGHOST": str(workdir), "PGPORT": port, "POSTGRES_USER": "postgres",
                **{f"{name.upper()}_DB_PASSWORD": f"{name}'pass\"word;--" for name in SPECS}}
-        run("bash", str(INIT_DATABASES), env=env)
+        run("bash", str(init_databases), env=env)
 
         def query(sql: str) -> str:
             return run("psql", "-h", str(workdir), "-p", port, "-U", "postgres", "-d", "postgres",
@@ -408,7 +413,7 @@ def test_the_init_script_creates_each_database_owned_by_its_own_role():
         assert query(f"SELECT has_database_privilege('{second}', '{first}', 'CONNECT')") == "f"
 
         env.pop(f"{first.upper()}_DB_PASSWORD")
-        again = run("bash", str(INIT_DATABASES), env=env, check=False)
+        again = run("bash", str(init_databases), env=env, check=False)
         assert again.returncode != 0 and f"{first.upper()}_DB_PASSWORD is not set" in again.stderr
     finally:
         run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop", check=False)

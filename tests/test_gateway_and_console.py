@@ -10,26 +10,25 @@ from sqlalchemy import create_engine
 from werkzeug.test import Client
 
 from support.bus import reset_memory_broker
-from support.settings import settings_for
 from ts_shared.runtime.gateway import BLOCKED_PREFIXES, ROUTES, Gateway, route_for
-from ts_shared.runtime.process import Platform
+
+
+def seed(platform, folder):
+    """The demo data of every service, made once; each test starts from a copy (conftest.py)."""
+    for name, spec in platform.specs.items():
+        if spec.seed_demo:
+            spec.seed_demo(platform.runtime(name))
 
 
 @pytest.fixture
-def platform(tmp_path):
+def platform(platform):
     reset_memory_broker()
-    platform = Platform(settings_for(tmp_path))
-    for name, spec in platform.specs.items():
-        platform.runtime(name).migrate()
-        if spec.seed_demo:
-            spec.seed_demo(platform.runtime(name))
-    yield platform
-    platform.dispose()
+    return platform
 
 
 @pytest.fixture
 def apps(platform):
-    return {name: spec.create_app(platform.runtime(name)) for name, spec in platform.specs.items()}
+    return {name: platform.app(name) for name in platform.specs}
 
 
 @pytest.fixture
@@ -86,9 +85,11 @@ def test_each_service_answers_health_readiness_and_metrics(apps, service):
     assert "ts_http_requests_total" in metrics and f'ts_outbox_pending{{service="{service}"}}' in metrics
 
 
-def test_readiness_fails_when_the_database_cannot_be_reached(apps, platform):
-    # The stats database now lives on a server that refuses connections.
-    platform.runtime("stats").__dict__["engine"] = create_engine("postgresql+psycopg://nobody@127.0.0.1:9/none")
+def test_readiness_fails_when_the_database_cannot_be_reached(apps, platform, monkeypatch):
+    # The stats database now lives on a server that refuses connections (for this test only: the
+    # module's other tests share the platform).
+    monkeypatch.setitem(platform.runtime("stats").__dict__, "engine",
+                        create_engine("postgresql+psycopg://nobody@127.0.0.1:9/none"))
     response = Client(apps["stats"]).get("/readyz")
     assert response.status_code == 503 and response.json["status"] == "not ready"
     assert response.json["checks"] == {"database": "error: OperationalError", "broker": "ok"}

@@ -9,23 +9,19 @@ from sqlalchemy.exc import OperationalError
 
 from support.bus import drain, publish_raw, queue_size, reset_memory_broker, run_relays_concurrently, run_worker_until
 from support.events import account_created
-from support.settings import settings_for
 from ts_accounts.adapters.orm import School
 from ts_accounts.service_layer.schools import add_school
 from ts_shared.db import database_unavailable
 from ts_shared.messaging.outbox import add_to_outbox
-from ts_shared.runtime.process import Platform, build_worker
+from ts_shared.runtime.process import build_worker
 from ts_stats.adapters.orm import AccountSnapshot
 
 
 @pytest.fixture
-def platform(tmp_path):
+def platform(platform):
+    """Every service's database migrated (conftest.py copies them), the in-memory broker empty."""
     reset_memory_broker()
-    platform = Platform(settings_for(tmp_path))
-    for name in platform.specs:
-        platform.runtime(name).migrate()
     yield platform
-    platform.dispose()
     reset_memory_broker()
 
 

@@ -19,6 +19,7 @@ from werkzeug.test import Client
 
 from support.browser import chromium, csp_errors_of
 from support.bus import reset_memory_broker, wait_for
+from support.platforms import ReusablePlatform, copy_data
 from support.portal import first_login, hidden_fields, sign_in, submit, text
 from support.settings import settings_for
 from support.siecle_files import ADDRESSES, LINKS, OTHER_UAI, PEOPLE, STUDENTS, UAI, guardians_file, students_file
@@ -40,29 +41,37 @@ WELCOME = '<p>Bienvenue au <strong>collège Jean Moulin</strong> : la rentrée a
 
 # --- the system: accounts on a real HTTP port, the portal in a test client -----------------------
 
+def seed(platform, folder):
+    """Two schools of the academy, the first one's population imported (made once per module)."""
+    accounts = platform.runtime("accounts")
+    with accounts.uow() as uow:
+        add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY")
+        add_school(uow, uai=OTHER_UAI, name="Lycée Henri Poincaré", academy_code="NCY")
+        uow.commit()
+    files = [students_file(folder / "e.xml", STUDENTS), guardians_file(folder / "r.xml", PEOPLE, LINKS, ADDRESSES)]
+    with accounts.uow() as uow:
+        import_population(uow, uai=UAI, source=source_from_exports(UAI, [inspect_export(f) for f in files]),
+                          actor="test")
+        uow.commit()
+
+
 class System:
-    def __init__(self, tmp_path: Path, **overrides):
+    """Started once per module; each test restores the databases (`restore`) to the module's seed."""
+
+    def __init__(self, folder: Path, template: Path, **overrides):
         # Bind first (the app is set below), so the portal's settings know where accounts listens.
         self.server = make_server("127.0.0.1", 0, None, threaded=True)
         url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.platform = Platform(settings_for(tmp_path).with_overrides(accounts_internal_url=url, **overrides))
-        accounts = self.platform.runtime("accounts")
-        with accounts.uow() as uow:
-            add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY")
-            add_school(uow, uai=OTHER_UAI, name="Lycée Henri Poincaré", academy_code="NCY")
-            uow.commit()
-        files = [
-            students_file(tmp_path / "e.xml", STUDENTS),
-            guardians_file(tmp_path / "r.xml", PEOPLE, LINKS, ADDRESSES),
-        ]
-        with accounts.uow() as uow:
-            import_population(uow, uai=UAI, source=source_from_exports(UAI, [inspect_export(f) for f in files]),
-                              actor="test")
-            uow.commit()
-        self.server.app = self.platform.spec("accounts").create_app(accounts)
+        self.template = template
+        settings = settings_for(copy_data(template, folder)).with_overrides(accounts_internal_url=url, **overrides)
+        self.platform = ReusablePlatform(settings)
+        self.server.app = self.platform.app("accounts")
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
-        self.portal_app = self.platform.spec("portal").create_app(self.platform.runtime("portal"))
+        self.portal_app = self.platform.app("portal")
+
+    def restore(self) -> None:
+        self.platform.restore(self.template)
 
     def browser(self) -> Client:
         return Client(self.portal_app)
@@ -110,11 +119,18 @@ class System:
             uow.commit()
 
 
-@pytest.fixture
-def system(tmp_path):
-    system = System(tmp_path)
+@pytest.fixture(scope="module")
+def started_system(platform_data, tmp_path_factory):
+    system = System(tmp_path_factory.mktemp("system"), platform_data)
     yield system
     system.stop()
+
+
+@pytest.fixture
+def system(started_system):
+    """The module's system, back to the seed's data: each test starts from the same state."""
+    started_system.restore()
+    return started_system
 
 
 @pytest.fixture

@@ -11,14 +11,13 @@ from werkzeug.test import Client
 
 from support.browser import chromium, csp_errors_of, served
 from support.bus import reset_memory_broker, run_worker_until
-from support.settings import settings_for
 from ts_accounts.adapters.orm import School
 from ts_accounts.service_layer.schools import activate_services, add_school
 from ts_accounts.service_layer.settings import visible_text
 from ts_accounts.service_layer.staff import create_staff
 from ts_portal.service_layer.school_settings import school_settings
 from ts_shared.runtime.gateway import Gateway
-from ts_shared.runtime.process import Platform, build_worker
+from ts_shared.runtime.process import build_worker
 
 UAI = "0541234X"
 HEAD, PASSWORD = "chef.moulin", "principale-2026"
@@ -32,25 +31,25 @@ LINKS = [("Le site de l'établissement", "https://www.college-moulin.example.fr/
          ("Le site de l'académie", "https://www.ac-nancy-metz.fr/")]
 
 
-@pytest.fixture
-def platform(tmp_path):
-    reset_memory_broker()
-    platform = Platform(settings_for(tmp_path))
+def seed(platform, folder):
+    """The module's data, made once; each test starts from a copy (conftest.py)."""
     with platform.runtime("accounts").uow() as uow:
         add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY")
         create_staff(uow, login=HEAD, display_name="Mme la Principale", password=PASSWORD, head_of=UAI)
         activate_services(uow, UAI)
         uow.commit()
-    platform.runtime("portal")  # its database, brought up to date
+
+
+@pytest.fixture
+def platform(platform):
+    reset_memory_broker()
     yield platform
-    platform.dispose()
     reset_memory_broker()
 
 
 @pytest.fixture
 def gateway(platform):
-    return Gateway({name: spec.create_app(platform.runtime(name))
-                    for name, spec in platform.specs.items()})
+    return Gateway({name: platform.app(name) for name in platform.specs})
 
 
 def _csrf(html: str) -> str:

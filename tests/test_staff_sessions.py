@@ -21,7 +21,6 @@ from werkzeug.serving import make_server
 from werkzeug.test import Client
 
 from support.nginx import nginx_gateway
-from support.settings import settings_for
 from support.siecle_files import STUDENTS, students_file
 from ts_accounts.adapters.orm import WEB_SESSIONS, Account, AuditEntry
 from ts_accounts.adapters.siecle import inspect_export
@@ -34,7 +33,6 @@ from ts_notifier.service_layer.school_settings import record_school_settings
 from ts_shared.db import utcnow
 from ts_shared.runtime.cli import cli
 from ts_shared.runtime.gateway import Gateway
-from ts_shared.runtime.process import Platform
 from ts_shared.service import ServiceRuntime
 from ts_shared.web.staff_session import STAFF_IDENTITY_HEADER, StaffIdentity, seal_identity
 
@@ -46,9 +44,8 @@ PAGES = {"accounts": "/admin/guardians/", "api": "/api/v1/me", "notifier": "/adm
          "notifications": "/admin/notifications/", "stats": "/admin/stats/"}
 
 
-@pytest.fixture
-def platform(tmp_path):
-    platform = Platform(settings_for(tmp_path))
+def seed(platform, folder):
+    """The module's data, made once; each test starts from a copy (conftest.py)."""
     with platform.runtime("accounts").uow() as uow:
         add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY")
         create_staff(uow, login=HEAD, display_name="Mme la Principale", password=HEAD_PASSWORD, head_of=UAI)
@@ -62,12 +59,10 @@ def platform(tmp_path):
             "letter_type": "teleservices", "ent_url": None, "open_services": ["vie_scolaire"],
             "address_lines": ["1 rue de la Paix", "54000 NANCY"], "phone": None})
         uow.commit()
-    yield platform
-    platform.dispose()
 
 
 def browser(platform) -> Client:
-    return Client(Gateway({name: spec.create_app(platform.runtime(name))
+    return Client(Gateway({name: platform.app(name)
                            for name, spec in platform.specs.items()}))
 
 
@@ -239,8 +234,8 @@ def test_a_forged_stale_or_foreign_identity_header_opens_no_notifier_or_stats_pa
     identity = StaffIdentity(staff_id=1, login=HEAD, display_name="Mme la Principale", school_uai=UAI,
                              school_name="Collège Jean Moulin", rights=frozenset({"settings", "statistics"}),
                              academy_admin=False, expires_at=time.time() + 3600)
-    notifier = Client(platform.spec("notifier").create_app(platform.runtime("notifier")))
-    stats = Client(platform.spec("stats").create_app(platform.runtime("stats")))
+    notifier = Client(platform.app("notifier"))
+    stats = Client(platform.app("stats"))
     good = seal_identity(identity, platform.settings.internal_token)
     assert notifier.get("/admin/letters/", headers={STAFF_IDENTITY_HEADER: good}).status_code == 200  # the gateway's
     forged = seal_identity(identity, "not-the-internal-token-" * 2)

@@ -39,6 +39,19 @@ class ConfigError(RuntimeError):
     """The environment does not describe a runnable configuration."""
 
 
+# TS_PASSWORD_HASHING: "strong" (the default, OWASP's argon2id profile) or, for the test suites
+# only, the smallest argon2id parameters. Production mode refuses the latter.
+FAST_PASSWORD_HASHING = "fast-for-tests"
+_PASSWORD_HASHING = ("strong", FAST_PASSWORD_HASHING)
+
+
+def password_hashing(env: Mapping[str, str]) -> str:
+    value = env.get("TS_PASSWORD_HASHING", "").strip() or "strong"
+    if value not in _PASSWORD_HASHING:
+        raise ConfigError(f"TS_PASSWORD_HASHING={value!r}: expected one of {', '.join(_PASSWORD_HASHING)}")
+    return value
+
+
 def _bool(value: str, name: str) -> bool:
     lowered = value.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -174,6 +187,7 @@ class Settings:
         mode = env.get("TS_MODE", "embedded").strip().lower()
         if mode not in MODES:
             raise ConfigError(f"TS_MODE={mode!r}: expected one of {', '.join(MODES)}")
+        password_hashing(env)  # a typo is told at start, not at the first sign-in
         data_dir = Path(env.get("TS_DATA_DIR", "data")).resolve()
         port = _int(env.get("TS_PORT", "8080"), "TS_PORT")
 
@@ -185,6 +199,8 @@ class Settings:
             bad = [n for n in _SECRET_VARIABLES if _is_placeholder(env.get(n, ""))]
             short = [n for n in _SECRET_VARIABLES if n not in bad and len(env[n]) < 32]
             problems = [f"{n} is missing or a placeholder" for n in bad]
+            if password_hashing(env) != "strong":
+                problems.append(f"TS_PASSWORD_HASHING={FAST_PASSWORD_HASHING} is for the test suites only")
             problems += [f"{n} is shorter than 32 characters" for n in short]
             # The value itself is never repeated: it holds a password.
             problems += [f"{n} has a placeholder password (change-me…)" for n in _url_variables(env)

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 from werkzeug.test import Client
 
-from support.settings import settings_for
+from support.console import csrf
 from support.siecle_files import (
     ADDRESSES,
     LINKS,
@@ -41,7 +41,6 @@ from ts_shared.crypto import SecretBox
 from ts_shared.db import utcnow
 from ts_shared.messaging.envelope import parse_event
 from ts_shared.runtime.cli import cli
-from ts_shared.runtime.process import Platform
 from ts_shared.web.internal_api import TOKEN_HEADER
 
 CLOSED_UAI, FOREIGN_UAI = "0540099K", "0999999Z"
@@ -50,12 +49,10 @@ FATHER_PASSWORD, LEA_PASSWORD = "Papa2026ok", "Lea2026ok"
 LEA_INE = "1234567890A"
 
 
-@pytest.fixture
-def platform(tmp_path):
+def seed(platform, folder):
     """The collège X (UAI) has Léa enrolled; her father Jean and Léa have activated their
     accounts (Jean confirmed jean.dupont@example.org). The lycée Y (OTHER_UAI) of the same academy
     has its services open; another school of the academy has not opened them yet."""
-    platform = Platform(settings_for(tmp_path))
     accounts = platform.runtime("accounts")
     with accounts.uow() as uow:
         add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY")
@@ -71,17 +68,10 @@ def platform(tmp_path):
         create_staff(uow, login="admin.xyz", display_name="Admin XYZ", password=PASSWORD, academy_admin=True,
                      academy_code="XYZ")
         uow.commit()
-    run_import(platform, UAI, [students_file(tmp_path / "x-e.xml", STUDENTS),
-                               guardians_file(tmp_path / "x-r.xml", PEOPLE, LINKS, ADDRESSES)])
+    run_import(platform, UAI, [students_file(folder / "x-e.xml", STUDENTS),
+                               guardians_file(folder / "x-r.xml", PEOPLE, LINKS, ADDRESSES)])
     activate(platform, "jean.dupont", FATHER_PASSWORD, email="jean.dupont@example.org")
     activate(platform, "lea.dupont", LEA_PASSWORD)
-    yield platform
-    platform.dispose()
-
-
-@pytest.fixture
-def app(platform):
-    return platform.spec("accounts").create_app(platform.runtime("accounts"))
 
 
 def run_import(platform, uai, paths, **options):
@@ -111,7 +101,7 @@ def activate(platform, login, password, *, email=None):
 
 def family_api(platform):
     """The identity API the portal calls for families."""
-    client = Client(platform.spec("accounts").create_app(platform.runtime("accounts")))
+    client = Client(platform.app("accounts"))
 
     def call(path, body):
         return client.post(f"/internal/v1/{path}", json=body, headers={TOKEN_HEADER: platform.settings.internal_token})
@@ -124,10 +114,6 @@ def outbox(platform, event_type):
     with platform.runtime("accounts").engine.connect() as connection:
         return [parse_event(json.loads(row)) for row in connection.execute(
             select(table.c.envelope).where(table.c.event_type == event_type).order_by(table.c.id)).scalars()]
-
-
-def csrf(page: str) -> str:
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
 
 
 def console(app, login) -> Client:

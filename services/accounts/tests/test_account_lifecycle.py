@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, UTC
 import pytest
 from sqlalchemy import select
 
-from support.settings import settings_for
 from support.siecle_files import ADDRESSES, LINKS, PEOPLE, STUDENTS, UAI, guardians_file, students_file
 from ts_accounts.adapters.orm import Account
 from ts_accounts.adapters.siecle import inspect_export
@@ -21,25 +20,20 @@ from ts_accounts.service_layer.errors import InvalidInput
 from ts_accounts.service_layer.imports import import_population, source_from_exports
 from ts_accounts.service_layer.schools import add_school
 from ts_shared.messaging.envelope import parse_event
-from ts_shared.runtime.process import Platform
 
 T0 = datetime(2026, 9, 5, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def platform(tmp_path):
-    platform = Platform(settings_for(tmp_path))
+def seed(platform, folder):
     accounts = platform.runtime("accounts")
     with accounts.uow() as uow:
         add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY")
         uow.commit()
-    files = [students_file(tmp_path / "e.xml", STUDENTS), guardians_file(tmp_path / "r.xml", PEOPLE, LINKS, ADDRESSES)]
+    files = [students_file(folder / "e.xml", STUDENTS), guardians_file(folder / "r.xml", PEOPLE, LINKS, ADDRESSES)]
     with accounts.uow() as uow:
         import_population(uow, uai=UAI, source=source_from_exports(UAI, [inspect_export(f) for f in files]),
                           actor="test", clock=lambda: T0)
         uow.commit()
-    yield platform
-    platform.dispose()
 
 
 def by_login(uow, login) -> Account:

@@ -53,11 +53,11 @@ NEW_PATHS = [
 ]
 
 
-def make_platform(folder) -> Platform:
+def make_platform(folder, platform: Platform | None = None) -> Platform:
     """One school of academy NCY (active, using SIECLE Notes, populated) with its head, a delegate
     holding only « statistics », an academy administrator; another NCY school and one elsewhere."""
     folder.mkdir(parents=True, exist_ok=True)
-    platform = Platform(settings_for(folder))
+    platform = platform or Platform(settings_for(folder))
     accounts = platform.runtime("accounts")
     with accounts.uow() as uow:
         add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY", city="Nancy")
@@ -90,16 +90,9 @@ def make_platform(folder) -> Platform:
     return platform
 
 
-@pytest.fixture
-def platform(tmp_path):
-    platform = make_platform(tmp_path / "platform")
-    yield platform
-    platform.dispose()
-
-
-@pytest.fixture
-def app(platform):
-    return platform.spec("accounts").create_app(platform.runtime("accounts"))
+def seed(platform, folder):
+    """The module's data, made once (conftest.py copies it for each test): see make_platform."""
+    make_platform(folder, platform)
 
 
 class Api:

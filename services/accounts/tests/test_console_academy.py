@@ -8,9 +8,8 @@ import re
 
 import pytest
 from sqlalchemy import select
-from werkzeug.test import Client
 
-from support.settings import settings_for
+from support.console import csrf, sign_in
 from ts_accounts.adapters.orm import (
     AcademyEntLink, AcademyService, AuditEntry, PaymentSettings, School, SchoolEmail, SchoolService, StaffUser,
     TipiClient,
@@ -21,16 +20,13 @@ from ts_accounts.service_layer.services import set_services
 from ts_accounts.service_layer.staff import create_staff
 from ts_shared.db import utcnow
 from ts_shared.messaging.envelope import parse_event
-from ts_shared.runtime.process import Platform
 
 UAI, SECOND_UAI, OTHER_UAI = "0541234X", "0573321A", "0999999Z"
 ADMIN = ("admin.test", "M. Paul Durand (académie)", "un mot de passe d'académie")
 HEAD = ("chef.test", "Mme Claire Martin", "un mot de passe de chef")
 
 
-@pytest.fixture
-def platform(tmp_path):
-    platform = Platform(settings_for(tmp_path))
+def seed(platform, folder):
     with platform.runtime("accounts").uow() as uow:
         add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY", city="Nancy")
         add_school(uow, uai=SECOND_UAI, name="Lycée Henri Poincaré", academy_code="NCY", city="Metz")
@@ -42,29 +38,10 @@ def platform(tmp_path):
         for uai in (UAI, OTHER_UAI):
             activate_services(uow, uai)
         uow.commit()
-    yield platform
-    platform.dispose()
-
-
-@pytest.fixture
-def app(platform):
-    return platform.spec("accounts").create_app(platform.runtime("accounts"))
-
-
-def csrf(page: str) -> str:
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
 
 
 def text(response) -> str:
     return html.unescape(response.get_data(as_text=True))
-
-
-def sign_in(app, login, password) -> Client:
-    client = Client(app)
-    page = client.get("/admin/login")
-    response = client.post("/admin/login", data={"csrf_token": csrf(page.text), "login": login, "password": password})
-    assert response.status_code == 302, response.text
-    return client
 
 
 @pytest.fixture

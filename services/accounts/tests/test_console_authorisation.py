@@ -9,13 +9,13 @@ how to call it):
 """
 from __future__ import annotations
 
-import re
 from datetime import date
 
 import pytest
 from sqlalchemy import select
 from werkzeug.test import Client
 
+from support.console import csrf as _csrf
 from support.settings import settings_for
 from support.siecle_files import ADDRESSES, LINKS, PEOPLE, STUDENTS, guardians_file, student_xml, students_file
 from ts_accounts.adapters.orm import (
@@ -202,10 +202,6 @@ def signed_in(app, login: str) -> tuple[Client, str]:
     assert response.status_code == 302, response.text
     token = client.get("/api/v1/csrf-token").json["csrf_token"]
     return client, token
-
-
-def _csrf(html: str) -> str:
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
 
 
 def routes(app):

@@ -3,14 +3,13 @@ asking the notifier — and recording what the notifier reports back."""
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, UTC
 
 import pytest
 from sqlalchemy import select
 from werkzeug.test import Client
 
-from support.settings import settings_for
+from support.console import csrf
 from support.siecle_files import ADDRESSES, LINKS, PEOPLE, STUDENTS, UAI, guardians_file, students_file
 from ts_accounts.adapters.orm import Account, AccountEvent, AuditEntry, StaffUser
 from ts_accounts.adapters.siecle import inspect_export
@@ -21,40 +20,31 @@ from ts_accounts.service_layer.schools import activate_services, add_school
 from ts_accounts.service_layer.staff import create_staff
 from ts_shared.crypto import SecretBox
 from ts_shared.messaging.envelope import new_event, parse_event
-from ts_shared.runtime.process import Platform
 
 
-@pytest.fixture
-def platform(tmp_path):
-    platform = Platform(settings_for(tmp_path))
+def seed(platform, folder):
     accounts = platform.runtime("accounts")
     with accounts.uow() as uow:
         add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY")
         create_staff(uow, login="chef.demo", display_name="Mme Martin", password="a long passphrase", head_of=UAI)
         activate_services(uow, UAI)
         uow.commit()
-    files = [students_file(tmp_path / "e.xml", STUDENTS), guardians_file(tmp_path / "r.xml", PEOPLE, LINKS, ADDRESSES)]
+    files = [students_file(folder / "e.xml", STUDENTS), guardians_file(folder / "r.xml", PEOPLE, LINKS, ADDRESSES)]
     with accounts.uow() as uow:
         import_population(
             uow, uai=UAI, source=source_from_exports(UAI, [inspect_export(f) for f in files]), actor="test"
         )
         uow.commit()
-    yield platform
-    platform.dispose()
 
 
 @pytest.fixture
 def client(platform):
-    client = Client(platform.spec("accounts").create_app(platform.runtime("accounts")))
+    client = Client(platform.app("accounts"))
     page = client.get("/admin/login")
     client.post(
         "/admin/login", data={"csrf_token": csrf(page.text), "login": "chef.demo", "password": "a long passphrase"}
     )
     return client
-
-
-def csrf(html: str) -> str:
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
 
 
 def outbox(platform, event_type):

@@ -10,9 +10,8 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
-from werkzeug.test import Client
 
-from support.settings import settings_for
+from support.console import csrf, sign_in
 from support.siecle_files import ADDRESSES, LINKS, PEOPLE, STUDENTS, UAI, guardians_file, students_file
 from ts_accounts.adapters.orm import (
     AcademyService, AuditEntry, Mef, NotesPublicationDate, NotesSettings, PaymentSettings, School, SchoolService,
@@ -25,16 +24,13 @@ from ts_accounts.service_layer.schools import activate_services, add_school
 from ts_accounts.service_layer.staff import create_staff, delegate
 from ts_shared.db import utcnow
 from ts_shared.messaging.envelope import parse_event
-from ts_shared.runtime.process import Platform
 
 HEAD = ("chef.test", "Mme Claire Martin", "un mot de passe de chef")
 DELEGATE = ("secretaire.test", "M. Paul Petit", "un mot de passe de secrétaire")
 MEF_3E, MEF_4E = "10310019110", "10210001110"
 
 
-@pytest.fixture
-def platform(tmp_path):
-    platform = Platform(settings_for(tmp_path))
+def seed(platform, folder):
     accounts = platform.runtime("accounts")
     with accounts.uow() as uow:
         add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY", city="Nancy")
@@ -56,24 +52,13 @@ def platform(tmp_path):
             TipiClient(number="555555", holder="Agence comptable d'une autre académie", academy_code="XYZ"),
         ])
         uow.commit()
-    files = [students_file(tmp_path / "e.xml", STUDENTS), guardians_file(tmp_path / "r.xml", PEOPLE, LINKS, ADDRESSES)]
+    files = [students_file(folder / "e.xml", STUDENTS), guardians_file(folder / "r.xml", PEOPLE, LINKS, ADDRESSES)]
     with accounts.uow() as uow:
         import_population(uow, uai=UAI, source=source_from_exports(UAI, [inspect_export(p) for p in files]),
                           actor="test")
         uow.session.add_all([Mef(school_uai=UAI, code=MEF_3E, short_label="3EME", long_label="TROISIEME"),
                              Mef(school_uai=UAI, code=MEF_4E, short_label="4EME", long_label="QUATRIEME")])
         uow.commit()
-    yield platform
-    platform.dispose()
-
-
-@pytest.fixture
-def app(platform):
-    return platform.spec("accounts").create_app(platform.runtime("accounts"))
-
-
-def csrf(page: str) -> str:
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
 
 
 def hidden(page: str, name: str) -> str:
@@ -88,14 +73,6 @@ def content(response) -> str:
     """The page without its header (the menu names the pages of the console too)."""
     page = text(response)
     return page[page.index('<main'):]
-
-
-def sign_in(app, login, password) -> Client:
-    client = Client(app)
-    page = client.get("/admin/login")
-    response = client.post("/admin/login", data={"csrf_token": csrf(page.text), "login": login, "password": password})
-    assert response.status_code == 302, response.text
-    return client
 
 
 @pytest.fixture

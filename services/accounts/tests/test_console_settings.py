@@ -10,13 +10,12 @@ import pytest
 from sqlalchemy import delete, select
 from werkzeug.test import Client
 
-from support.settings import settings_for
+from support.console import csrf as _csrf
 from ts_accounts.adapters.orm import AcademyEntLink, AuditEntry, School, SchoolEmail, UsefulLink
 from ts_accounts.service_layer.audit import Actor
 from ts_accounts.service_layer.schools import activate_services, add_school
 from ts_accounts.service_layer.staff import create_staff, delegate
 from ts_shared.messaging.envelope import parse_event
-from ts_shared.runtime.process import Platform
 
 UAI, OTHER_UAI = "0541234X", "0541999K"
 HEAD, HEAD_PASSWORD = "chef.moulin", "principale-2026"
@@ -24,9 +23,7 @@ SCHOOL_EMAIL, OTHER_EMAIL = "ce.0541234x@ac-nancy-metz.fr", "intendance.0541234x
 ACADEMY_ENT = "https://www.monbureaunumerique.fr/"
 
 
-@pytest.fixture
-def platform(tmp_path):
-    platform = Platform(settings_for(tmp_path))
+def seed(platform, folder):
     with platform.runtime("accounts").uow() as uow:
         add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY")
         add_school(uow, uai=OTHER_UAI, name="Lycée Henri Poincaré", academy_code="NCY")
@@ -45,17 +42,6 @@ def platform(tmp_path):
         delegate(uow, Actor(HEAD), uai=UAI, login="cpe.moulin", rights=["settings"], display_name="Mme la CPE",
                  initial_password="cpe-moulin-2026")
         uow.commit()
-    yield platform
-    platform.dispose()
-
-
-@pytest.fixture
-def app(platform):
-    return platform.spec("accounts").create_app(platform.runtime("accounts"))
-
-
-def _csrf(html: str) -> str:
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
 
 
 def _signed_in(app, login=HEAD, password=HEAD_PASSWORD) -> Client:

@@ -1,9 +1,14 @@
 """B3 and B6: temporary passwords and the families' password policy."""
 from __future__ import annotations
 
-import pytest
+import os
+import subprocess
+import sys
 
-from ts_accounts.adapters.passwords import hash_password, verify_password
+import pytest
+from argon2 import extract_parameters
+
+from ts_accounts.adapters.passwords import HASHERS, hash_password, verify_password
 from ts_accounts.domain.credentials import (
     TEMPORARY_PASSWORD_ALPHABET, derive_temporary_password, password_problems, temporary_password_matches,
     typed_temporary_password,
@@ -65,3 +70,24 @@ def test_only_an_argon2id_hash_is_stored_and_it_verifies_only_the_right_password
     assert verify_password(stored, "DCBRJDWH")
     assert not verify_password(stored, "DCBRJDWX")
     assert not verify_password(None, "DCBRJDWH")
+
+
+def test_without_the_test_setting_passwords_are_hashed_with_owasps_argon2id_profile():
+    """The suites run with TS_PASSWORD_HASHING=fast-for-tests (conftest.py); a process without it
+    (production: Settings refuses the fast value) hashes with 19 MiB and 2 passes."""
+    script = ("from argon2 import extract_parameters\n"
+              "from ts_accounts.adapters.passwords import _DUMMY_HASH, hash_password\n"
+              "for hashed in (hash_password('x'), _DUMMY_HASH):\n"
+              "    p = extract_parameters(hashed)\n"
+              "    print(p.type.name, p.time_cost, p.memory_cost, p.parallelism)\n")
+    env = {name: value for name, value in os.environ.items() if name != "TS_PASSWORD_HASHING"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[:2] == ["ID 2 19456 1", "ID 2 19456 1"]
+    strong = HASHERS["strong"]
+    assert (strong.time_cost, strong.memory_cost, strong.parallelism) == (2, 19456, 1)
+
+
+def test_under_the_test_suites_the_smallest_argon2id_parameters_are_used():
+    assert os.environ["TS_PASSWORD_HASHING"] == "fast-for-tests"
+    parameters = extract_parameters(hash_password("x"))
+    assert (parameters.type.name, parameters.time_cost, parameters.memory_cost) == ("ID", 1, 8)

@@ -9,7 +9,6 @@ from sqlalchemy import select
 from werkzeug.test import Client
 
 import ts_accounts.web.identity_api as identity_api_module
-from support.settings import settings_for
 from support.siecle_files import (
     ADDRESSES,
     LINKS,
@@ -35,7 +34,6 @@ from ts_accounts.service_layer.schools import add_school
 from ts_accounts.service_layer.tokens import CONFIRM_EMAIL, issue_token
 from ts_shared.crypto import SecretBox
 from ts_shared.messaging.envelope import parse_event
-from ts_shared.runtime.process import Platform
 from ts_shared.web.internal_api import TOKEN_HEADER
 
 START = datetime(2026, 9, 10, 8, 0, tzinfo=UTC)
@@ -56,20 +54,18 @@ def clock(monkeypatch):
     return clock
 
 
-@pytest.fixture
-def platform(tmp_path):
-    platform = Platform(settings_for(tmp_path))
+def seed(platform, folder):
     accounts = platform.runtime("accounts")
     with accounts.uow() as uow:
         add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY")
         add_school(uow, uai=OTHER_UAI, name="Lycée Henri Poincaré", academy_code="NCY")
         add_school(uow, uai="0999999Z", name="Collège d'une autre académie", academy_code="XYZ")
         uow.commit()
-    paths = [students_file(tmp_path / "e.xml", STUDENTS), guardians_file(tmp_path / "r.xml", PEOPLE, LINKS, ADDRESSES)]
+    paths = [students_file(folder / "e.xml", STUDENTS), guardians_file(folder / "r.xml", PEOPLE, LINKS, ADDRESSES)]
     other = [
-        students_file(tmp_path / "o.xml", [student_xml("3001", "DUPONT", "Léa", "12/03/2013", "6A")], uai="0999999Z"),
+        students_file(folder / "o.xml", [student_xml("3001", "DUPONT", "Léa", "12/03/2013", "6A")], uai="0999999Z"),
         guardians_file(
-            tmp_path / "p.xml", [("7001", "MME", "DUPONT", "Hélène", None, None)], [("3001", "7001", 1)], uai="0999999Z"
+            folder / "p.xml", [("7001", "MME", "DUPONT", "Hélène", None, None)], [("3001", "7001", 1)], uai="0999999Z"
         ),
     ]
     for uai, files in ((UAI, paths), ("0999999Z", other)):
@@ -77,13 +73,11 @@ def platform(tmp_path):
             import_population(uow, uai=uai, source=source_from_exports(uai, [inspect_export(p) for p in files]),
                               actor="test", clock=lambda: START - timedelta(days=8))
             uow.commit()
-    yield platform
-    platform.dispose()
 
 
 @pytest.fixture
 def api(platform):
-    app = platform.spec("accounts").create_app(platform.runtime("accounts"))
+    app = platform.app("accounts")
     client = Client(app)
     token = platform.settings.internal_token
 

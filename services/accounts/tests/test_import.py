@@ -8,29 +8,23 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from support.settings import settings_for
 from ts_accounts.adapters.orm import Account, Guardian, GuardianLink, Student
 from ts_accounts.adapters.siecle import ImportFileError, inspect_export
 from ts_accounts.service_layer.imports import import_population, source_from_exports
 from ts_accounts.service_layer.listing import CSV_HEADER, school_accounts
 from ts_accounts.service_layer.schools import activate_services, add_school
 from ts_shared.runtime.cli import cli
-from ts_shared.runtime.process import Platform
 
 from support.siecle_files import (  # noqa: F401 (fixtures shared with the identity tests)
     ADDRESSES, LINKS, OTHER_UAI, PEOPLE, STUDENTS, UAI, guardians_file, student_xml, students_file,
 )
 
 
-@pytest.fixture
-def platform(tmp_path):
-    platform = Platform(settings_for(tmp_path))
+def seed(platform, folder):
     with platform.runtime("accounts").uow() as uow:
         add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY")
         add_school(uow, uai=OTHER_UAI, name="Lycée Henri Poincaré", academy_code="NCY")
         uow.commit()
-    yield platform
-    platform.dispose()
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from markupsafe import escape
 from sqlalchemy import func, select
 from werkzeug.test import Client
 
-from support.settings import environment_for, settings_for
+from support.console import csrf
+from support.settings import environment_for
 from support.siecle_files import ADDRESSES, LINKS, PARAMS, PEOPLE, STUDENTS, UAI, guardians_file, students_file
 from ts_accounts.adapters import siecle
 from ts_accounts.adapters.csv_population import COLUMNS
@@ -26,7 +27,6 @@ from ts_accounts.demo.synthetic_siecle import generate_school, write_export
 from ts_accounts.service_layer.imports import import_population, source_from_exports
 from ts_accounts.service_layer.schools import activate_services, add_school
 from ts_accounts.service_layer.staff import create_staff
-from ts_shared.runtime.process import Platform
 
 MIB = 1024 * 1024
 HEAD = ("chef.demo", "une longue phrase de passe")
@@ -162,36 +162,28 @@ def file_name(kind: str, content) -> str:
 
 # --- the school and its staff ----------------------------------------------------------------------
 
-@pytest.fixture
-def platform(tmp_path):
-    platform = Platform(settings_for(tmp_path / "data"))
+def seed(platform, folder):
     accounts = platform.runtime("accounts")
     with accounts.uow() as uow:
         add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY")
         create_staff(uow, login=HEAD[0], display_name="Mme Martin", password=HEAD[1], head_of=UAI)
         activate_services(uow, UAI)
         uow.commit()
-    files = [students_file(tmp_path / "e.xml", STUDENTS), guardians_file(tmp_path / "r.xml", PEOPLE, LINKS, ADDRESSES)]
+    files = [students_file(folder / "e.xml", STUDENTS), guardians_file(folder / "r.xml", PEOPLE, LINKS, ADDRESSES)]
     with accounts.uow() as uow:
         import_population(
             uow, uai=UAI, source=source_from_exports(UAI, [inspect_export(f) for f in files]), actor="test"
         )
         uow.commit()
-    yield platform
-    platform.dispose()
 
 
 @pytest.fixture
 def client(platform):
-    client = Client(platform.spec("accounts").create_app(platform.runtime("accounts")))
+    client = Client(platform.app("accounts"))
     page = client.get("/admin/login")
     response = client.post("/admin/login", data={"csrf_token": csrf(page.text), "login": HEAD[0], "password": HEAD[1]})
     assert response.status_code == 302
     return client
-
-
-def csrf(html: str) -> str:
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
 
 
 def population(platform) -> tuple:

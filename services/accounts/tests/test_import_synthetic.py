@@ -26,14 +26,10 @@ CSV_HEADER = ";".join(COLUMNS)
 NOW = datetime(2026, 9, 20, tzinfo=UTC)
 
 
-@pytest.fixture
-def platform(tmp_path):
-    platform = Platform(settings_for(tmp_path))
+def seed(platform, folder):
     with platform.runtime("accounts").uow() as uow:
         add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY")
         uow.commit()
-    yield platform
-    platform.dispose()
 
 
 def _import(platform, source):

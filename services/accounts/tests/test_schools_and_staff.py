@@ -6,7 +6,6 @@ import json
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
-from support.settings import settings_for
 from ts_accounts.adapters.orm import Academy, AcademyService, StaffUser
 from ts_accounts.domain.schools import InvalidUai, normalise_uai
 from ts_accounts.service_layer.academy import add_academic_service
@@ -24,7 +23,6 @@ from ts_accounts.service_layer.schools import (
 )
 from ts_accounts.service_layer.services import set_services
 from ts_accounts.service_layer.staff import appoint_head, create_staff, sign_in_staff
-from ts_accounts.spec import SERVICE
 from ts_shared.messaging.envelope import parse_event
 from ts_shared.messaging.events import SchoolSettingsChangedSchema
 from ts_shared.runtime.cli import cli
@@ -32,11 +30,8 @@ from ts_shared.service import ServiceRuntime
 
 
 @pytest.fixture
-def accounts(tmp_path):
-    runtime = ServiceRuntime(SERVICE, settings_for(tmp_path))
-    runtime.migrate()
-    yield runtime
-    runtime.dispose()
+def accounts(platform):
+    return platform.runtime("accounts")
 
 
 def last_event(runtime: ServiceRuntime):
@@ -162,8 +157,8 @@ def test_a_staff_login_is_unique(accounts):
         create_staff(uow, login="chef.demo", display_name="M. Autre", password="another passphrase")
 
 
-def test_ops_name_an_academy_and_create_its_administrator_with_tsctl(accounts, tmp_path, monkeypatch):
-    monkeypatch.setenv("TS_DATA_DIR", str(tmp_path))
+def test_ops_name_an_academy_and_create_its_administrator_with_tsctl(accounts, monkeypatch):
+    monkeypatch.setenv("TS_DATA_DIR", str(accounts.settings.data_dir))
     with accounts.uow() as uow:
         add_school(uow, uai="0541234X", name="Collège Jean Moulin", academy_code="NCY")
         uow.commit()

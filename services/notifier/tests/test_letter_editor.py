@@ -13,15 +13,13 @@ from pypdf import PdfReader
 from werkzeug.test import Client
 
 from support.browser import chromium, csp_errors_of, served
-from support.settings import settings_for
+from support.console import csrf as _csrf
 from ts_accounts.service_layer.audit import Actor
 from ts_accounts.service_layer.schools import activate_services, add_school
 from ts_accounts.service_layer.staff import create_staff, delegate
 from ts_notifier.adapters.orm import LetterPart
 from ts_notifier.service_layer import letter_templates
 from ts_notifier.service_layer.school_settings import record_school_settings
-from ts_shared.runtime.gateway import Gateway
-from ts_shared.runtime.process import Platform
 
 UAI = "0541234X"
 HEAD, HEAD_PASSWORD = "chef.moulin", "principale-2026"
@@ -29,9 +27,7 @@ SECRETARY, SECRETARY_PASSWORD = "secretariat.moulin", "secretariat-2026"
 CPE, CPE_PASSWORD = "cpe.moulin", "cpe-moulin-2026"
 
 
-@pytest.fixture
-def platform(tmp_path):
-    platform = Platform(settings_for(tmp_path))
+def seed(platform, folder):
     with platform.runtime("accounts").uow() as uow:
         add_school(uow, uai=UAI, name="Collège Jean Moulin", academy_code="NCY")
         create_staff(uow, login=HEAD, display_name="Mme la Principale", password=HEAD_PASSWORD, head_of=UAI)
@@ -47,19 +43,6 @@ def platform(tmp_path):
             "letter_type": "teleservices", "ent_url": None, "open_services": ["vie_scolaire", "lsl"],
             "address_lines": ["1 rue de la Paix", "54000 NANCY"], "phone": None})
         uow.commit()
-    yield platform
-    platform.dispose()
-
-
-@pytest.fixture
-def gateway(platform):
-    apps = {name: spec.create_app(platform.runtime(name)) for name, spec in platform.specs.items()}
-    apps["notifier"] = platform.spec("notifier").create_app(platform.runtime("notifier"))
-    return Gateway(apps)
-
-
-def _csrf(html: str) -> str:
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
 
 
 def signed_in(gateway, login=HEAD, password=HEAD_PASSWORD) -> Client:

@@ -14,7 +14,6 @@ from PIL import Image
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from support.settings import settings_for
 from ts_notifier.adapters.orm import LetterPart
 from ts_notifier.adapters.pdf import qr_png_data_uri
 from ts_notifier.adapters.plain_text import html_to_text
@@ -27,7 +26,6 @@ from ts_notifier.service_layer.letter_pages import render_letters_pdf, sample_le
 from ts_notifier.service_layer.school_settings import record_school_settings
 from ts_shared.messaging.envelope import parse_event
 from ts_shared.messaging.events import LETTER_CASES
-from ts_shared.runtime.process import Platform
 from ts_shared.staff_actions import StaffActor
 
 UAI = "0541234X"
@@ -39,11 +37,8 @@ CNIL_WORDS = "droit d'accès et de rectification"
 
 
 @pytest.fixture
-def notifier(tmp_path):
-    platform = Platform(settings_for(tmp_path))
-    runtime = platform.runtime("notifier")
-    yield runtime
-    platform.dispose()
+def notifier(platform):
+    return platform.runtime("notifier")
 
 
 def settle_school(runtime, *, letter_type="teleservices", open_services=("vie_scolaire", "notes", "lsl"), version=1,
