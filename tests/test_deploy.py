@@ -29,6 +29,7 @@ import click
 import pytest
 import yaml
 
+from support.deploy_topology import load_deploy_topology
 from support.nginx import NGINX_CONF, nginx_executable, nginx_gateway
 from ts_shared.runtime.mail_sink import free_port
 from ts_shared.config import ConfigError, Settings
@@ -80,34 +81,11 @@ def _app_containers() -> dict[str, dict]:
     return {name: service for name, service in _compose()["services"].items() if "build" in service}
 
 
-_VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
-
-
-class MissingVariable(Exception):
-    pass
-
-
-def _interpolate(value, env: dict[str, str]):
-    """Compose's `${VAR}`, `${VAR:-default}` and `${VAR:?message}` substitution."""
-    if isinstance(value, dict):
-        return {key: _interpolate(item, env) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_interpolate(item, env) for item in value]
-    if not isinstance(value, str):
-        return value
-
-    def substitute(match: re.Match) -> str:
-        name, op, arg = match["name"], match["op"], match["arg"]
-        current = env.get(name)
-        if op in (":?", "?") and (current is None or (op == ":?" and current == "")):
-            raise MissingVariable(f"{name}: {arg}")
-        if op == ":-" and not current:
-            return arg
-        if op == "-" and current is None:
-            return arg
-        return current or ""
-
-    return _VARIABLE.sub(substitute, value)
+# Compose's variable substitution, as the native topology run does it.
+_topology = load_deploy_topology()
+MissingVariable = _topology.TopologyError
+_interpolate = _topology.interpolate
+_VARIABLE = _topology._VARIABLE
 
 
 def _environment(service: dict, env: dict[str, str]) -> dict[str, str]:

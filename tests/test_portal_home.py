@@ -17,7 +17,7 @@ from werkzeug.test import Client
 from support.bus import reset_memory_broker, run_worker_until
 from support.portal import first_login, hidden_fields, sign_in, submit, text
 from support.siecle_files import UAI
-from test_portal_journeys import System, activate_guardian, student_id_of
+from test_portal_journeys import System, activate_guardian, seed, student_id_of  # noqa: F401 (seed: the module's data)
 from ts_accounts.adapters.orm import Account, AuditEntry
 from ts_accounts.service_layer.academy import add_academic_service, add_school_email, update_identity
 from ts_accounts.service_layer.audit import Actor
@@ -47,9 +47,10 @@ def sink(tmp_path):
 
 
 @pytest.fixture
-def system(tmp_path, sink):
+def system(tmp_path, sink, platform_data):
+    """A system per test (its SMTP settings point at the test's sink), from the module's seed."""
     reset_memory_broker()
-    system = System(tmp_path, smtp=SmtpSettings(host="127.0.0.1", port=sink.port,
+    system = System(tmp_path, platform_data, smtp=SmtpSettings(host="127.0.0.1", port=sink.port,
                                                 sender="Scolarité services <ne-pas-repondre@example.org>"))
     yield system
     system.stop()

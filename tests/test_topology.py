@@ -11,10 +11,11 @@ the end, also on failure.
 """
 from __future__ import annotations
 
+import csv
 import email
 import email.policy
 import html
-import importlib.util
+import io
 import os
 import re
 import subprocess
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from support.deploy_topology import load_deploy_topology
 from support.infra import RABBITMQ_HOST, RABBITMQ_PORT, port_open, unavailable
 from support.nginx import nginx_executable
 
@@ -37,15 +39,7 @@ STUDENTS, SEED = 40, 17  # the school the journey imports (generated SIECLE expo
 pytestmark = pytest.mark.timeout(900)
 
 
-def _load_topology():
-    spec = importlib.util.spec_from_file_location("ts_deploy_topology", ROOT / "deploy" / "topology.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-topology_module = _load_topology()
+topology_module = load_deploy_topology()
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +96,18 @@ def form(page: str, action: str, page_path: str = "") -> dict[str, list[str]]:
 
 def visible_text(page: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+def guardian_totals(staff: Browser) -> dict[str, int]:
+    """The school's line of « Synthèse comptes responsables » (G2), read from the page's CSV export."""
+    page = staff.get("/admin/stats/responsables.csv")
+    assert page.status_code == 200 and page.headers["X-TS-Service"] == "stats", page.status_code
+    rows = list(csv.reader(io.StringIO(page.content.decode("utf-8-sig")), delimiter=";"))
+    school = rows[-1]
+    assert school[:2] == ["Établissement", "Total"], rows[:3]
+    accounts, not_notified, notified_or_activating, _this_year, used = map(int, school[2:7])
+    return {"accounts": accounts, "not_notified": not_notified, "notified_or_activating": notified_or_activating,
+            "used": used}
 
 
 class Browser:
@@ -306,19 +312,9 @@ def test_the_compose_topology_runs_a_school_rentree_end_to_end_through_the_gatew
     assert guardian.last_name.upper() in shown.upper() and child.first_name in shown
 
     # 6. The statistics, another service behind the gateway's staff check, count the activation.
-    def guardian_counts():
-        page = staff.get("/admin/stats/")
-        assert page.status_code == 200 and page.headers["X-TS-Service"] == "stats", page.status_code
-        shown = visible_text(page.text)
-        columns = re.search(r"Comptes (Non notifié Notifié En cours d'activation Utilisé) Total", shown)
-        row = re.search(r"Comptes responsables ((?:\d+ ){4}\d+)", shown)
-        assert columns and row, shown[:1500]
-        return dict(zip(["not_notified", "notified", "activating", "used", "total"],
-                        map(int, row.group(1).split()), strict=True))
-
-    counts = wait_for(lambda: (counts := guardian_counts())["used"] == 1 and counts,
+    counts = wait_for(lambda: (counts := guardian_totals(staff))["used"] == 1 and counts,
                       "the stats worker applies the account's activation")
-    assert counts["notified"] >= 1 and counts["total"] >= len(couples)
+    assert counts["notified_or_activating"] >= 1 and counts["accounts"] >= len(couples)
     assert not topology.failed(), [process.name for process in topology.failed()]
 
 
@@ -446,12 +442,8 @@ def test_every_kind_of_process_killed_once_during_a_whole_school_notification(to
             "SELECT count(*) FROM accounts WHERE kind = 'guardian' AND notified_at IS NOT NULL").fetchone()[0]
 
     def stats_level():
-        page = staff.get("/admin/stats/")
-        shown = visible_text(page.text)
-        row = re.search(r"Comptes responsables ((?:\d+ ){4}\d+)", shown)
-        counts = dict(zip(["not_notified", "notified", "activating", "used", "total"],
-                          map(int, row.group(1).split()), strict=True)) if row else None
-        return counts if counts and counts["total"] - counts["not_notified"] == guardians_notified else None
+        counts = guardian_totals(staff)
+        return counts if counts["accounts"] - counts["not_notified"] == guardians_notified else None
 
     counts = wait_for(stats_level, "the statistics count every notified guardian", 180)
     print(f"\nkilled once each: {', '.join(killed)}")

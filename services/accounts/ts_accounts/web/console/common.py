@@ -80,6 +80,17 @@ def follow_batch(batch_id: str):
     return redirect(f"/admin/notifications/batches/{batch_id}?nouvelle=1")
 
 
+def follow_order(order, back: str):
+    """After a notification was requested: who was left out and why, then the batch's progress
+    (or back to `back` when nobody could be notified)."""
+    for who, why in order.skipped:
+        flash(f"Non notifié : {who} — {why}", "warning")
+    if not order.deliveries:
+        flash("Aucun compte n'a pu être notifié.", "error")
+        return redirect(back)
+    return follow_batch(order.batch_id)
+
+
 def done(message: str, endpoint: str, **values):
     """Flash a success message and go back (post/redirect/get)."""
     flash(message, "success")

@@ -18,7 +18,7 @@ from ts_accounts.service_layer.notifications import (
     EMAIL, EMAIL_AND_PAPER, PAPER, Couple, request_class_list, request_notifications,
 )
 from ts_accounts.service_layer.support import SearchFilters, school_choices, search, write_to_guardians
-from ts_accounts.web.console.common import console_page, follow_batch
+from ts_accounts.web.console.common import console_page, follow_batch, follow_order
 from ts_shared.crypto import SecretBox
 from ts_shared.db import utcnow
 from ts_shared.web.app import runtime_of, settings_of
@@ -162,12 +162,7 @@ def _notify(kind: AccountKind, back: str):
     except AccountsError as error:
         flash(str(error), "error")
         return redirect(back)
-    for who, why in order.skipped:
-        flash(f"Non notifié : {who} — {why}", "warning")
-    if not order.deliveries:
-        flash("Aucun compte n'a pu être notifié.", "error")
-        return redirect(back)
-    return follow_batch(order.batch_id)
+    return follow_order(order, back)
 
 
 @blueprint.post("/guardians/notify")

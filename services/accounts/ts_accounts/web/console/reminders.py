@@ -11,7 +11,7 @@ from ts_accounts.domain.lifecycle import STATE_LABELS, AccountKind
 from ts_accounts.service_layer.errors import AccountsError
 from ts_accounts.service_layer.reminders import REMINDER_WINDOW, renotify_soon_deleted, soon_deleted
 from ts_accounts.service_layer.support import school_choices
-from ts_accounts.web.console.common import console_page, follow_batch
+from ts_accounts.web.console.common import console_page, follow_order
 from ts_shared.crypto import SecretBox
 from ts_shared.db import utcnow
 from ts_shared.web.app import runtime_of, settings_of
@@ -76,9 +76,4 @@ def renotify_expiring(population: str):
     except AccountsError:
         flash("Aucun compte n'est à renotifier.", "error")
         return redirect(back)
-    for who, why in order.skipped:
-        flash(f"Non notifié : {who} — {why}", "warning")
-    if not order.deliveries:
-        flash("Aucun compte n'a pu être notifié.", "error")
-        return redirect(back)
-    return follow_batch(order.batch_id)
+    return follow_order(order, back)
