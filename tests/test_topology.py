@@ -510,10 +510,16 @@ def test_the_database_down_for_30_seconds_answers_a_french_503_and_everything_re
     finally:
         topology.start_database()
 
-    def recovered():
-        return all(staff.get(path).status_code == 200 for path in ("/admin/", "/admin/stats/", "/readyz"))
+    last: dict[str, int] = {}
 
-    wait_for(recovered, "every page answers again once PostgreSQL is back", 120)
+    def recovered():
+        last.update({path: staff.get(path).status_code for path in ("/admin/", "/admin/stats/", "/readyz")})
+        return all(status == 200 for status in last.values())
+
+    try:
+        wait_for(recovered, "every page answers again once PostgreSQL is back", 120)
+    finally:
+        print(f"after the outage, last answers: {last}")
     assert batches() == before, "the notification refused during the outage wrote nothing"
     with psycopg.connect(notifier_url) as connection:
         assert connection.execute("SELECT count(*) FROM deliveries WHERE status NOT IN ('sent', 'printed')"
