@@ -25,39 +25,25 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 from kombu import Connection, Queue
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the fault tests' TCP proxy
 
+from scratch import RABBITMQ_HOST, RABBITMQ_PORT, scratch_platform  # noqa: E402
 from support.tcp_proxy import TcpProxy  # noqa: E402
 from ts_shared.config import Settings  # noqa: E402
 from ts_shared.messaging.envelope import new_event  # noqa: E402
 from ts_shared.messaging.outbox import add_to_outbox  # noqa: E402
 from ts_shared.runtime.process import Platform, build_worker  # noqa: E402
 
-POSTGRES_ADMIN_URL = os.environ.get("TS_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-RABBITMQ_HOST, RABBITMQ_PORT = os.environ.get("TS_BENCH_RABBITMQ", "127.0.0.1:5672").split(":")
 UAI = "0541234X"
 
-
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
-
-
-def admin(statement: str) -> None:
-    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(statement))
-    engine.dispose()
 
 
 def account_created(n: int):
@@ -167,31 +153,11 @@ def main() -> int:
         format="%(asctime)s %(name)s %(message)s",
     )
 
-    tag = uuid.uuid4().hex[:8]
-    vhost, databases = f"ts_bench_{tag}", {"accounts": f"ts_bench_{tag}_accounts", "stats": f"ts_bench_{tag}_stats"}
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    for name in databases.values():
-        admin(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-    work = Path(tempfile.mkdtemp(prefix="relay_bench_"))
-    env = {"TS_DATA_DIR": str(work), "TS_BROKER_URL": f"amqp://guest:guest@{RABBITMQ_HOST}:{RABBITMQ_PORT}/{vhost}",
-           "TS_LOG_LEVEL": "ERROR", "TS_RELAY_POLL_SECONDS": "0.1",
-           **{f"TS_{service.upper()}_DATABASE_URL": f"{base}/{name}" for service, name in databases.items()}}
-    settings = Settings.from_env(env)
-    platform = Platform(settings)
-    rate = drained = float("nan")
-    try:
-        for service in databases:
-            platform.runtime(service).migrate()
+    drained = float("nan")  # when the outage is skipped
+    with scratch_platform("relay_bench_", ("accounts", "stats"), TS_RELAY_POLL_SECONDS="0.1") as platform:
         rate = bench_throughput(platform, args.events, args.relays)
         if not args.skip_outage:
-            drained = bench_outage(settings, args.outage_events, args.outage_seconds)
-    finally:
-        platform.dispose()
-        for name in databases.values():
-            admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        rabbitmqctl("delete_vhost", vhost)
+            drained = bench_outage(platform.settings, args.outage_events, args.outage_seconds)
     print(f"relay_bench: events_per_s={rate:.0f} drain_after_outage_s={drained:.2f}")
     return 0
 

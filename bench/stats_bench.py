@@ -28,41 +28,26 @@ import argparse
 import logging
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from datetime import datetime, timedelta, UTC
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 from werkzeug.test import Client
 
-from ts_shared.config import Settings
+from scratch import scratch_platform
 from ts_shared.messaging.envelope import new_event
 from ts_shared.messaging.outbox import add_to_outbox
 from ts_shared.runtime.process import Platform, build_worker
 from ts_shared.web.staff_session import SCHOOL_RIGHTS, STAFF_IDENTITY_HEADER, StaffIdentity, seal_identity
 from ts_stats.service_layer.counters import record_accounts, record_school
 
-POSTGRES_ADMIN_URL = os.environ.get("TS_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-RABBITMQ_HOST, RABBITMQ_PORT = os.environ.get("TS_BENCH_RABBITMQ", "127.0.0.1:5672").split(":")
 UAI = "0541234X"
 MEFS = (("10010012110", "6EME", "1001"), ("10110001110", "5EME", "1011"), ("10210001110", "4EME", "1021"),
         ("10310019110", "3EME", "1031"))
 NOW = datetime.now(UTC)
 
-
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
-
-
-def admin(statement: str) -> None:
-    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(statement))
-    engine.dispose()
 
 
 def account(uai: str, n: int, *, kind: str, student: int, version: int = 1, state: str = "not_notified") -> dict:
@@ -201,29 +186,10 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING if os.environ.get("TS_BENCH_VERBOSE") else logging.ERROR)
 
-    tag = uuid.uuid4().hex[:8]
-    vhost, databases = f"ts_bench_{tag}", {"accounts": f"ts_bench_{tag}_accounts", "stats": f"ts_bench_{tag}_stats"}
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    for name in databases.values():
-        admin(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-    env = {"TS_DATA_DIR": tempfile.mkdtemp(prefix="stats_bench_"), "TS_LOG_LEVEL": "ERROR",
-           "TS_BROKER_URL": f"amqp://guest:guest@{RABBITMQ_HOST}:{RABBITMQ_PORT}/{vhost}",
-           **{f"TS_{service.upper()}_DATABASE_URL": f"{base}/{name}" for service, name in databases.items()}}
-    platform = Platform(Settings.from_env(env))
-    rate = school_ms = academy_ms = float("nan")
-    try:
-        for service in databases:
-            platform.runtime(service).migrate()
+    with scratch_platform("stats_bench_", ("accounts", "stats")) as platform:
         rate = bench_events(platform, args.events, args.workers)
         school_ms, academy_ms = bench_pages(platform, args.school_students, args.academy_schools,
                                             args.academy_students, args.repeat)
-    finally:
-        platform.dispose()
-        for name in databases.values():
-            admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        rabbitmqctl("delete_vhost", vhost)
     print(f"stats_bench: events_per_s={rate:.0f} school_page_ms={school_ms:.0f} academy_page_ms={academy_ms:.0f}")
     return 0
 
